@@ -1,0 +1,36 @@
+"""The seed article's route, kept for compatibility: GET /sqs/celery/<duration>."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app
+from pydantic import ValidationError
+from spectree import Response as SpecResponse
+from taskqueue.factory import settings_of
+from taskqueue.tasks import TASKS
+from taskqueue.tasks.long_task import LongTaskParams
+
+from web_service.api_spec import spec
+from web_service.blueprints.tasks import accepted
+from web_service.enqueue import enqueue
+from web_service.problems import validation_problem
+from web_service.schemas import Problem, TaskAccepted
+
+bp = Blueprint("sqs", __name__, url_prefix="/sqs")
+
+
+@bp.get("/celery/<int:duration>")
+@spec.validate(
+    resp=SpecResponse(HTTP_202=TaskAccepted, HTTP_422=Problem, HTTP_503=Problem),
+    tags=["seed"],
+    skip_validation=True,
+)
+def add_celery_task(duration: int) -> Response:
+    """Queue long_task for `duration` seconds (the seed's route); same answer as POST /tasks."""
+    try:
+        params = LongTaskParams.model_validate(
+            {"duration": duration}, context={"settings": settings_of(current_app)}
+        )
+    except ValidationError as error:
+        raise validation_problem(error, prefix=("params",)) from error
+    task_id = enqueue(current_app.extensions["celery"], TASKS["long_task"], params)
+    return accepted(task_id)

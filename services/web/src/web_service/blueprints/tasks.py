@@ -1,0 +1,99 @@
+"""Queue a task and read its state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from pydantic import ValidationError
+from spectree import Response as SpecResponse
+from taskqueue.factory import settings_of
+from taskqueue.results import read_status
+from taskqueue.tasks import TASKS
+
+from web_service.api_spec import spec
+from web_service.enqueue import BROKER_ERRORS, enqueue
+from web_service.problems import ProblemError, validation_problem
+from web_service.schemas import (
+    TASK_REQUEST,
+    Problem,
+    TaskAccepted,
+    TaskRequest,
+    TaskStatusBody,
+)
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+
+
+def accepted(task_id: str) -> Response:
+    """202 with the id, its status URL and a Location header."""
+    status_url = url_for("tasks.task_status", task_id=task_id)
+    response = jsonify({"id": task_id, "status_url": status_url})
+    response.status_code = 202
+    response.headers["Location"] = status_url
+    return response
+
+
+def parse_task_request() -> Any:
+    """The validated request body; a problem for anything that is not a valid task."""
+    if not request.is_json:
+        raise ProblemError(
+            415, "Unsupported Media Type", "Send a JSON body with Content-Type: application/json."
+        )
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ProblemError(400, "Malformed JSON", "The request body is not valid JSON.")
+    try:
+        return TASK_REQUEST.validate_python(body, context={"settings": settings_of(current_app)})
+    except ValidationError as error:
+        raise validation_problem(error) from error
+
+
+@bp.post("")
+@spec.validate(
+    json=TaskRequest,
+    resp=SpecResponse(
+        HTTP_202=TaskAccepted,
+        HTTP_400=Problem,
+        HTTP_413=Problem,
+        HTTP_415=Problem,
+        HTTP_422=Problem,
+        HTTP_503=Problem,
+    ),
+    tags=["tasks"],
+    skip_validation=True,
+)
+def create_task() -> Response:
+    """Queue a task; 202 with its id and status URL."""
+    task_request = parse_task_request()
+    task_id = enqueue(
+        current_app.extensions["celery"], TASKS[task_request.task], task_request.params
+    )
+    return accepted(task_id)
+
+
+@bp.get("/<task_id>")
+@spec.validate(
+    resp=SpecResponse(HTTP_200=TaskStatusBody, HTTP_404=Problem, HTTP_503=Problem),
+    tags=["tasks"],
+    skip_validation=True,
+)
+def task_status(task_id: str) -> Response:
+    """State, progress, result or error of a queued task; 404 for an id never queued."""
+    try:
+        status = read_status(current_app.extensions["celery"], task_id)
+    except BROKER_ERRORS as error:
+        raise ProblemError(
+            503, "Results unavailable", "The results table did not answer; try again shortly."
+        ) from error
+    if status is None:
+        raise ProblemError(404, "Not Found", f"No task with id {task_id} was queued.")
+    return jsonify(
+        {
+            "id": task_id,
+            "state": status.state,
+            "progress": status.progress,
+            "result": status.result,
+            "error": status.error,
+        }
+    )

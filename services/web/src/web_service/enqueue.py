@@ -1,0 +1,33 @@
+"""Queueing a task: record the id, then send the message; a broker failure is a 503."""
+
+from __future__ import annotations
+
+import logging
+
+from botocore.exceptions import BotoCoreError, ClientError
+from celery import Celery, uuid
+from kombu.exceptions import KombuError, OperationalError
+from taskqueue.results import mark_queued
+from taskqueue.tasks.registry import TaskParams, TaskSpec
+
+from web_service.problems import ProblemError
+
+logger = logging.getLogger(__name__)
+
+# Everything a send or a result write raises when SQS or DynamoDB is unreachable or refuses.
+BROKER_ERRORS = (BotoCoreError, ClientError, KombuError, OperationalError, OSError)
+
+
+def enqueue(celery: Celery, spec: TaskSpec, params: TaskParams) -> str:
+    """Queue `spec` with `params`; return the task id."""
+    task_id: str = uuid()
+    try:
+        mark_queued(celery, task_id)
+        spec.task.apply_async(kwargs=params.model_dump(), task_id=task_id)
+    except BROKER_ERRORS as error:
+        logger.warning("queueing failed: %s", error, extra={"task_id": task_id})
+        raise ProblemError(
+            503, "Queue unavailable", "The task queue did not answer; try again shortly."
+        ) from error
+    logger.info("queued %s", spec.name, extra={"task_id": task_id, "task_name": spec.name})
+    return task_id

@@ -1,0 +1,27 @@
+"""The web's app factory: the shared Flask app, the configured Celery instance, the blueprints."""
+
+from __future__ import annotations
+
+from flask import Flask
+from taskqueue.celery_config import SQS_MAX_MESSAGE_BYTES
+from taskqueue.factory import configure_celery, create_flask_app
+from taskqueue.settings import Settings
+
+from web_service import api_spec, problems, request_log
+from web_service.blueprints import health, seed, tasks
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the web app: Flask and the Celery instance that feeds the queue, deployed together."""
+    app = create_flask_app(__name__, settings)
+    # Larger bodies could not travel as one SQS message: werkzeug answers 413.
+    app.config["MAX_CONTENT_LENGTH"] = SQS_MAX_MESSAGE_BYTES
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    configure_celery(app)
+    request_log.init_app(app)
+    problems.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(tasks.bp)
+    app.register_blueprint(seed.bp)
+    api_spec.init_app(app)
+    return app

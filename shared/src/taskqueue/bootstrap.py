@@ -1,0 +1,82 @@
+"""Creates the queue, its dead-letter queue and the results table with the stack's attributes.
+
+The CDK stack makes the same resources on AWS; this makes them on a local endpoint.
+Run it as `python -m taskqueue.bootstrap` (idempotent).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from taskqueue.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+
+
+def create_queues(settings: Settings, sqs: Any) -> dict[str, str]:
+    """The DLQ, then the task queue redriving into it after `max_receive_count` deliveries."""
+    dlq_url = sqs.create_queue(
+        QueueName=settings.task_dlq_name,
+        Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)},
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.max_receive_count}
+    attributes = {
+        "VisibilityTimeout": str(settings.queue_visibility_timeout),
+        "RedrivePolicy": json.dumps(redrive),
+    }
+    queue_url = sqs.create_queue(QueueName=settings.task_queue_name)["QueueUrl"]
+    # set_queue_attributes also updates a queue made by an earlier run.
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=attributes)
+    return {"queue_url": queue_url, "dlq_url": dlq_url}
+
+
+def create_results_table(settings: Settings, dynamodb: Any) -> None:
+    """On-demand table keyed by `id` with TTL on `ttl`, as Celery's backend writes them."""
+    try:
+        dynamodb.create_table(
+            TableName=settings.results_table,
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceInUseException":
+            raise
+    dynamodb.get_waiter("table_exists").wait(TableName=settings.results_table)
+    dynamodb.update_time_to_live(
+        TableName=settings.results_table,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"},
+    )
+
+
+def bootstrap(settings: Settings) -> dict[str, str]:
+    """Create every resource; return the queue URLs."""
+    clients = {"region_name": settings.aws_region, "endpoint_url": settings.aws_endpoint_url}
+    urls = create_queues(settings, boto3.client("sqs", **clients))
+    create_results_table(settings, boto3.client("dynamodb", **clients))
+    return urls
+
+
+def main() -> None:
+    """Bootstrap the resources the settings name and print their URLs as JSON."""
+    settings = get_settings()
+    urls = bootstrap(settings)
+    if urls["queue_url"] != settings.task_queue_url:
+        raise SystemExit(
+            f"TASK_QUEUE_URL is {settings.task_queue_url} but the queue is at {urls['queue_url']}"
+        )
+    print(json.dumps(urls))
+
+
+if __name__ == "__main__":
+    main()

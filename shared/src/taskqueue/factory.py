@@ -1,0 +1,50 @@
+"""Factories: the Flask app both services build, and the configured Celery placeholder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, Task
+from flask import Flask
+
+from taskqueue.celery_app import celery
+from taskqueue.celery_config import celery_config
+from taskqueue.logs import configure_logging
+from taskqueue.settings import Settings, get_settings
+
+SETTINGS_KEY = "taskqueue.settings"
+
+
+def create_flask_app(name: str, settings: Settings | None = None) -> Flask:
+    """The Flask app that carries the settings; the web adds blueprints to it."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    app = Flask(name)
+    app.extensions[SETTINGS_KEY] = settings
+    return app
+
+
+def settings_of(app: Flask) -> Settings:
+    """The settings the app was built with."""
+    settings: Settings = app.extensions[SETTINGS_KEY]
+    return settings
+
+
+class FlaskContextTask(Task):  # type: ignore[misc]
+    """Runs every task inside the Flask app context of the app that configured Celery."""
+
+    abstract = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        flask_app: Flask = self.app.flask_app
+        with flask_app.app_context():
+            return super().__call__(*args, **kwargs)
+
+
+def configure_celery(app: Flask) -> Celery:
+    """Configure the placeholder from the app's settings; every task gets the app context."""
+    celery.conf.update(celery_config(settings_of(app)))
+    celery.flask_app = app  # type: ignore[attr-defined]
+    celery.Task = FlaskContextTask
+    app.extensions["celery"] = celery
+    return celery

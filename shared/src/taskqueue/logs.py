@@ -1,0 +1,41 @@
+"""JSON-lines logging on stdout, with the request id and the task id on every line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from celery import current_task
+from flask import g, has_request_context
+from pythonjsonlogger.json import JsonFormatter
+
+
+class ContextFilter(logging.Filter):
+    """Adds `request_id` (web) and `task_id`/`task_name` (worker) to each record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if has_request_context() and "request_id" in g:
+            record.request_id = g.request_id
+        task = current_task
+        if task and task.request.id and not hasattr(record, "task_id"):
+            record.task_id = task.request.id
+            record.task_name = task.name
+        return True
+
+
+def configure_logging(level: str) -> None:
+    """Send every logger's records to stdout as JSON lines (idempotent)."""
+    root = logging.getLogger()
+    root.setLevel(level.upper())
+    if any(getattr(h, "_taskqueue", False) for h in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        )
+    )
+    handler.addFilter(ContextFilter())
+    handler._taskqueue = True  # type: ignore[attr-defined]
+    root.addHandler(handler)

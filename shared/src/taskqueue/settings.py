@@ -1,0 +1,106 @@
+"""One typed settings object, read once from the environment by both services.
+
+Every variable is named once, here: the field name upper-cased is the environment
+variable (``task_queue_url`` -> ``TASK_QUEUE_URL``). The CDK stack sets the same names on
+the containers; the local stack sets them in ``local.env``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(ValueError):
+    """The environment describes a configuration that would lose or repeat work."""
+
+
+class Settings(BaseSettings):
+    """Runtime configuration shared by the web service and the worker."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    task_queue_name: str = Field(
+        "taskqueue-tasks", description="SQS queue that carries the Celery tasks."
+    )
+    task_queue_url: str = Field(
+        "http://127.0.0.1:4566/123456789012/taskqueue-tasks",
+        description="URL of that queue (from the CDK output on AWS).",
+    )
+    task_dlq_name: str = Field(
+        "taskqueue-tasks-dlq", description="Dead-letter queue the task queue redrives into."
+    )
+    max_receive_count: int = Field(
+        3, ge=1, description="Deliveries of one message before SQS moves it to the DLQ."
+    )
+    aws_region: str = Field("us-east-1", description="AWS region of the queue and the table.")
+    aws_endpoint_url: str | None = Field(
+        None, description="Local AWS endpoint (moto server); unset on AWS."
+    )
+    results_table: str = Field(
+        "taskqueue-results", description="DynamoDB table that holds task states and results."
+    )
+    result_expires: int = Field(
+        86_400, gt=0, description="Seconds a result is kept (DynamoDB TTL on the table)."
+    )
+    queue_visibility_timeout: int = Field(
+        130, gt=0, le=43_200, description="Seconds a received message stays invisible."
+    )
+    task_soft_time_limit: int = Field(
+        90, gt=0, description="Seconds before a task gets SoftTimeLimitExceeded."
+    )
+    task_time_limit: int = Field(100, gt=0, description="Seconds before a task is killed.")
+    task_max_duration: int = Field(
+        60, gt=0, description="Largest `duration` the web accepts for long_task."
+    )
+    worker_concurrency: int = Field(2, ge=1, description="Worker pool processes.")
+    worker_soft_shutdown_timeout: float = Field(
+        105.0, ge=0, description="Seconds a stopping worker lets running tasks finish."
+    )
+    worker_heartbeat_file: str = Field(
+        "/tmp/taskqueue-worker-heartbeat",
+        description="File the worker touches while alive; its health check reads it.",
+    )
+    worker_heartbeat_interval: float = Field(
+        5.0, gt=0, description="Seconds between heartbeat touches."
+    )
+    sqs_connect_timeout: float = Field(
+        1.0, gt=0, description="Seconds to connect to SQS/DynamoDB before giving up."
+    )
+    sqs_read_timeout: float = Field(
+        2.0, gt=0, description="Seconds to wait for an SQS/DynamoDB answer (not long polls)."
+    )
+    web_bind: str = Field("0.0.0.0:8000", description="Address gunicorn listens on.")
+    web_workers: int = Field(2, ge=1, description="gunicorn worker processes.")
+    web_threads: int = Field(4, ge=1, description="Threads per gunicorn worker.")
+    log_level: str = Field("INFO", description="Log level of both services.")
+
+    @model_validator(mode="after")
+    def _time_limits_fit_visibility(self) -> Self:
+        """Refuse limits that let a task outlive its message's visibility (it would run twice)."""
+        if not self.task_max_duration < self.task_soft_time_limit:
+            raise SettingsError(
+                f"TASK_MAX_DURATION ({self.task_max_duration}) must be below "
+                f"TASK_SOFT_TIME_LIMIT ({self.task_soft_time_limit})"
+            )
+        if not self.task_soft_time_limit < self.task_time_limit:
+            raise SettingsError(
+                f"TASK_SOFT_TIME_LIMIT ({self.task_soft_time_limit}) must be below "
+                f"TASK_TIME_LIMIT ({self.task_time_limit})"
+            )
+        if not self.task_time_limit < self.queue_visibility_timeout:
+            raise SettingsError(
+                f"TASK_TIME_LIMIT ({self.task_time_limit}) must be below "
+                f"QUEUE_VISIBILITY_TIMEOUT ({self.queue_visibility_timeout}): a task that "
+                "outlives its message's visibility is delivered again and runs twice"
+            )
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read the environment once per process."""
+    return Settings()

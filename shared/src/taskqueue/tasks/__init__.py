@@ -1,0 +1,6 @@
+"""The tasks. Importing this package registers every task in `TASKS`."""
+
+from taskqueue.tasks import long_task, noop
+from taskqueue.tasks.registry import TASKS, TaskParams, TaskSpec, register
+
+__all__ = ["TASKS", "TaskParams", "TaskSpec", "long_task", "noop", "register"]
