@@ -63,13 +63,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "polling_interval": 0,
             "client-config": aws_client_config(settings),
         },
-        # Publishing retries stay short so the web answers 503 within seconds, not minutes.
-        "task_publish_retry_policy": {
-            "max_retries": 1,
-            "interval_start": 0,
-            "interval_step": 0.5,
-            "interval_max": 0.5,
-        },
+        # The SDK already retries once (client-config); a second layer of retries in kombu
+        # would stretch a broker outage past the web's 5 s answer.
+        "task_publish_retry": False,
         "broker_connection_retry_on_startup": True,
         "task_default_queue": settings.task_queue_name,
         # no_declare: a producer needs only sqs:SendMessage (otherwise .delay() also calls

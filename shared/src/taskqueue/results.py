@@ -45,8 +45,20 @@ class TaskStatus:
 
 
 def mark_queued(celery: Celery, task_id: str) -> None:
-    """Record the id as PENDING before it is sent, so only queued ids are known."""
-    celery.backend.store_result(task_id, None, states.PENDING)
+    """Record the id as PENDING before it is sent, so only queued ids are known.
+
+    One PutItem: `backend.store_result` would first read the (new, so absent) record.
+    """
+    backend = celery.backend
+    meta = {
+        "status": states.PENDING,
+        "result": None,
+        "traceback": None,
+        "children": [],
+        "date_done": None,
+        "task_id": task_id,
+    }
+    backend.set(backend.get_key_for_task(task_id), backend.encode(meta))
 
 
 def read_status(celery: Celery, task_id: str) -> TaskStatus | None:

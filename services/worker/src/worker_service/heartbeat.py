@@ -27,7 +27,7 @@ def touch(path: Path) -> None:
 class Heartbeat(bootsteps.StartStopStep):  # type: ignore[misc]
     """Touches the heartbeat file while the consumer runs."""
 
-    requires = {"celery.worker.consumer.tasks:Tasks"}
+    requires = ("celery.worker.consumer.tasks:Tasks",)
 
     def __init__(self, consumer: Any, **kwargs: Any) -> None:
         super().__init__(consumer, **kwargs)

@@ -1,0 +1,33 @@
+"""End-to-end fixtures: each starts real processes and stops them by PID afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.stack import LocalStack
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[LocalStack]:
+    """A local stack with nothing started; the test starts what it needs."""
+    local = LocalStack(work_dir=tmp_path)
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture(scope="module")
+def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """moto server, a worker and the web, shared by the tests of one module."""
+    local = LocalStack(work_dir=tmp_path_factory.mktemp("stack"))
+    try:
+        local.start_aws()
+        local.start_worker()
+        local.start_web()
+        yield local
+    finally:
+        local.stop()

@@ -1,0 +1,173 @@
+"""Bad input and a missing broker, through gunicorn: problem JSON, and nothing is queued."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.stack import LocalStack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+PROBLEM_JSON = "application/problem+json"
+TOO_LARGE = b'{"task": "noop", "params": {"pad": "' + b"x" * (256 * 1024) + b'"}}'
+
+
+@pytest.fixture(scope="module")
+def web_without_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """moto and the web only: whatever the web queues stays in the queue, countable."""
+    local = LocalStack(work_dir=tmp_path_factory.mktemp("rejections"))
+    try:
+        local.start_aws()
+        local.start_web()
+        yield local
+    finally:
+        local.stop()
+
+
+BAD_REQUESTS = [
+    pytest.param({"data": "duration=3"}, 415, None, id="not-json"),
+    pytest.param(
+        {"data": "{not json", "headers": {"Content-Type": "application/json"}},
+        400,
+        None,
+        id="malformed-json",
+    ),
+    pytest.param({"json": {"task": "rm_rf", "params": {}}}, 422, "task", id="unknown-task"),
+    pytest.param({"json": {"params": {"duration": 2}}}, 422, "task", id="missing-task"),
+    pytest.param({"json": {"task": "long_task"}}, 422, "params", id="missing-params"),
+    pytest.param(
+        {"json": {"task": "long_task", "params": {}}}, 422, "params.duration", id="missing-field"
+    ),
+    pytest.param(
+        {"json": {"task": "long_task", "params": {"duration": 2, "extra": 1}}},
+        422,
+        "params.extra",
+        id="extra-field",
+    ),
+    pytest.param(
+        {"json": {"task": "long_task", "params": {"duration": 2}, "priority": 1}},
+        422,
+        "priority",
+        id="extra-top-level-field",
+    ),
+    pytest.param(
+        {"json": {"task": "long_task", "params": {"duration": "soon"}}},
+        422,
+        "params.duration",
+        id="wrong-type",
+    ),
+    pytest.param(
+        {"json": {"task": "long_task", "params": {"duration": -1}}},
+        422,
+        "params.duration",
+        id="negative-duration",
+    ),
+    pytest.param(
+        {"json": {"task": "long_task", "params": {"duration": 61}}},
+        422,
+        "params.duration",
+        id="duration-over-max",
+    ),
+    pytest.param({"json": [1, 2, 3]}, 422, None, id="json-array"),
+    pytest.param(
+        {"data": TOO_LARGE, "headers": {"Content-Type": "application/json"}},
+        413,
+        None,
+        id="body-over-256KiB",
+    ),
+]
+
+
+@pytest.mark.parametrize(("request_kwargs", "status", "field"), BAD_REQUESTS)
+def test_bad_input_gets_a_problem_naming_the_field_and_queues_nothing(
+    web_without_worker: LocalStack, request_kwargs: dict, status: int, field: str | None
+) -> None:
+    depth_before = web_without_worker.queue_depth()
+
+    response = requests.post(f"{web_without_worker.web_url}/tasks", timeout=10, **request_kwargs)
+
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == PROBLEM_JSON
+    problem = response.json()
+    assert problem["status"] == status and problem["title"] and problem["detail"]
+    if field is not None:
+        assert field in [error["field"] for error in problem["errors"]]
+    assert "Traceback" not in response.text
+    assert web_without_worker.queue_depth() == depth_before
+
+
+@pytest.mark.parametrize("duration", ["0", "61", "-3"])
+def test_the_seed_route_refuses_durations_out_of_range(
+    web_without_worker: LocalStack, duration: str
+) -> None:
+    depth_before = web_without_worker.queue_depth()
+
+    response = requests.get(f"{web_without_worker.web_url}/sqs/celery/{duration}", timeout=10)
+
+    assert response.status_code in {404, 422}
+    assert response.headers["Content-Type"] == PROBLEM_JSON
+    assert web_without_worker.queue_depth() == depth_before
+
+
+def test_a_valid_request_adds_exactly_one_message(web_without_worker: LocalStack) -> None:
+    depth_before = web_without_worker.queue_depth()
+
+    response = requests.post(
+        f"{web_without_worker.web_url}/tasks", json={"task": "noop"}, timeout=10
+    )
+
+    assert response.status_code == 202
+    assert web_without_worker.queue_depth() == depth_before + 1
+
+
+def test_broker_down_is_a_503_within_5_seconds(tmp_path: Path) -> None:
+    stack = LocalStack(work_dir=tmp_path)
+    try:
+        aws = stack.start_aws()
+        stack.start_web()
+        aws.stop()
+
+        started = time.monotonic()
+        response = requests.post(
+            f"{stack.web_url}/tasks", json={"task": "long_task", "params": {"duration": 1}},
+            timeout=30,
+        )
+        elapsed = time.monotonic() - started
+
+        assert response.status_code == 503
+        assert response.headers["Content-Type"] == PROBLEM_JSON
+        assert response.json()["title"] == "Queue unavailable"
+        assert elapsed < 5, f"took {elapsed:.1f}s"
+        assert requests.get(f"{stack.web_url}/healthz", timeout=5).status_code == 200
+    finally:
+        stack.stop()
+
+
+def test_a_broker_that_never_answers_is_a_503_within_5_seconds(tmp_path: Path) -> None:
+    with socket.socket() as black_hole:
+        black_hole.bind(("127.0.0.1", 0))
+        black_hole.listen(64)  # accepts connections, never answers
+        endpoint = f"http://127.0.0.1:{black_hole.getsockname()[1]}"
+        stack = LocalStack(work_dir=tmp_path)
+        stack.env.update(
+            AWS_ENDPOINT_URL=endpoint, TASK_QUEUE_URL=f"{endpoint}/123456789012/taskqueue-tasks"
+        )
+        try:
+            stack.start_web()
+
+            started = time.monotonic()
+            response = requests.post(f"{stack.web_url}/tasks", json={"task": "noop"}, timeout=30)
+            elapsed = time.monotonic() - started
+
+            assert response.status_code == 503
+            assert response.headers["Content-Type"] == PROBLEM_JSON
+            assert elapsed < 5, f"took {elapsed:.1f}s"
+            print(f"503 after {elapsed:.2f}s")
+        finally:
+            stack.stop()

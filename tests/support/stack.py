@@ -1,0 +1,150 @@
+"""The local stack as real processes: moto server, `celery worker`, gunicorn.
+
+Each stack gets free ports and its own environment; every process is stopped by PID.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+
+from tests.support.processes import Process, free_port, start, wait_until
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+WORKER_ARGV = [
+    str(BIN / "celery"),
+    "--app=worker_service.worker:celery",
+    "worker",
+    "--loglevel=INFO",
+    "--without-gossip",
+    "--without-mingle",
+    "--without-heartbeat",
+]
+WEB_ARGV = [
+    str(BIN / "gunicorn"),
+    "--config",
+    "python:web_service.gunicorn_conf",
+    "web_service.wsgi:app",
+]
+
+
+def stack_env(aws_port: int, web_port: int, work_dir: Path, **overrides: str) -> dict[str, str]:
+    """The environment every process of one stack shares (the names README lists)."""
+    endpoint = f"http://127.0.0.1:{aws_port}"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AWS_", "TASK_", "WORKER_", "WEB_", "RESULT"))
+    }
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "TASK_QUEUE_NAME": "taskqueue-tasks",
+            "TASK_QUEUE_URL": f"{endpoint}/123456789012/taskqueue-tasks",
+            "TASK_DLQ_NAME": "taskqueue-tasks-dlq",
+            "RESULTS_TABLE": "taskqueue-results",
+            "WEB_BIND": f"127.0.0.1:{web_port}",
+            "WEB_WORKERS": "2",
+            "WORKER_CONCURRENCY": "2",
+            "WORKER_HEARTBEAT_FILE": str(work_dir / "worker-heartbeat"),
+            "WORKER_HEARTBEAT_INTERVAL": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(overrides)
+    return env
+
+
+@dataclass
+class LocalStack:
+    """One local stack's processes and clients."""
+
+    work_dir: Path
+    env: dict[str, str] = field(init=False)
+    aws_port: int = field(init=False)
+    web_port: int = field(init=False)
+    processes: list[Process] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.aws_port, self.web_port = free_port(), free_port()
+        self.env = stack_env(self.aws_port, self.web_port, self.work_dir)
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    @property
+    def queue_url(self) -> str:
+        return self.env["TASK_QUEUE_URL"]
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for the local endpoint."""
+        return boto3.client(
+            service,
+            endpoint_url=self.env["AWS_ENDPOINT_URL"],
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def _start(self, name: str, argv: list[str], **env: str) -> Process:
+        process = start(name, argv, {**self.env, **env}, self.work_dir)
+        self.processes.append(process)
+        return process
+
+    def start_aws(self) -> Process:
+        """moto's server with the queue, the DLQ and the table bootstrapped."""
+        process = self._start("aws", [sys.executable, "-m", "devstack.local_aws"])
+        sqs = self.client("sqs")
+        wait_until(
+            lambda: bool(sqs.get_queue_attributes(QueueUrl=self.queue_url)),
+            30,
+            "the local AWS endpoint",
+            process,
+        )
+        return process
+
+    def start_worker(self, **env: str) -> Process:
+        """`celery worker`, ready when its heartbeat file appears."""
+        heartbeat = Path(self.env["WORKER_HEARTBEAT_FILE"])
+        heartbeat.unlink(missing_ok=True)
+        process = self._start("worker", WORKER_ARGV, **env)
+        wait_until(heartbeat.exists, 60, "the worker's heartbeat", process)
+        return process
+
+    def start_web(self, **env: str) -> Process:
+        """gunicorn serving the web app, ready when /healthz answers."""
+        process = self._start("web", WEB_ARGV, **env)
+        wait_until(
+            lambda: requests.get(f"{self.web_url}/healthz", timeout=1).ok,
+            60,
+            "the web's /healthz",
+            process,
+        )
+        return process
+
+    def queue_depth(self) -> int:
+        """Messages in the task queue, visible or in flight."""
+        attributes = self.client("sqs").get_queue_attributes(
+            QueueUrl=self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    def stop(self) -> None:
+        """Stop every process, newest first."""
+        for process in reversed(self.processes):
+            process.stop()
