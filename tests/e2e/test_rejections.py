@@ -135,7 +135,8 @@ def test_broker_down_is_a_503_within_5_seconds(tmp_path: Path) -> None:
 
         started = time.monotonic()
         response = requests.post(
-            f"{stack.web_url}/tasks", json={"task": "long_task", "params": {"duration": 1}},
+            f"{stack.web_url}/tasks",
+            json={"task": "long_task", "params": {"duration": 1}},
             timeout=30,
         )
         elapsed = time.monotonic() - started

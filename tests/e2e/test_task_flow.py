@@ -20,7 +20,9 @@ def queue(stack: LocalStack, task: str, **params: Any) -> requests.Response:
     )
 
 
-def poll_states(stack: LocalStack, status_url: str, until: str, timeout: float) -> list[dict[str, Any]]:
+def poll_states(
+    stack: LocalStack, status_url: str, until: str, timeout: float
+) -> list[dict[str, Any]]:
     """Every distinct status body seen until the state is `until`."""
     seen: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout

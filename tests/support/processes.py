@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -43,10 +44,8 @@ class Process:
 
     def kill_group(self, signum: int = signal.SIGKILL) -> None:
         """Send `signum` to the process and every child (its own session)."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, signum)
-        except ProcessLookupError:
-            pass
 
     def stop(self, timeout: float = 15) -> int | None:
         """SIGTERM the process group, then SIGKILL what is left after `timeout` seconds."""
@@ -83,7 +82,7 @@ def wait_until(
         try:
             if ready():
                 return
-        except Exception:  # noqa: BLE001 - not ready yet, whatever the reason
+        except Exception:
             pass
         time.sleep(0.1)
     log = process.log()[-4000:] if process is not None else ""

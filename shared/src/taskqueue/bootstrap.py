@@ -61,9 +61,11 @@ def create_results_table(settings: Settings, dynamodb: Any) -> None:
 
 def bootstrap(settings: Settings) -> dict[str, str]:
     """Create every resource; return the queue URLs."""
-    clients = {"region_name": settings.aws_region, "endpoint_url": settings.aws_endpoint_url}
-    urls = create_queues(settings, boto3.client("sqs", **clients))
-    create_results_table(settings, boto3.client("dynamodb", **clients))
+    region, endpoint = settings.aws_region, settings.aws_endpoint_url
+    urls = create_queues(settings, boto3.client("sqs", region_name=region, endpoint_url=endpoint))
+    create_results_table(
+        settings, boto3.client("dynamodb", region_name=region, endpoint_url=endpoint)
+    )
     return urls
 
 

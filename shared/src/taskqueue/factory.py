@@ -44,7 +44,7 @@ class FlaskContextTask(Task):  # type: ignore[misc]
 def configure_celery(app: Flask) -> Celery:
     """Configure the placeholder from the app's settings; every task gets the app context."""
     celery.conf.update(celery_config(settings_of(app)))
-    celery.flask_app = app  # type: ignore[attr-defined]
+    celery.flask_app = app
     celery.Task = FlaskContextTask
     app.extensions["celery"] = celery
     return celery

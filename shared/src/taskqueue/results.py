@@ -22,7 +22,7 @@ class ProvisionedTableBackend(DynamoDBBackend):  # type: ignore[misc]
     def _get_client(
         self, access_key_id: str | None = None, secret_access_key: str | None = None
     ) -> Any:
-        if self._client is None:
+        if self._client is None:  # type: ignore[has-type]
             self._client = boto3.client(
                 "dynamodb",
                 region_name=self.aws_region,

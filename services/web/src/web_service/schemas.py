@@ -13,7 +13,7 @@ _REQUEST_MODELS = tuple(request_models())
 TaskRequestUnion = Annotated[Union[_REQUEST_MODELS], Field(discriminator="task")]  # type: ignore[valid-type]  # noqa: UP007
 
 
-class TaskRequest(RootModel[TaskRequestUnion]):  # type: ignore[valid-type]
+class TaskRequest(RootModel[TaskRequestUnion]):
     """`{"task": <name>, "params": {...}}`: the task to queue and its parameters."""
 
 

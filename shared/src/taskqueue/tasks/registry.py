@@ -51,7 +51,7 @@ def request_models() -> list[type[BaseModel]]:
             f"{_camel(spec.name)}Request",
             __config__=ConfigDict(extra="forbid", title=f"{spec.name} request"),
             __doc__=spec.summary,
-            task=(Literal[spec.name], Field(description="The task to queue.")),  # type: ignore[valid-type]
+            task=(Literal[spec.name], Field(description="The task to queue.")),  # type: ignore[arg-type]
             params=_params_field(spec.params),
         )
         for spec in TASKS.values()

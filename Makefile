@@ -1,0 +1,65 @@
+# Flask + Celery on Amazon SQS. `make help` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -o errexit -o nounset -o pipefail -c
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo uv)
+RUN := $(UV) run --frozen
+HONCHO := set -a && . ./local.env && set +a && $(RUN) honcho start -f Procfile
+
+.PHONY: help  ## Show this list
+help:
+	@grep -hE '^\.PHONY: [a-zA-Z0-9_-]+ +## ' $(MAKEFILE_LIST) | sed -E 's/^\.PHONY: ([a-zA-Z0-9_-]+) +## (.*)/  \1\t\2/' | expand -t 20
+
+.PHONY: .uv
+.uv:
+	@command -v uv >/dev/null || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+
+.PHONY: install  ## Install the locked Python dependencies (and the pinned CDK CLI)
+install: .uv
+	uv sync --frozen
+	@if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund --silent; fi
+
+.PHONY: run  ## Run the whole product locally: moto (SQS+DynamoDB), the worker and the web
+run: install
+	@mkdir -p .local
+	@echo "Web on http://127.0.0.1:8000 once the queue is ready. Try:"
+	@echo "  curl -s -X POST localhost:8000/tasks -H 'content-type: application/json' -d '{\"task\":\"long_task\",\"params\":{\"duration\":2}}'"
+	@echo "  curl -s localhost:8000/tasks/<id>"
+	@echo "  curl -s localhost:8000/sqs/celery/2"
+	@echo "Ctrl-C stops everything."
+	$(HONCHO)
+
+.PHONY: local-aws  ## Run only the local AWS endpoint (moto) with the queue, DLQ and table
+local-aws: install
+	$(HONCHO) aws
+
+.PHONY: worker  ## Run only the Celery worker (needs `make local-aws` running)
+worker: install
+	@mkdir -p .local
+	$(HONCHO) worker
+
+.PHONY: web  ## Run only the web service under gunicorn (needs `make local-aws` running)
+web: install
+	$(HONCHO) web
+
+.PHONY: test  ## Run every test (what CI runs)
+test: install
+	$(RUN) pytest
+
+.PHONY: test-unit  ## Run the unit tests only
+test-unit: install
+	$(RUN) pytest tests/unit
+
+.PHONY: test-e2e  ## Run the end-to-end tests (real moto server, worker, gunicorn)
+test-e2e: install
+	$(RUN) pytest tests/e2e
+
+.PHONY: lint  ## Lint and type-check
+lint: install
+	$(RUN) ruff check .
+	$(RUN) ruff format --check shared services devstack tests
+	$(RUN) mypy shared/src services/web/src services/worker/src devstack
+
+-include infra.mk
