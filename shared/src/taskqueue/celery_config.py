@@ -37,8 +37,8 @@ def result_backend_url(settings: Settings) -> str:
 def aws_client_config(settings: Settings) -> dict[str, Any]:
     """Bounded SDK timeouts and retries: a producer fails fast instead of hanging a worker."""
     return {
-        "connect_timeout": settings.sqs_connect_timeout,
-        "read_timeout": settings.sqs_read_timeout,
+        "connect_timeout": settings.aws_client_connect_timeout,
+        "read_timeout": settings.aws_client_read_timeout,
         "retries": {"mode": "standard", "total_max_attempts": 2},
     }
 

@@ -67,10 +67,10 @@ class Settings(BaseSettings):
     worker_heartbeat_interval: float = Field(
         5.0, gt=0, description="Seconds between heartbeat touches."
     )
-    sqs_connect_timeout: float = Field(
+    aws_client_connect_timeout: float = Field(
         1.0, gt=0, description="Seconds to connect to SQS/DynamoDB before giving up."
     )
-    sqs_read_timeout: float = Field(
+    aws_client_read_timeout: float = Field(
         2.0, gt=0, description="Seconds to wait for an SQS/DynamoDB answer (not long polls)."
     )
     web_bind: str = Field("0.0.0.0:8000", description="Address gunicorn listens on.")
