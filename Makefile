@@ -16,8 +16,15 @@ help:
 .uv:
 	@command -v uv >/dev/null || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 
-.PHONY: install  ## Install the locked Python dependencies (and the pinned CDK CLI)
-install: .uv
+# docker-compose only parses the compose file in the tests (no engine runs here).
+.PHONY: .system-deps
+.system-deps:
+	@command -v docker-compose >/dev/null || { \
+		echo "installing Debian's docker-compose (needs root)"; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; }
+
+.PHONY: install  ## Install the locked Python dependencies, the pinned CDK CLI and docker-compose
+install: .uv .system-deps
 	uv sync --frozen
 	@if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund --silent; fi
 
@@ -59,7 +66,7 @@ test-e2e: install
 .PHONY: lint  ## Lint and type-check
 lint: install
 	$(RUN) ruff check .
-	$(RUN) ruff format --check shared services devstack tests
-	$(RUN) mypy shared/src services/web/src services/worker/src devstack
+	$(RUN) ruff format --check .
+	$(RUN) mypy shared/src services/web/src services/worker/src devstack infra app.py
 
 -include infra.mk

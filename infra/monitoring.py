@@ -1,0 +1,189 @@
+"""Alarms and the CloudWatch dashboard of the queue, the workers and the web service."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.metrics import (
+    backlog_without_workers,
+    messages_visible,
+    oldest_message_age,
+    running_tasks,
+)
+
+FIVE_MINUTES = Duration.minutes(5)
+
+
+class Monitoring(Construct):
+    """DLQ, oldest-message, ALB 5xx and backlog-without-workers alarms, and a dashboard."""
+
+    dlq_alarm: cloudwatch.Alarm
+    oldest_message_alarm: cloudwatch.Alarm
+    alb_5xx_alarm: cloudwatch.Alarm
+    backlog_without_workers_alarm: cloudwatch.Alarm
+    alarms: list[cloudwatch.Alarm]
+    dashboard: cloudwatch.Dashboard
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        dashboard_name: str,
+        queue: sqs.IQueue,
+        dead_letter_queue: sqs.IQueue,
+        load_balancer: elbv2.ApplicationLoadBalancer,
+        target_group: elbv2.ApplicationTargetGroup,
+        cluster_name: str,
+        web_service_name: str,
+        worker_service_name: str,
+        oldest_message_threshold: Duration,
+        alb_5xx_threshold: int,
+        backlog_without_workers_minutes: int,
+        alarm_topic: sns.ITopic | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        self.dlq_alarm = cloudwatch.Alarm(
+            self,
+            "DeadLetterMessages",
+            alarm_description="Messages reached the dead-letter queue: tasks failed repeatedly.",
+            metric=messages_visible(dead_letter_queue),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.oldest_message_alarm = cloudwatch.Alarm(
+            self,
+            "OldestMessageAge",
+            alarm_description="The oldest task waited longer than the acceptable age.",
+            metric=oldest_message_age(queue),
+            threshold=oldest_message_threshold.to_seconds(),
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=3,
+            datapoints_to_alarm=3,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        elb_5xx = load_balancer.metrics.http_code_elb(
+            elbv2.HttpCodeElb.ELB_5XX_COUNT, period=FIVE_MINUTES, statistic="Sum"
+        )
+        target_5xx = load_balancer.metrics.http_code_target(
+            elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=FIVE_MINUTES, statistic="Sum"
+        )
+        self.alb_5xx_alarm = cloudwatch.Alarm(
+            self,
+            "Alb5xx",
+            alarm_description="The load balancer or the web tasks answered 5xx.",
+            metric=cloudwatch.MathExpression(
+                expression="FILL(elb5xx, 0) + FILL(target5xx, 0)",
+                using_metrics={"elb5xx": elb_5xx, "target5xx": target_5xx},
+                label="ALB + target 5xx",
+                period=FIVE_MINUTES,
+            ),
+            threshold=alb_5xx_threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.backlog_without_workers_alarm = cloudwatch.Alarm(
+            self,
+            "BacklogWithoutWorkers",
+            alarm_description=(
+                "Messages are waiting and no worker task has run for "
+                f"{backlog_without_workers_minutes} minutes (wake-up scaling did not help)."
+            ),
+            metric=backlog_without_workers(
+                queue, cluster_name=cluster_name, service_name=worker_service_name
+            ),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=backlog_without_workers_minutes,
+            datapoints_to_alarm=backlog_without_workers_minutes,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.alarms = [
+            self.dlq_alarm,
+            self.oldest_message_alarm,
+            self.alb_5xx_alarm,
+            self.backlog_without_workers_alarm,
+        ]
+        if alarm_topic is not None:
+            for alarm in self.alarms:
+                alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+                alarm.add_ok_action(cw_actions.SnsAction(alarm_topic))
+
+        self.dashboard = cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=dashboard_name,
+            default_interval=Duration.hours(3),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Queue depth",
+                left=[
+                    messages_visible(queue).with_(label="Visible"),
+                    queue.metric_approximate_number_of_messages_not_visible(
+                        period=Duration.minutes(1), statistic="Maximum", label="In flight"
+                    ),
+                    messages_visible(dead_letter_queue).with_(label="Dead-letter queue"),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Age of oldest message (s)",
+                left=[oldest_message_age(queue).with_(label="Oldest message")],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(
+                        value=oldest_message_threshold.to_seconds(), label="Alarm"
+                    )
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Running tasks",
+                left=[
+                    running_tasks(
+                        cluster_name=cluster_name, service_name=worker_service_name
+                    ).with_(label="Workers"),
+                    running_tasks(cluster_name=cluster_name, service_name=web_service_name).with_(
+                        label="Web"
+                    ),
+                ],
+                width=8,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="ALB requests",
+                left=[load_balancer.metrics.request_count(period=Duration.minutes(1))],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="ALB target latency (s)",
+                left=[
+                    target_group.metrics.target_response_time(
+                        period=Duration.minutes(1), statistic="p50", label="p50"
+                    ),
+                    target_group.metrics.target_response_time(
+                        period=Duration.minutes(1), statistic="p99", label="p99"
+                    ),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="ALB 5xx",
+                left=[elb_5xx.with_(label="ELB 5xx"), target_5xx.with_(label="Target 5xx")],
+                width=8,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24)
+        )

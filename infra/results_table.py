@@ -1,0 +1,46 @@
+"""The DynamoDB table of Celery's result backend."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from constructs import Construct
+
+PARTITION_KEY = "id"
+"""Celery's DynamoDB backend keys items by `id` (String)."""
+TTL_ATTRIBUTE = "ttl"
+"""Celery's DynamoDB backend writes the expiry (now + result_expires) to `ttl`."""
+
+
+class ResultsTable(Construct):
+    """On-demand table keyed by ``id`` whose items expire through the ``ttl`` attribute.
+
+    The expiry itself is Celery's `result_expires` (the containers' `RESULT_EXPIRES`):
+    the backend writes ``ttl = now + result_expires`` and DynamoDB deletes expired items.
+    """
+
+    table: dynamodb.Table
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        point_in_time_recovery: bool,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(
+                name=PARTITION_KEY, type=dynamodb.AttributeType.STRING
+            ),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute=TTL_ATTRIBUTE,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=point_in_time_recovery
+            ),
+            deletion_protection=removal_policy == RemovalPolicy.RETAIN,
+            removal_policy=removal_policy,
+        )

@@ -1,0 +1,217 @@
+"""The stack: composes the constructs, wires least-privilege grants, exports outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.cluster import ServiceCluster
+from infra.config import InfraConfig
+from infra.log_groups import ServiceLogGroups, retention_days
+from infra.monitoring import Monitoring
+from infra.nag import acknowledge_findings
+from infra.network import Network
+from infra.results_table import ResultsTable
+from infra.task_queue import TaskQueue
+from infra.web_service import WebService
+from infra.worker_autoscaling import WorkerAutoscaling
+from infra.worker_service import WorkerService
+
+WEB_DOCKERFILE = "services/web/Dockerfile"
+WORKER_DOCKERFILE = "services/worker/Dockerfile"
+
+WEB_QUEUE_ACTIONS = ("sqs:SendMessage",)
+WEB_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
+WORKER_QUEUE_ACTIONS = (
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+    "sqs:SendMessage",
+)
+WORKER_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+
+
+class TaskQueueStack(Stack):
+    """Flask web + Celery worker on SQS, with a DynamoDB result backend, on Fargate."""
+
+    config: InfraConfig
+    network: Network
+    task_queue: TaskQueue
+    results_table: ResultsTable
+    log_groups: ServiceLogGroups
+    cluster: ServiceCluster
+    web: WebService
+    worker: WorkerService
+    worker_autoscaling: WorkerAutoscaling
+    monitoring: Monitoring
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: InfraConfig,
+        repo_root: Path,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            stack_name=config.stack_name,
+            description=f"Task queue ({config.stage}): Flask web + Celery worker on SQS",
+        )
+        self.config = config
+        Tags.of(self).add("project", "taskqueue")
+        Tags.of(self).add("stage", config.stage)
+        removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
+        retention = retention_days(config.log_retention_days)
+
+        self.network = Network(
+            self,
+            "Network",
+            egress=config.egress,
+            max_azs=config.max_azs,
+            log_retention=retention,
+            removal_policy=removal,
+        )
+        self.task_queue = TaskQueue(
+            self,
+            "TaskQueue",
+            visibility_timeout=Duration.seconds(config.queue_visibility_timeout),
+            max_receive_count=config.max_receive_count,
+            dlq_retention=Duration.days(config.dlq_retention_days),
+        )
+        self.results_table = ResultsTable(
+            self,
+            "ResultsTable",
+            point_in_time_recovery=config.point_in_time_recovery,
+            removal_policy=removal,
+        )
+        self.log_groups = ServiceLogGroups(
+            self, "Logs", retention=retention, removal_policy=removal
+        )
+        self.cluster = ServiceCluster(self, "Cluster", vpc=self.network.vpc)
+
+        queue = self.task_queue.queue
+        dlq = self.task_queue.dead_letter_queue
+        table = self.results_table.table
+        environment = config.runtime_environment(
+            task_queue_name=queue.queue_name,
+            task_queue_url=queue.queue_url,
+            task_dlq_name=dlq.queue_name,
+            results_table=table.table_name,
+            aws_region=Aws.REGION,
+        )
+
+        self.web = WebService(
+            self,
+            "Web",
+            cluster=self.cluster.cluster,
+            vpc=self.network.vpc,
+            image=ecs.ContainerImage.from_asset(str(repo_root), file=WEB_DOCKERFILE),
+            environment=environment,
+            log_group=self.log_groups.web,
+            size=config.web_size,
+            counts=config.web_counts,
+            cpu_target_percent=config.web_cpu_target_percent,
+            task_subnets=self.network.task_subnets,
+            assign_public_ip=self.network.assign_public_ip,
+            deletion_protection=config.is_prod,
+        )
+        self.worker = WorkerService(
+            self,
+            "Worker",
+            cluster=self.cluster.cluster,
+            vpc=self.network.vpc,
+            image=ecs.ContainerImage.from_asset(str(repo_root), file=WORKER_DOCKERFILE),
+            environment=environment,
+            log_group=self.log_groups.worker,
+            size=config.worker_size,
+            desired_count=config.worker_counts.desired,
+            stop_timeout=Duration.seconds(config.worker_stop_timeout),
+            task_subnets=self.network.task_subnets,
+            assign_public_ip=self.network.assign_public_ip,
+        )
+        self.worker_autoscaling = WorkerAutoscaling(
+            self,
+            "WorkerAutoscaling",
+            cluster=self.cluster.cluster,
+            service=self.worker.service,
+            queue=queue,
+            counts=config.worker_counts,
+            target_backlog_per_task=config.backlog_per_task_target,
+            scale_out_cooldown=Duration.seconds(config.worker_scale_out_cooldown),
+            scale_in_cooldown=Duration.seconds(config.worker_scale_in_cooldown),
+        )
+
+        self._grant(self.web.task_role, queue, WEB_QUEUE_ACTIONS, table, WEB_TABLE_ACTIONS)
+        self._grant(self.worker.task_role, queue, WORKER_QUEUE_ACTIONS, table, WORKER_TABLE_ACTIONS)
+
+        alarm_topic = (
+            sns.Topic.from_topic_arn(self, "AlarmTopic", config.alarm_topic_arn)
+            if config.alarm_topic_arn
+            else None
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            dashboard_name=f"{config.stack_name}-{Aws.REGION}",
+            queue=queue,
+            dead_letter_queue=dlq,
+            load_balancer=self.web.load_balancer,
+            target_group=self.web.target_group,
+            cluster_name=self.cluster.cluster.cluster_name,
+            web_service_name=self.web.service.service_name,
+            worker_service_name=self.worker.service.service_name,
+            oldest_message_threshold=Duration.seconds(config.oldest_message_alarm_seconds),
+            alb_5xx_threshold=config.alb_5xx_alarm_threshold,
+            backlog_without_workers_minutes=config.backlog_without_workers_alarm_minutes,
+            alarm_topic=alarm_topic,
+        )
+
+        CfnOutput(self, "ServiceUrl", value=self.web.url, description="Web service URL")
+        CfnOutput(self, "QueueUrl", value=queue.queue_url, description="Task queue URL")
+        CfnOutput(self, "DlqUrl", value=dlq.queue_url, description="Dead-letter queue URL")
+        CfnOutput(
+            self,
+            "ClusterName",
+            value=self.cluster.cluster.cluster_name,
+            description="ECS cluster name",
+        )
+        CfnOutput(
+            self,
+            "WebServiceName",
+            value=self.web.service.service_name,
+            description="ECS web service name",
+        )
+        CfnOutput(
+            self,
+            "WorkerServiceName",
+            value=self.worker.service.service_name,
+            description="ECS worker service name (make scale-workers N=...)",
+        )
+
+        acknowledge_findings(self)
+
+    @staticmethod
+    def _grant(
+        role: iam.IRole,
+        queue: sqs.IQueue,
+        queue_actions: tuple[str, ...],
+        table: dynamodb.ITable,
+        table_actions: tuple[str, ...],
+    ) -> None:
+        """Explicit statements: CDK's grant_* helpers add actions beyond these lists."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=list(queue_actions), resources=[queue.queue_arn])
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=list(table_actions), resources=[table.table_arn])
+        )

@@ -1,0 +1,134 @@
+"""The Flask web service: Fargate tasks behind a public application load balancer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_ecs_patterns as ecs_patterns
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.config import ServiceCounts, TaskSize
+
+CONTAINER_NAME = "web"
+CONTAINER_PORT = 8000
+HEALTH_CHECK_PATH = "/healthz"
+WEB_BIND = f"0.0.0.0:{CONTAINER_PORT}"
+
+
+class WebService(Construct):
+    """`ApplicationLoadBalancedFargateService` with a /healthz target-group check,
+    a rollback circuit breaker and CPU target-tracking autoscaling.
+
+    The task role starts empty: the stack grants it exactly what the web needs.
+    """
+
+    service: ecs.FargateService
+    task_definition: ecs.FargateTaskDefinition
+    load_balancer: elbv2.ApplicationLoadBalancer
+    target_group: elbv2.ApplicationTargetGroup
+    task_role: iam.Role
+    scaling: ecs.ScalableTaskCount
+    url: str
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cluster: ecs.ICluster,
+        vpc: ec2.IVpc,
+        image: ecs.ContainerImage,
+        environment: Mapping[str, str],
+        log_group: logs.ILogGroup,
+        size: TaskSize,
+        counts: ServiceCounts,
+        cpu_target_percent: int,
+        task_subnets: ec2.SubnetSelection,
+        assign_public_ip: bool,
+        deletion_protection: bool,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.task_role = iam.Role(
+            self,
+            "TaskRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="Web tasks: send to the task queue, read/write the results table",
+        )
+        self.load_balancer = elbv2.ApplicationLoadBalancer(
+            self,
+            "LoadBalancer",
+            vpc=vpc,
+            internet_facing=True,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            drop_invalid_header_fields=True,
+            deletion_protection=deletion_protection,
+        )
+        pattern = ecs_patterns.ApplicationLoadBalancedFargateService(
+            self,
+            "Service",
+            cluster=cluster,
+            load_balancer=self.load_balancer,
+            public_load_balancer=True,
+            listener_port=80,
+            open_listener=True,
+            cpu=size.cpu,
+            memory_limit_mib=size.memory_mib,
+            desired_count=counts.desired,
+            min_healthy_percent=100,
+            max_healthy_percent=200,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            health_check_grace_period=Duration.seconds(60),
+            task_subnets=task_subnets,
+            assign_public_ip=assign_public_ip,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.X86_64,
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+            enable_ecs_managed_tags=True,
+            propagate_tags=ecs.PropagatedTagSource.SERVICE,
+            health_check=ecs.HealthCheck(
+                command=["CMD", "web-healthcheck"],
+                interval=Duration.seconds(30),
+                timeout=Duration.seconds(5),
+                retries=3,
+                start_period=Duration.seconds(20),
+            ),
+            task_image_options=ecs_patterns.ApplicationLoadBalancedTaskImageOptions(
+                image=image,
+                container_name=CONTAINER_NAME,
+                container_port=CONTAINER_PORT,
+                environment={**environment, "WEB_BIND": WEB_BIND},
+                task_role=self.task_role,
+                log_driver=ecs.LogDrivers.aws_logs(stream_prefix="web", log_group=log_group),
+            ),
+        )
+        self.service = pattern.service
+        self.task_definition = pattern.task_definition
+        self.target_group = pattern.target_group
+        self.target_group.configure_health_check(
+            path=HEALTH_CHECK_PATH,
+            healthy_http_codes="200",
+            interval=Duration.seconds(15),
+            timeout=Duration.seconds(5),
+            healthy_threshold_count=2,
+            unhealthy_threshold_count=3,
+        )
+        # gunicorn drains in-flight requests quickly; no need for the 300 s default.
+        self.target_group.set_attribute("deregistration_delay.timeout_seconds", "30")
+
+        self.scaling = self.service.auto_scale_task_count(
+            min_capacity=counts.minimum, max_capacity=counts.maximum
+        )
+        self.scaling.scale_on_cpu_utilization(
+            "CpuScaling",
+            target_utilization_percent=cpu_target_percent,
+            scale_in_cooldown=Duration.seconds(120),
+            scale_out_cooldown=Duration.seconds(60),
+        )
+        self.url = f"http://{self.load_balancer.load_balancer_dns_name}"

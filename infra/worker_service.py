@@ -1,0 +1,105 @@
+"""The Celery worker: a Fargate service with no inbound traffic at all."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.config import TaskSize
+
+CONTAINER_NAME = "worker"
+HEALTH_CHECK_COMMAND = ["CMD", "worker-healthcheck"]
+
+
+class WorkerService(Construct):
+    """Fargate service running the worker image.
+
+    ECS sends SIGTERM, waits ``stop_timeout`` (120 s), then SIGKILL: the worker's soft
+    shutdown window (`WORKER_SOFT_SHUTDOWN_TIMEOUT`) fits inside it. The desired count
+    comes from context; scaling is a separate construct (`WorkerAutoscaling`).
+    """
+
+    service: ecs.FargateService
+    task_definition: ecs.FargateTaskDefinition
+    container: ecs.ContainerDefinition
+    task_role: iam.Role
+    security_group: ec2.SecurityGroup
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cluster: ecs.ICluster,
+        vpc: ec2.IVpc,
+        image: ecs.ContainerImage,
+        environment: Mapping[str, str],
+        log_group: logs.ILogGroup,
+        size: TaskSize,
+        desired_count: int,
+        stop_timeout: Duration,
+        task_subnets: ec2.SubnetSelection,
+        assign_public_ip: bool,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.task_role = iam.Role(
+            self,
+            "TaskRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="Worker tasks: consume the task queue, write the results table",
+        )
+        self.task_definition = ecs.FargateTaskDefinition(
+            self,
+            "TaskDefinition",
+            cpu=size.cpu,
+            memory_limit_mib=size.memory_mib,
+            task_role=self.task_role,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.X86_64,
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+        )
+        self.container = self.task_definition.add_container(
+            "Worker",
+            container_name=CONTAINER_NAME,
+            image=image,
+            environment=dict(environment),
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="worker", log_group=log_group),
+            stop_timeout=stop_timeout,
+            essential=True,
+            health_check=ecs.HealthCheck(
+                command=HEALTH_CHECK_COMMAND,
+                interval=Duration.seconds(30),
+                timeout=Duration.seconds(10),
+                retries=3,
+                start_period=Duration.seconds(60),
+            ),
+        )
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description="Celery workers: no inbound; HTTPS out to SQS, DynamoDB, ECR, Logs",
+            allow_all_outbound=True,
+        )
+        self.service = ecs.FargateService(
+            self,
+            "Service",
+            cluster=cluster,
+            task_definition=self.task_definition,
+            desired_count=desired_count,
+            min_healthy_percent=100,
+            max_healthy_percent=200,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            security_groups=[self.security_group],
+            vpc_subnets=task_subnets,
+            assign_public_ip=assign_public_ip,
+            enable_ecs_managed_tags=True,
+            propagate_tags=ecs.PropagatedTagSource.SERVICE,
+        )

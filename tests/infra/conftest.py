@@ -1,0 +1,176 @@
+"""Synthesized stacks shared by the infra tests: each variant is synthesized once per session.
+
+The `App` gets the context of cdk.json (as the CDK CLI would pass it) plus the overrides of
+the variant, and is composed by `app.build` exactly as `cdk synth` does, cdk-nag included.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Match, Template
+
+import app as cdk_app
+from infra.stack import TaskQueueStack
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CDK_JSON = REPO_ROOT / "cdk.json"
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The "context" block of cdk.json."""
+    context = json.loads(CDK_JSON.read_text())["context"]
+    assert isinstance(context, dict)
+    return context
+
+
+@dataclass(frozen=True)
+class Synth:
+    """One synthesized variant of the app."""
+
+    app: App
+    stack: TaskQueueStack
+    template: Template
+    template_path: Path
+
+    @property
+    def json(self) -> dict[str, Any]:
+        data = self.template.to_json()
+        assert isinstance(data, dict)
+        return data
+
+    def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        found = self.template.find_resources(resource_type)
+        assert isinstance(found, dict)
+        return found
+
+
+def synthesize(outdir: Path, overrides: Mapping[str, Any]) -> Synth:
+    """Synthesize the app with cdk.json's context and `overrides` (as `-c key=value`)."""
+    context = {**cdk_json_context(), **overrides}
+    app = App(context=context, outdir=str(outdir))
+    stack = cdk_app.build(app)
+    app.synth()  # runs cdk-nag: raises on any unacknowledged finding
+    template_path = outdir / stack.template_file
+    template = Template.from_json(json.loads(template_path.read_text()))
+    return Synth(app=app, stack=stack, template=template, template_path=template_path)
+
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "dev": {},
+    "prod": {"stage": "prod"},
+    "prod_endpoints": {
+        "stage": "prod",
+        "egress": "endpoints",
+        "alarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:taskqueue-alarms",
+    },
+    # As the CLI passes `-c workerCount=5`: a string.
+    "dev_worker5": {"workerCount": "5"},
+}
+
+
+@pytest.fixture(scope="session")
+def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Synth]]:
+    """Synthesize a named variant on first use, then reuse it for the whole session."""
+    cache: dict[str, Synth] = {}
+
+    def get(name: str) -> Synth:
+        if name not in cache:
+            cache[name] = synthesize(tmp_path_factory.mktemp(f"cdk-{name}"), VARIANTS[name])
+        return cache[name]
+
+    yield get
+
+
+@pytest.fixture(scope="session")
+def dev(synth_variant: Callable[[str], Synth]) -> Synth:
+    return synth_variant("dev")
+
+
+@pytest.fixture(scope="session")
+def prod(synth_variant: Callable[[str], Synth]) -> Synth:
+    return synth_variant("prod")
+
+
+@pytest.fixture(scope="session")
+def prod_endpoints(synth_variant: Callable[[str], Synth]) -> Synth:
+    return synth_variant("prod_endpoints")
+
+
+@pytest.fixture(scope="session")
+def dev_worker5(synth_variant: Callable[[str], Synth]) -> Synth:
+    return synth_variant("dev_worker5")
+
+
+def only(found: Mapping[str, Any]) -> tuple[str, Any]:
+    """The single (logical id, resource) of a `find_resources` result."""
+    assert len(found) == 1, f"expected exactly one resource, found {list(found)}"
+    return next(iter(found.items()))
+
+
+def ref_to(found: Mapping[str, Any]) -> dict[str, str]:
+    """A `{"Ref": id}` to the single resource of a `find_resources` result."""
+    logical_id, _ = only(found)
+    return {"Ref": logical_id}
+
+
+def get_att(found: Mapping[str, Any], attribute: str) -> dict[str, list[str]]:
+    """A `{"Fn::GetAtt": [id, attribute]}` to the single resource found."""
+    logical_id, _ = only(found)
+    return {"Fn::GetAtt": [logical_id, attribute]}
+
+
+def container(synth: Synth, name: str) -> dict[str, Any]:
+    """The container definition named `name` (its task definition must be unique)."""
+    found = synth.template.find_resources(
+        "AWS::ECS::TaskDefinition",
+        {
+            "Properties": {
+                "ContainerDefinitions": Match.array_with([Match.object_like({"Name": name})])
+            }
+        },
+    )
+    _, task_definition = only(found)
+    (definition,) = [
+        c for c in task_definition["Properties"]["ContainerDefinitions"] if c["Name"] == name
+    ]
+    assert isinstance(definition, dict)
+    return definition
+
+
+def container_env(synth: Synth, name: str) -> dict[str, Any]:
+    """Environment of one container, as a name -> value mapping."""
+    return {item["Name"]: item["Value"] for item in container(synth, name)["Environment"]}
+
+
+def service_for(synth: Synth, container_name: str) -> tuple[str, dict[str, Any]]:
+    """(logical id, resource) of the ECS service whose task runs `container_name`."""
+    task_definitions = synth.resources("AWS::ECS::TaskDefinition")
+    found = []
+    for logical_id, service in synth.resources("AWS::ECS::Service").items():
+        task_definition = task_definitions[service["Properties"]["TaskDefinition"]["Ref"]]
+        names = {c["Name"] for c in task_definition["Properties"]["ContainerDefinitions"]}
+        if container_name in names:
+            found.append((logical_id, service))
+    assert len(found) == 1, f"expected one service running {container_name}, got {found}"
+    return found[0]
+
+
+def scalable_target_of(synth: Synth, container_name: str) -> tuple[str, dict[str, Any]]:
+    """(logical id, resource) of the scalable target of that service's desired count."""
+    service_id, _ = service_for(synth, container_name)
+    found = [
+        (logical_id, target)
+        for logical_id, target in synth.resources(
+            "AWS::ApplicationAutoScaling::ScalableTarget"
+        ).items()
+        if {"Fn::GetAtt": [service_id, "Name"]} in target["Properties"]["ResourceId"]["Fn::Join"][1]
+    ]
+    assert len(found) == 1, found
+    return found[0]

@@ -1,0 +1,50 @@
+"""`make synth` through the pinned CDK CLI, offline: no AWS credentials, no account pinned."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.infra.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def test_make_synth_needs_no_aws_credentials(tmp_path: Path) -> None:
+    assert shutil.which("make") and shutil.which("npx"), "make and npx (Node) are required"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_DEFAULT_"))}
+    env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "none")
+    out = tmp_path / "cdk.out"
+    result = subprocess.run(
+        [
+            "make",
+            "-f",
+            "infra.mk",
+            "synth",
+            f"CDK_OUT={out}",
+            "STAGE=dev",
+            "CDK_ARGS=-c workerCount=3",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    template = json.loads((out / "taskqueue-dev.template.json").read_text())
+    services = [
+        r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::ECS::Service"
+    ]
+    assert sorted(s["DesiredCount"] for s in services) == [1, 3]
+    report = json.loads((out / "validation-report.json").read_text())
+    assert all(r["conclusion"] == "success" for r in report["pluginReports"]), report
+    manifest = json.loads((out / "manifest.json").read_text())
+    stack = manifest["artifacts"]["taskqueue-dev"]
+    assert stack["environment"] == "aws://unknown-account/unknown-region"

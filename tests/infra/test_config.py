@@ -1,0 +1,121 @@
+"""InfraConfig: context -> one frozen, checked object (no synthesis, fast)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from taskqueue.settings import Settings
+
+from infra.config import ConfigError, InfraConfig, ServiceCounts, TaskSize
+from tests.infra.conftest import cdk_json_context
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def config(**overrides: Any) -> InfraConfig:
+    context = {**cdk_json_context(), **overrides}
+    return InfraConfig.from_context(context.get)
+
+
+def test_cdk_json_defaults_to_dev_and_builds_both_stages() -> None:
+    dev = config()
+    prod = config(stage="prod")
+    assert dev.stage == "dev"
+    assert dev.egress == "public"
+    assert prod.stage == "prod"
+    assert prod.egress in ("nat", "endpoints")
+    assert dev.stack_name != prod.stack_name
+
+
+def test_visibility_timeout_is_derived_from_the_task_time_limit() -> None:
+    cfg = config(taskTimeLimit="200", taskSoftTimeLimit="150", visibilityMargin="30")
+    assert cfg.queue_visibility_timeout == 230
+    env = cfg.runtime_environment(
+        task_queue_name="q",
+        task_queue_url="u",
+        task_dlq_name="d",
+        results_table="t",
+        aws_region="eu-west-1",
+    )
+    assert env["QUEUE_VISIBILITY_TIMEOUT"] == "230"
+    assert env["TASK_TIME_LIMIT"] == "200"
+
+
+def test_top_level_context_overrides_the_stage_block_and_strings_are_converted() -> None:
+    cfg = config(workerCount="5")
+    base = config()
+    assert cfg.worker_counts.desired == 5
+    assert dataclasses.replace(cfg, worker_counts=base.worker_counts) == base
+
+
+def test_backlog_target_is_latency_over_processing_time() -> None:
+    cfg = config(acceptableLatency="90", averageProcessingTime="3")
+    assert cfg.backlog_per_task_target == 30
+
+
+def test_the_config_is_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config().stage = "prod"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"stage": "qa"},
+        {"stage": "prod", "egress": "public"},
+        {"egress": "satellite"},
+        {"taskSoftTimeLimit": "100", "taskTimeLimit": "100"},
+        {"taskMaxDuration": "95"},
+        {"visibilityMargin": "0"},
+        {"workerSoftShutdownTimeout": "120"},
+        {"workerCount": "11"},
+        {"workerMinCount": "2", "workerCount": "1"},
+        {"webMinCount": "0", "webCount": "0"},
+        {"workerCount": "many"},
+        {"logRetentionDays": "8"},
+        {"webCpu": "256", "webMemoryMiB": "4096"},
+        {"dlqRetentionDays": "15"},
+        {"averageProcessingTime": "0"},
+        {"maxAzs": "1"},
+    ],
+)
+def test_impossible_settings_are_refused(overrides: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        config(**overrides)
+
+
+def test_a_missing_tunable_is_refused() -> None:
+    context = cdk_json_context()
+    del context["taskqueue"]["dev"]["taskTimeLimit"]
+    with pytest.raises(ConfigError, match="taskTimeLimit"):
+        InfraConfig.from_context(context.get)
+
+
+def test_value_objects_check_themselves() -> None:
+    with pytest.raises(ConfigError):
+        ServiceCounts(desired=3, minimum=0, maximum=2)
+    with pytest.raises(ConfigError):
+        TaskSize(cpu=300, memory_mib=512)
+    assert TaskSize(cpu=1024, memory_mib=3072).memory_mib == 3072
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_container_environment_is_accepted_by_the_runtime_settings(stage: str) -> None:
+    """Every variable names a Settings field, and the runtime accepts the values."""
+    cfg = config(stage=stage)
+    env = cfg.runtime_environment(
+        task_queue_name="taskqueue-tasks",
+        task_queue_url="https://sqs.eu-west-1.amazonaws.com/123456789012/taskqueue-tasks",
+        task_dlq_name="taskqueue-tasks-dlq",
+        results_table="taskqueue-results",
+        aws_region="eu-west-1",
+    )
+    fields = set(Settings.model_fields)
+    assert {name.lower() for name in env} <= fields
+    assert "AWS_ENDPOINT_URL" not in env
+    settings = Settings(**{name.lower(): value for name, value in env.items()})
+    assert settings.queue_visibility_timeout == cfg.queue_visibility_timeout
+    assert settings.task_time_limit < settings.queue_visibility_timeout
+    assert settings.worker_soft_shutdown_timeout < cfg.worker_stop_timeout == 120

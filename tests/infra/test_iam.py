@@ -1,0 +1,125 @@
+"""IAM: the two task roles get exactly their lists of actions, on their queue and table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+from tests.infra.conftest import Synth, get_att
+
+pytestmark = pytest.mark.timeout(300)
+
+WEB_ACTIONS = {"sqs:SendMessage", "dynamodb:GetItem", "dynamodb:PutItem"}
+WORKER_ACTIONS = {
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+    "sqs:SendMessage",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+}
+
+
+def actions_of(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else list(actions)
+
+
+def task_role_statements(synth: Synth, container_name: str) -> list[dict[str, Any]]:
+    """Every policy statement attached to the task role of `container_name`."""
+    task_definitions = synth.template.find_resources(
+        "AWS::ECS::TaskDefinition",
+        {
+            "Properties": {
+                "ContainerDefinitions": Match.array_with(
+                    [Match.object_like({"Name": container_name})]
+                )
+            }
+        },
+    )
+    assert len(task_definitions) == 1
+    (task_definition,) = task_definitions.values()
+    role_id = task_definition["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
+    role = synth.resources("AWS::IAM::Role")[role_id]
+    assert "ManagedPolicyArns" not in role["Properties"]
+    assert "Policies" not in role["Properties"]
+    statements: list[dict[str, Any]] = []
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    assert statements
+    return statements
+
+
+def queue_and_table(synth: Synth) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    queue = synth.template.find_resources(
+        "AWS::SQS::Queue", {"Properties": {"RedrivePolicy": Match.any_value()}}
+    )
+    dlq = {k: v for k, v in synth.resources("AWS::SQS::Queue").items() if k not in queue}
+    table = synth.resources("AWS::DynamoDB::Table")
+    return get_att(queue, "Arn"), get_att(dlq, "Arn"), get_att(table, "Arn")
+
+
+@pytest.mark.parametrize(("name", "expected"), [("web", WEB_ACTIONS), ("worker", WORKER_ACTIONS)])
+def test_task_role_has_exactly_its_actions(dev: Synth, name: str, expected: set[str]) -> None:
+    queue_arn, _, table_arn = queue_and_table(dev)
+    granted: set[str] = set()
+    for statement in task_role_statements(dev, name):
+        assert statement["Effect"] == "Allow"
+        assert "Condition" not in statement
+        actions = actions_of(statement)
+        granted.update(actions)
+        services = {action.split(":")[0] for action in actions}
+        assert len(services) == 1
+        expected_resource = queue_arn if services == {"sqs"} else table_arn
+        assert services <= {"sqs", "dynamodb"}
+        assert statement["Resource"] == expected_resource
+    assert granted == expected
+
+
+def test_web_role_cannot_receive_or_delete(dev: Synth) -> None:
+    actions = {a for s in task_role_statements(dev, "web") for a in actions_of(s)}
+    forbidden = {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:PurgeQueue",
+        "dynamodb:DeleteItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:Scan",
+    }
+    assert not actions & forbidden
+    assert not any(a.endswith("*") for a in actions)
+
+
+def test_worker_role_touches_only_its_queue_and_table(dev: Synth) -> None:
+    queue_arn, dlq_arn, table_arn = queue_and_table(dev)
+    resources = [s["Resource"] for s in task_role_statements(dev, "worker")]
+    assert all(r in (queue_arn, table_arn) for r in resources)
+    assert dlq_arn not in resources
+
+
+@pytest.mark.parametrize("variant", ["dev", "prod", "prod_endpoints"])
+def test_no_sqs_or_dynamodb_action_on_a_wildcard_resource(synth_variant: Any, variant: str) -> None:
+    synth: Synth = synth_variant(variant)
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = actions_of(statement)
+            if not any(a.startswith(("sqs:", "dynamodb:")) for a in actions):
+                continue
+            resources = statement["Resource"]
+            resources = resources if isinstance(resources, list) else [resources]
+            assert "*" not in resources, statement
+            for resource in resources:
+                assert isinstance(resource, dict), statement  # a reference, never a pattern
+            assert not any(a in ("sqs:*", "dynamodb:*", "*") for a in actions)
+
+
+def test_no_kms_permission_is_needed(dev: Synth) -> None:
+    for policy in dev.resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert not any(a.startswith("kms:") for a in actions_of(statement))

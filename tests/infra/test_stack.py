@@ -1,0 +1,118 @@
+"""The whole stack: outputs, cdk-nag with zero unacknowledged findings, cfn-lint clean."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import Validations
+from cdk_nag import AwsSolutionsChecks
+
+from tests.infra.conftest import REPO_ROOT, Synth, service_for
+
+pytestmark = pytest.mark.timeout(300)
+
+VARIANTS = ["dev", "prod", "prod_endpoints"]
+CFN_LINT = str(Path(sys.executable).parent / "cfn-lint")
+
+
+def test_outputs_have_stable_names(dev: Synth) -> None:
+    outputs = dev.json["Outputs"]
+    web_id, _ = service_for(dev, "web")
+    worker_id, _ = service_for(dev, "worker")
+    (cluster_id,) = dev.resources("AWS::ECS::Cluster")
+    (alb_id,) = dev.resources("AWS::ElasticLoadBalancingV2::LoadBalancer")
+    queues = dev.resources("AWS::SQS::Queue")
+    (queue_id,) = [k for k, v in queues.items() if "RedrivePolicy" in v["Properties"]]
+    (dlq_id,) = [k for k in queues if k != queue_id]
+    assert outputs["ServiceUrl"]["Value"] == {
+        "Fn::Join": ["", ["http://", {"Fn::GetAtt": [alb_id, "DNSName"]}]]
+    }
+    assert outputs["QueueUrl"]["Value"] == {"Ref": queue_id}
+    assert outputs["DlqUrl"]["Value"] == {"Ref": dlq_id}
+    assert outputs["ClusterName"]["Value"] == {"Ref": cluster_id}
+    assert outputs["WebServiceName"]["Value"] == {"Fn::GetAtt": [web_id, "Name"]}
+    assert outputs["WorkerServiceName"]["Value"] == {"Fn::GetAtt": [worker_id, "Name"]}
+
+
+def test_the_template_holds_the_whole_design(dev: Synth) -> None:
+    counts = {
+        "AWS::SQS::Queue": 2,
+        "AWS::ECS::Service": 2,
+        "AWS::ECS::Cluster": 1,
+        "AWS::ElasticLoadBalancingV2::LoadBalancer": 1,
+        "AWS::DynamoDB::Table": 1,
+        "AWS::ApplicationAutoScaling::ScalableTarget": 2,
+        "AWS::ApplicationAutoScaling::ScalingPolicy": 3,
+        "AWS::CloudWatch::Alarm": 5,
+        "AWS::CloudWatch::Dashboard": 1,
+        "AWS::Lambda::Function": 0,
+        "AWS::S3::Bucket": 0,
+        "AWS::EC2::NatGateway": 0,
+    }
+    for resource_type, count in counts.items():
+        dev.template.resource_count_is(resource_type, count)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_cdk_nag_has_no_unacknowledged_finding(synth_variant: Any, variant: str) -> None:
+    synth: Synth = synth_variant(variant)
+    report = AwsSolutionsChecks().validate_scope(synth.app)
+    findings = [
+        f"{v.rule_name}: {[r.construct_path for r in v.violating_resources]}"
+        for v in report.violations
+    ]
+    assert findings == []
+    assert report.success
+
+
+def test_every_acknowledgement_has_a_reason(dev: Synth) -> None:
+    acknowledged: dict[str, str] = {}
+    key = Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+    for construct in dev.stack.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == key:
+                for rule, reason in dict(entry.data).items():
+                    # "Annotation::AwsSolutions-ELB2" (CDK's own plugins use other prefixes)
+                    _, _, rule_id = str(rule).partition("::")
+                    if rule_id.startswith("AwsSolutions-"):
+                        acknowledged[f"{construct.node.path} {rule_id}"] = str(reason)
+    assert acknowledged
+    for rule, reason in acknowledged.items():
+        assert len(reason) > 40, rule
+    rules = {key.split(" ", 1)[1] for key in acknowledged}
+    assert rules == {
+        "AwsSolutions-ELB2",
+        "AwsSolutions-EC23",
+        "AwsSolutions-ECS2",
+        "AwsSolutions-IAM5[Resource::*]",
+        "AwsSolutions-DDB3",
+    }
+
+
+def test_prod_needs_no_point_in_time_recovery_acknowledgement(prod: Synth) -> None:
+    key = Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+    rules = {
+        rule
+        for construct in prod.stack.node.find_all()
+        for entry in construct.node.metadata
+        if entry.type == key
+        for rule in dict(entry.data)
+    }
+    assert not any("DDB3" in rule for rule in rules)
+
+
+def test_cfn_lint_reports_nothing(synth_variant: Any) -> None:
+    paths = [str(synth_variant(variant).template_path) for variant in VARIANTS]
+    result = subprocess.run(
+        [CFN_LINT, "--ignore-checks", "W3005", "--", *paths],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

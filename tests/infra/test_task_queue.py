@@ -1,0 +1,79 @@
+"""TaskQueue: SSE, TLS-only, visibility from the task time limit, DLQ after 3 receives."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Match
+
+from tests.infra.conftest import Synth, container_env, get_att, ref_to
+
+pytestmark = pytest.mark.timeout(300)
+
+FOURTEEN_DAYS = 14 * 24 * 3600
+
+
+def test_two_queues_one_the_dead_letter_queue_of_the_other(dev: Synth) -> None:
+    dev.template.resource_count_is("AWS::SQS::Queue", 2)
+    dlq = dev.template.find_resources(
+        "AWS::SQS::Queue", {"Properties": {"MessageRetentionPeriod": FOURTEEN_DAYS}}
+    )
+    dev.template.has_resource_properties(
+        "AWS::SQS::Queue",
+        {
+            "RedrivePolicy": {
+                "deadLetterTargetArn": get_att(dlq, "Arn"),
+                "maxReceiveCount": 3,
+            }
+        },
+    )
+
+
+def test_visibility_timeout_is_the_task_time_limit_plus_margin(dev: Synth) -> None:
+    cfg = dev.stack.config
+    assert cfg.queue_visibility_timeout == cfg.task_time_limit + cfg.visibility_margin
+    dev.template.has_resource_properties(
+        "AWS::SQS::Queue",
+        {
+            "VisibilityTimeout": cfg.queue_visibility_timeout,
+            "RedrivePolicy": Match.any_value(),
+        },
+    )
+
+
+def test_both_queues_use_sqs_managed_encryption(dev: Synth) -> None:
+    queues = dev.resources("AWS::SQS::Queue")
+    assert len(queues) == 2
+    for queue in queues.values():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+        assert "KmsMasterKeyId" not in queue["Properties"]
+
+
+def test_both_queues_deny_requests_without_tls(dev: Synth) -> None:
+    policies = dev.resources("AWS::SQS::QueuePolicy")
+    queue_ids = set(dev.resources("AWS::SQS::Queue"))
+    covered: set[str] = set()
+    for policy in policies.values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        deny = [s for s in statements if s["Effect"] == "Deny"]
+        assert len(deny) == 1
+        assert deny[0]["Action"] == "sqs:*"
+        assert deny[0]["Principal"] == {"AWS": "*"}
+        assert deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        covered.update(queue["Ref"] for queue in policy["Properties"]["Queues"])
+    assert covered == queue_ids
+
+
+def test_queue_names_and_urls_reach_both_containers(dev: Synth) -> None:
+    main_queue = dev.template.find_resources(
+        "AWS::SQS::Queue", {"Properties": {"RedrivePolicy": Match.any_value()}}
+    )
+    dlq = dev.template.find_resources(
+        "AWS::SQS::Queue", {"Properties": {"MessageRetentionPeriod": FOURTEEN_DAYS}}
+    )
+    for name in ("web", "worker"):
+        env = container_env(dev, name)
+        assert env["TASK_QUEUE_URL"] == ref_to(main_queue)
+        assert env["TASK_QUEUE_NAME"] == get_att(main_queue, "QueueName")
+        assert env["TASK_DLQ_NAME"] == get_att(dlq, "QueueName")
+        assert env["MAX_RECEIVE_COUNT"] == "3"
+        assert env["QUEUE_VISIBILITY_TIMEOUT"] == str(dev.stack.config.queue_visibility_timeout)

@@ -1,0 +1,126 @@
+"""WebService: ALB -> Fargate on :8000, /healthz checks, rollback breaker, CPU scaling."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Match
+
+from tests.infra.conftest import Synth, container, container_env, ref_to, scalable_target_of
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def test_public_load_balancer_forwards_http_to_the_web_target_group(dev: Synth) -> None:
+    dev.template.resource_count_is("AWS::ElasticLoadBalancingV2::LoadBalancer", 1)
+    alb = dev.template.find_resources(
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        {
+            "Properties": {
+                "Scheme": "internet-facing",
+                "Type": "application",
+                "LoadBalancerAttributes": Match.array_with(
+                    [{"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"}]
+                ),
+            }
+        },
+    )
+    target_group = dev.template.find_resources("AWS::ElasticLoadBalancingV2::TargetGroup")
+    dev.template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {
+            "LoadBalancerArn": ref_to(alb),
+            "Port": 80,
+            "Protocol": "HTTP",
+            "DefaultActions": [{"Type": "forward", "TargetGroupArn": ref_to(target_group)}],
+        },
+    )
+
+
+def test_target_group_checks_healthz_on_port_8000(dev: Synth) -> None:
+    dev.template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::TargetGroup",
+        {
+            "Port": 80,
+            "Protocol": "HTTP",
+            "TargetType": "ip",
+            "HealthCheckPath": "/healthz",
+            "Matcher": {"HttpCode": "200"},
+            "TargetGroupAttributes": Match.array_with(
+                [{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}]
+            ),
+        },
+    )
+    dev.template.has_resource_properties(
+        "AWS::ECS::Service",
+        {
+            "LoadBalancers": [
+                {"ContainerName": "web", "ContainerPort": 8000, "TargetGroupArn": Match.any_value()}
+            ],
+            "HealthCheckGracePeriodSeconds": 60,
+        },
+    )
+
+
+def test_web_service_rolls_back_failed_deployments(dev: Synth) -> None:
+    dev.template.has_resource_properties(
+        "AWS::ECS::Service",
+        {
+            "LaunchType": "FARGATE",
+            "LoadBalancers": Match.array_with([Match.object_like({"ContainerName": "web"})]),
+            "DesiredCount": dev.stack.config.web_counts.desired,
+            "DeploymentConfiguration": {
+                "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
+                "MaximumPercent": 200,
+                "MinimumHealthyPercent": 100,
+            },
+        },
+    )
+
+
+def test_web_container_listens_on_8000_with_its_environment(dev: Synth) -> None:
+    web = container(dev, "web")
+    assert web["PortMappings"] == [{"ContainerPort": 8000, "Protocol": "tcp"}]
+    assert web["HealthCheck"]["Command"] == ["CMD", "web-healthcheck"]
+    assert web["LogConfiguration"]["LogDriver"] == "awslogs"
+    env = container_env(dev, "web")
+    assert env["WEB_BIND"] == "0.0.0.0:8000"
+    assert env["AWS_REGION"] == {"Ref": "AWS::Region"}
+    assert env["LOG_LEVEL"] == "INFO"
+    assert "AWS_ENDPOINT_URL" not in env
+    assert set(env) - {"WEB_BIND"} == set(container_env(dev, "worker"))
+
+
+def test_web_scales_on_cpu(dev: Synth, prod: Synth) -> None:
+    for synth in (dev, prod):
+        counts = synth.stack.config.web_counts
+        target_id, target = scalable_target_of(synth, "web")
+        assert target["Properties"]["MinCapacity"] == counts.minimum
+        assert target["Properties"]["MaxCapacity"] == counts.maximum
+        assert target["Properties"]["ScalableDimension"] == "ecs:service:DesiredCount"
+        synth.template.has_resource_properties(
+            "AWS::ApplicationAutoScaling::ScalingPolicy",
+            {
+                "ScalingTargetId": {"Ref": target_id},
+                "PolicyType": "TargetTrackingScaling",
+                "TargetTrackingScalingPolicyConfiguration": Match.object_like(
+                    {
+                        "PredefinedMetricSpecification": {
+                            "PredefinedMetricType": "ECSServiceAverageCPUUtilization"
+                        },
+                        "TargetValue": synth.stack.config.web_cpu_target_percent,
+                    }
+                ),
+            },
+        )
+
+
+def test_prod_load_balancer_has_deletion_protection(dev: Synth, prod: Synth) -> None:
+    for synth, enabled in ((dev, "false"), (prod, "true")):
+        synth.template.has_resource_properties(
+            "AWS::ElasticLoadBalancingV2::LoadBalancer",
+            {
+                "LoadBalancerAttributes": Match.array_with(
+                    [{"Key": "deletion_protection.enabled", "Value": enabled}]
+                )
+            },
+        )

@@ -1,0 +1,163 @@
+"""WorkerAutoscaling: backlog-per-task target tracking (metric math) + wake from zero."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+from tests.infra.conftest import Synth, scalable_target_of, service_for
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def worker_target(synth: Synth) -> tuple[str, dict[str, Any]]:
+    return scalable_target_of(synth, "worker")
+
+
+def test_scalable_target_uses_the_worker_counts_from_context(dev: Synth, prod: Synth) -> None:
+    for synth in (dev, prod):
+        counts = synth.stack.config.worker_counts
+        _, target = worker_target(synth)
+        props = target["Properties"]
+        assert (props["MinCapacity"], props["MaxCapacity"]) == (counts.minimum, counts.maximum)
+        assert props["ServiceNamespace"] == "ecs"
+        assert props["ScalableDimension"] == "ecs:service:DesiredCount"
+        assert "AWSServiceRoleForApplicationAutoScaling_ECSService" in str(props["RoleARN"])
+    assert dev.stack.config.worker_counts.minimum == 0
+
+
+def test_backlog_per_task_target_tracking_uses_metric_math(dev: Synth) -> None:
+    cfg = dev.stack.config
+    target_id, _ = worker_target(dev)
+    service_id, _ = service_for(dev, "worker")
+    main_queue = dev.template.find_resources(
+        "AWS::SQS::Queue", {"Properties": {"RedrivePolicy": Match.any_value()}}
+    )
+    (queue_id,) = main_queue
+    cluster_ids = list(dev.resources("AWS::ECS::Cluster"))
+    assert len(cluster_ids) == 1
+    expected_target = cfg.acceptable_latency_seconds / cfg.average_processing_seconds
+    assert expected_target == 30
+    dev.template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "PolicyType": "TargetTrackingScaling",
+            "ScalingTargetId": {"Ref": target_id},
+            "TargetTrackingScalingPolicyConfiguration": {
+                "TargetValue": expected_target,
+                "ScaleInCooldown": cfg.worker_scale_in_cooldown,
+                "ScaleOutCooldown": cfg.worker_scale_out_cooldown,
+                "CustomizedMetricSpecification": {
+                    "Metrics": [
+                        {
+                            "Id": "visible",
+                            "ReturnData": False,
+                            "MetricStat": {
+                                "Stat": "Sum",
+                                "Metric": {
+                                    "Namespace": "AWS/SQS",
+                                    "MetricName": "ApproximateNumberOfMessagesVisible",
+                                    "Dimensions": [
+                                        {
+                                            "Name": "QueueName",
+                                            "Value": {"Fn::GetAtt": [queue_id, "QueueName"]},
+                                        }
+                                    ],
+                                },
+                            },
+                        },
+                        {
+                            "Id": "running",
+                            "ReturnData": False,
+                            "MetricStat": {
+                                "Stat": "Average",
+                                "Metric": {
+                                    "Namespace": "ECS/ContainerInsights",
+                                    "MetricName": "RunningTaskCount",
+                                    "Dimensions": [
+                                        {"Name": "ClusterName", "Value": {"Ref": cluster_ids[0]}},
+                                        {
+                                            "Name": "ServiceName",
+                                            "Value": {"Fn::GetAtt": [service_id, "Name"]},
+                                        },
+                                    ],
+                                },
+                            },
+                        },
+                        {
+                            "Id": "backlogPerTask",
+                            "Expression": "visible / running",
+                            "Label": Match.any_value(),
+                            "ReturnData": True,
+                        },
+                    ]
+                },
+            },
+        },
+    )
+
+
+def test_one_visible_message_wakes_a_service_at_zero_tasks(dev: Synth) -> None:
+    target_id, _ = worker_target(dev)
+    step = dev.template.find_resources(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "Properties": {
+                "PolicyType": "StepScaling",
+                "ScalingTargetId": {"Ref": target_id},
+                "StepScalingPolicyConfiguration": {
+                    "AdjustmentType": "ExactCapacity",
+                    "MetricAggregationType": "Maximum",
+                    "Cooldown": Match.any_value(),
+                    "StepAdjustments": [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}],
+                },
+            }
+        },
+    )
+    assert len(step) == 1
+    (step_id,) = step
+    dev.template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "AlarmActions": [{"Ref": step_id}],
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "Threshold": 1,
+            "EvaluationPeriods": 1,
+            "Metrics": Match.array_with(
+                [
+                    Match.object_like(
+                        {"Expression": "IF(FILL(running, 0) == 0, visible, 0)", "ReturnData": True}
+                    ),
+                    Match.object_like(
+                        {
+                            "Id": "visible",
+                            "MetricStat": Match.object_like(
+                                {
+                                    "Metric": Match.object_like(
+                                        {"MetricName": "ApproximateNumberOfMessagesVisible"}
+                                    )
+                                }
+                            ),
+                        }
+                    ),
+                    Match.object_like(
+                        {
+                            "Id": "running",
+                            "MetricStat": Match.object_like(
+                                {"Metric": Match.object_like({"MetricName": "RunningTaskCount"})}
+                            ),
+                        }
+                    ),
+                ]
+            ),
+        },
+    )
+
+
+def test_cluster_has_container_insights(dev: Synth) -> None:
+    dev.template.has_resource_properties(
+        "AWS::ECS::Cluster",
+        {"ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}]},
+    )
