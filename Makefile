@@ -4,7 +4,9 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 UV_VERSION := 0.13.9
-UV := $(shell command -v uv 2>/dev/null || echo uv)
+# Where `pip install uv` puts the uv command, in case that is not on PATH yet.
+export PATH := $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$(PATH)
+UV := uv
 RUN := $(UV) run --frozen
 HONCHO := set -a && . ./local.env && set +a && $(RUN) honcho start -f Procfile
 

@@ -14,26 +14,23 @@ from typing import Any
 import boto3
 import requests
 
+from tests.images.dockerfile import dockerfile_cmd
 from tests.support.processes import Process, free_port, start, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
-WORKER_ARGV = [
-    str(BIN / "celery"),
-    "--app=worker_service.worker:celery",
-    "worker",
-    "--loglevel=INFO",
-    "--without-gossip",
-    "--without-mingle",
-    "--without-heartbeat",
-]
-WEB_ARGV = [
-    str(BIN / "gunicorn"),
-    "--config",
-    "python:web_service.gunicorn_conf",
-    "web_service.wsgi:app",
-]
+
+
+def image_cmd(dockerfile: str) -> list[str]:
+    """The exact CMD of an image, from its Dockerfile, run from this venv's bin directory."""
+    executable, *args = dockerfile_cmd(REPO_ROOT / dockerfile)
+    return [str(BIN / executable), *args]
+
+
+# Every e2e test runs the processes exactly as the images start them.
+WORKER_ARGV = image_cmd("services/worker/Dockerfile")
+WEB_ARGV = image_cmd("services/web/Dockerfile")
 
 
 def stack_env(aws_port: int, web_port: int, work_dir: Path, **overrides: str) -> dict[str, str]:
