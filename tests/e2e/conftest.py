@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.stack import LocalStack
+from devstack.stack import LocalStack
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support.processes import wait_until
-from tests.support.stack import LocalStack
+from devstack.processes import wait_until
+from devstack.stack import LocalStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 

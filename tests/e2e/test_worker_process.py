@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import wait_until
-from tests.support.stack import BIN, WEB_ARGV, WORKER_ARGV, LocalStack
+from devstack.processes import wait_until
+from devstack.stack import BIN, WEB_ARGV, WORKER_ARGV, LocalStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 

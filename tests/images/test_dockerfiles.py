@@ -23,26 +23,15 @@ from typing import Any
 import pytest
 import yaml
 
-try:  # the repository root on sys.path (tests as a package, or `python -m pytest`)
-    from tests.images.dockerfile import (
-        dockerfile_cmd,
-        dockerfile_copy_sources,
-        dockerfile_env,
-        dockerfile_healthcheck,
-        final_stage,
-        parse_dockerfile,
-        stages,
-    )
-except ImportError:  # pytest's default rootdir-less import: this folder is on sys.path
-    from dockerfile import (  # type: ignore[no-redef]
-        dockerfile_cmd,
-        dockerfile_copy_sources,
-        dockerfile_env,
-        dockerfile_healthcheck,
-        final_stage,
-        parse_dockerfile,
-        stages,
-    )
+from devstack.dockerfile import (
+    dockerfile_cmd,
+    dockerfile_copy_sources,
+    dockerfile_env,
+    dockerfile_healthcheck,
+    final_stage,
+    parse_dockerfile,
+    stages,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"

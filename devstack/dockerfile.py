@@ -7,7 +7,7 @@ exec (JSON array) form of CMD/ENTRYPOINT/HEALTHCHECK. It is not a full BuildKit 
 
 Other tests import it to run an image's exact command outside a container::
 
-    from tests.images.dockerfile import dockerfile_cmd, dockerfile_env
+    from devstack.dockerfile import dockerfile_cmd, dockerfile_env
     argv = dockerfile_cmd(REPO / "services/web/Dockerfile")
 """
 

@@ -14,12 +14,11 @@ from typing import Any
 import boto3
 import requests
 
-from tests.images.dockerfile import dockerfile_cmd
-from tests.support.processes import Process, free_port, start, wait_until
+from devstack.dockerfile import dockerfile_cmd
+from devstack.processes import Process, free_port, start, wait_until
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-
 
 
 def image_cmd(dockerfile: str) -> list[str]:
@@ -87,7 +86,7 @@ class LocalStack:
 
     def client(self, service: str) -> Any:
         """A boto3 client for the local endpoint."""
-        return boto3.client(
+        return boto3.client(  # type: ignore[call-overload]
             service,
             endpoint_url=self.env["AWS_ENDPOINT_URL"],
             region_name="us-east-1",
