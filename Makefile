@@ -71,4 +71,4 @@ lint: install
 	$(RUN) ruff format --check .
 	$(RUN) mypy shared/src services/web/src services/worker/src devstack infra app.py
 
--include infra.mk
+-include infra.mk bench.mk images.mk
