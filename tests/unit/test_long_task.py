@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ from taskqueue.tasks.long_task import LongTaskParams, long_task
 
 class RecordingTask:
     """Stands in for the bound task: records update_state calls."""
+
+    request = SimpleNamespace(id=None)  # called directly, as no worker would
 
     def __init__(self) -> None:
         self.states: list[tuple[str, dict[str, Any]]] = []

@@ -48,6 +48,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     endpoint = settings.aws_endpoint_url
     return {
         "broker_url": broker_url(settings),
+        # kombu's SQS transport, but messages handed back at shutdown are visible at once
+        # instead of after wait_time_seconds (taskqueue.sqs_transport).
+        "broker_transport": "taskqueue.sqs_transport:Transport",
         "broker_transport_options": {
             "region": settings.aws_region,
             "is_secure": endpoint is None or endpoint.startswith("https"),
@@ -102,6 +105,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "dynamodb_client_config": aws_client_config(settings),
         # Results expire with the table's TTL attribute.
         "result_expires": settings.result_expires,
+        "queue_visibility_timeout": settings.queue_visibility_timeout,
         "worker_concurrency": settings.worker_concurrency,
         # ECS sends SIGTERM, then SIGKILL after stopTimeout (120 s): a stopping worker lets
         # running tasks finish for this long, then puts their messages back.

@@ -1,6 +1,6 @@
 """The tasks. Importing this package registers every task in `TASKS`."""
 
-from taskqueue.tasks import long_task, noop
+from taskqueue.tasks import diagnostics, long_task, noop
 from taskqueue.tasks.registry import TASKS, TaskParams, TaskSpec, register
 
-__all__ = ["TASKS", "TaskParams", "TaskSpec", "long_task", "noop", "register"]
+__all__ = ["TASKS", "TaskParams", "TaskSpec", "diagnostics", "long_task", "noop", "register"]

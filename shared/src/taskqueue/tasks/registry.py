@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -10,6 +11,7 @@ from celery import Task
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from taskqueue.celery_app import celery
+from taskqueue.idempotency import run_once
 
 
 class TaskParams(BaseModel):
@@ -32,11 +34,19 @@ TASKS: dict[str, TaskSpec] = {}
 
 
 def register(params: type[TaskParams]) -> Callable[[Callable[..., Any]], Task]:
-    """Make `fn` a Celery task named after it, whose keyword arguments `params` validates."""
+    """Make `fn` a Celery task named after it, whose keyword arguments `params` validates.
+
+    Its body runs once per task id however often SQS delivers it (`taskqueue.idempotency`).
+    """
 
     def decorate(fn: Callable[..., Any]) -> Task:
         name = fn.__name__
-        task = celery.task(name=name, bind=True)(fn)
+
+        @functools.wraps(fn)
+        def run_once_per_id(self: Task, *args: Any, **kwargs: Any) -> Any:
+            return run_once(self, lambda: fn(self, *args, **kwargs))
+
+        task = celery.task(name=name, bind=True)(run_once_per_id)
         summary = (fn.__doc__ or name).strip().splitlines()[0]
         TASKS[name] = TaskSpec(name=name, task=task, params=params, summary=summary)
         return task

@@ -1,0 +1,81 @@
+"""Fault-injection fixtures: a local stack with short limits, so redeliveries come in seconds."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from devstack.stack import LocalStack
+
+# Same order as in production (duration < soft < hard < visibility), scaled down.
+SHORT_LIMITS = {
+    "TASK_MAX_DURATION": "3",
+    "TASK_SOFT_TIME_LIMIT": "4",
+    "TASK_TIME_LIMIT": "5",
+    "QUEUE_VISIBILITY_TIMEOUT": "8",
+    "WORKER_SOFT_SHUTDOWN_TIMEOUT": "6",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this folder is a fault test (`make test-faults`)."""
+    for item in items:
+        if "tests/faults/" in str(item.fspath):
+            item.add_marker(pytest.mark.faults)
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[LocalStack]:
+    """moto with the short-limit queue; the test starts the worker and web it needs."""
+    local = LocalStack(work_dir=tmp_path)
+    local.env.update(SHORT_LIMITS)
+    try:
+        local.start_aws()
+        yield local
+    finally:
+        local.stop()
+
+
+def enqueue(stack: LocalStack, task: str, **params: Any) -> str:
+    """POST /tasks; the task id."""
+    response = requests.post(
+        f"{stack.web_url}/tasks", json={"task": task, "params": params}, timeout=10
+    )
+    assert response.status_code == 202, response.text
+    task_id: str = response.json()["id"]
+    return task_id
+
+
+def state(stack: LocalStack, task_id: str) -> str:
+    """The task's state as GET /tasks/<id> shows it."""
+    body: dict[str, str] = requests.get(f"{stack.web_url}/tasks/{task_id}", timeout=10).json()
+    return body["state"]
+
+
+def wait_for_states(
+    stack: LocalStack, task_ids: list[str], wanted: set[str], timeout: float
+) -> dict[str, str]:
+    """Poll until every task is in one of `wanted`; the last states seen."""
+    deadline = time.monotonic() + timeout
+    states: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        states = {task_id: state(stack, task_id) for task_id in task_ids}
+        if all(value in wanted for value in states.values()):
+            return states
+        time.sleep(0.25)
+    raise AssertionError(f"not all in {wanted} after {timeout}s: {states}")
+
+
+def dlq_messages(stack: LocalStack) -> int:
+    """Messages in the dead-letter queue."""
+    sqs = stack.client("sqs")
+    url = sqs.get_queue_url(QueueName=stack.env["TASK_DLQ_NAME"])["QueueUrl"]
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
