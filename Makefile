@@ -65,6 +65,10 @@ test-unit: install
 test-e2e: install
 	$(RUN) pytest tests/e2e
 
+.PHONY: test-faults  ## Run the fault-injection tests alone (kill, stop, poison, outage, duplicates)
+test-faults: install
+	$(RUN) pytest -m faults
+
 .PHONY: lint  ## Lint and type-check
 lint: install
 	$(RUN) ruff check .

@@ -7,12 +7,14 @@ HTTP endpoint: gunicorn, the Celery worker and boto3 reach it over the network.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
 from types import FrameType
 from urllib.parse import urlsplit
 
+from moto import mock_aws
 from moto.server import ThreadedMotoServer
 from taskqueue.bootstrap import bootstrap
 from taskqueue.logs import configure_logging
@@ -30,12 +32,19 @@ def main() -> None:
     if settings.aws_endpoint_url is None:
         sys.exit("AWS_ENDPOINT_URL is not set: it names the local endpoint to serve")
     endpoint = urlsplit(settings.aws_endpoint_url)
+    # The resources exist before the port opens, as on AWS, where a queue never vanishes:
+    # a client that reconnects after a restart finds them. The server shares the
+    # in-process backends that mock_aws fills here.
+    in_process = mock_aws()
+    in_process.start()
+    endpoint_variable = os.environ.pop("AWS_ENDPOINT_URL")  # boto3 would send it there
+    bootstrap(settings.model_copy(update={"aws_endpoint_url": None}))
+    os.environ["AWS_ENDPOINT_URL"] = endpoint_variable
     server = ThreadedMotoServer(
         ip_address=endpoint.hostname or "127.0.0.1", port=endpoint.port or 80
     )
     server.start()
-    urls = bootstrap(settings)
-    logger.info("local AWS ready at %s", settings.aws_endpoint_url, extra=urls)
+    logger.info("local AWS ready at %s", settings.aws_endpoint_url)
 
     stopped = threading.Event()
 
@@ -46,6 +55,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, _stop)
     stopped.wait()
     server.stop()
+    in_process.stop()
 
 
 if __name__ == "__main__":

@@ -1,10 +1,16 @@
-"""kombu's SQS transport, releasing restored messages at once.
+"""kombu's SQS transport, releasing restored messages at once and surviving outages.
 
 When a worker stops (or a pool process dies) with messages it received but did not finish,
 kombu 5.7 hands them back with ChangeMessageVisibility(VisibilityTimeout=wait_time_seconds),
 so another worker waits about 20 s for them. This channel ends the task's idempotency lease
 (it will not finish here) and makes the message visible immediately. Selected with the
 `broker_transport` setting.
+
+When the endpoint is unreachable, kombu 5.7 hands the failed long poll to its callback as
+an empty list, which raises AttributeError in the hub's timer and stops polling for good:
+the worker looks alive and never receives again. This channel treats such a poll as
+empty and polls again with a capped backoff until the endpoint answers.
+
 """
 
 from __future__ import annotations
@@ -20,8 +26,32 @@ from taskqueue.idempotency import release
 logger = logging.getLogger(__name__)
 
 
+# Seconds between polls while the endpoint fails: 1, 2, 4, ... at most 10.
+MAX_POLL_BACKOFF_SECONDS = 10
+
+
 class Channel(SQS.Channel):  # type: ignore[misc]
     """An SQS channel whose restored messages are visible again at once."""
+
+    failed_polls = 0
+
+    def _on_messages_ready(self, queue: str, qname: str, messages: Any) -> int:
+        if not isinstance(messages, dict):  # kombu's answer to a failed long poll
+            self.failed_polls += 1
+            logger.warning("receiving from %s failed (%d in a row)", qname, self.failed_polls)
+            return 0
+        if self.failed_polls:
+            logger.info("receiving from %s again", qname)
+            self.failed_polls = 0
+        received: int = super()._on_messages_ready(queue, qname, messages)
+        return received
+
+    def _loop1(self, queue: str, messages_fetched: int | None = None) -> None:
+        if self.failed_polls:
+            delay = min(2 ** (self.failed_polls - 1), MAX_POLL_BACKOFF_SECONDS)
+            self.hub.call_later(delay, self._schedule_queue, queue)
+            return
+        super()._loop1(queue, messages_fetched)
 
     def _put(self, queue: str, message: dict[str, Any], **kwargs: Any) -> None:
         if not message.get("redelivered"):
