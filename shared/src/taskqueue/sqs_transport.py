@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 MAX_POLL_BACKOFF_SECONDS = 10
 
 
-class Channel(SQS.Channel):  # type: ignore[misc]
+class Channel(SQS.Channel):
     """An SQS channel whose restored messages are visible again at once."""
 
     failed_polls = 0
@@ -49,7 +49,7 @@ class Channel(SQS.Channel):  # type: ignore[misc]
     def _loop1(self, queue: str, messages_fetched: int | None = None) -> None:
         if self.failed_polls:
             delay = min(2 ** (self.failed_polls - 1), MAX_POLL_BACKOFF_SECONDS)
-            self.hub.call_later(delay, self._schedule_queue, queue)
+            self.hub.call_later(delay, self._schedule_queue, queue)  # type: ignore[union-attr]
             return
         super()._loop1(queue, messages_fetched)
 
@@ -70,7 +70,7 @@ class Channel(SQS.Channel):  # type: ignore[misc]
         )
 
 
-class Transport(SQS.Transport):  # type: ignore[misc]
+class Transport(SQS.Transport):
     """The SQS transport with `Channel` above."""
 
     Channel = Channel
