@@ -1,0 +1,144 @@
+"""The task roles' policies, taken from the synthesized template, run the real services.
+
+moto's server enforces IAM here (after `/moto-api/reset-auth`): the web and the worker run
+with the credentials of IAM users that carry exactly the actions of their CDK task roles.
+moto evaluates actions but not resource ARNs (it authorizes SQS and DynamoDB calls against
+"*"), so the statements' resources are widened to "*" for this run; which queue and table
+each action may touch is proven on the template by tests/infra/test_iam.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import requests
+from aws_cdk import App
+from botocore.exceptions import ClientError
+
+import app as cdk_app
+from devstack.processes import wait_until
+from devstack.stack import LocalStack
+from tests.faults.conftest import enqueue, state, wait_for_states
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
+
+
+def task_role_policies(outdir: Path) -> dict[str, list[dict[str, Any]]]:
+    """The statements of the web's and the worker's task roles, as `cdk synth` writes them."""
+    app = App(context=json.loads(CDK_JSON.read_text())["context"], outdir=str(outdir))
+    stack = cdk_app.build(app)
+    template = json.loads((Path(app.synth().directory) / stack.template_file).read_text())
+    policies = [
+        r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"
+    ]
+    statements: dict[str, list[dict[str, Any]]] = {}
+    for name, role in (("web", stack.web.task_role), ("worker", stack.worker.task_role)):
+        role_ref = stack.resolve(role.role_name)
+        statements[name] = [
+            statement
+            for policy in policies
+            if role_ref in policy["Roles"]
+            for statement in policy["PolicyDocument"]["Statement"]
+        ]
+    return statements
+
+
+def iam_user(stack: LocalStack, name: str, statements: list[dict[str, Any]]) -> dict[str, str]:
+    """An IAM user with these statements (resources widened, see above); its credentials."""
+    iam = stack.client("iam")
+    iam.create_user(UserName=name)
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{**statement, "Resource": "*"} for statement in statements],
+    }
+    iam.put_user_policy(UserName=name, PolicyName="task-role", PolicyDocument=json.dumps(document))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return {
+        "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+    }
+
+
+@pytest.fixture
+def enforced(stack: LocalStack, tmp_path: Path) -> Iterator[dict[str, dict[str, str]]]:
+    """IAM users for the two roles; from here on the endpoint enforces IAM."""
+    statements = task_role_policies(tmp_path / "cdk.out")
+    credentials = {name: iam_user(stack, name, s) for name, s in statements.items()}
+    # The test's own view of the queues, once the endpoint checks every caller.
+    credentials["admin"] = iam_user(stack, "admin", [{"Effect": "Allow", "Action": "*"}])
+    endpoint = stack.env["AWS_ENDPOINT_URL"]
+    requests.post(f"{endpoint}/moto-api/reset-auth", data=b"0", timeout=10).raise_for_status()
+    yield credentials
+
+
+def test_the_web_role_can_queue_but_not_consume(
+    stack: LocalStack, enforced: dict[str, dict[str, str]]
+) -> None:
+    stack.start_web(**enforced["web"])
+    enqueue(stack, "noop")
+    web_sqs = _client(stack, "sqs", enforced["web"])
+
+    for call in (
+        lambda: web_sqs.receive_message(QueueUrl=stack.queue_url),
+        lambda: web_sqs.delete_message(QueueUrl=stack.queue_url, ReceiptHandle="x"),
+        lambda: web_sqs.purge_queue(QueueUrl=stack.queue_url),
+    ):
+        with pytest.raises(ClientError) as denied:
+            call()
+        # moto answers a denial on JSON-protocol calls with code 403, not AccessDenied.
+        assert denied.value.response["Error"]["Code"] in {"403", "AccessDenied"}
+
+
+def test_the_whole_flow_runs_on_the_task_roles_alone(
+    stack: LocalStack, enforced: dict[str, dict[str, str]]
+) -> None:
+    stack.start_web(**enforced["web"])
+    worker = stack.start_worker(WORKER_CONCURRENCY="1", **enforced["worker"])
+
+    # enqueue, consume, progress, result
+    task_id = enqueue(stack, "long_task", duration=2)
+    seen = set()
+    wait_until(
+        lambda: seen.add(state(stack, task_id)) or "SUCCESS" in seen, 30, "the task to succeed"
+    )
+    assert "PROGRESS" in seen
+    # restore: a killed pool process hands its message back (ChangeMessageVisibility)
+    restored = enqueue(stack, "long_task", duration=2)
+    wait_until(lambda: state(stack, restored) == "PROGRESS", 20, "the task running")
+    psutil.Process(worker.pid).children()[0].kill()
+    wait_for_states(stack, [restored], {"SUCCESS"}, timeout=60)
+    # retry until the dead-letter queue (GetQueueAttributes for the redrive policy)
+    enqueue(stack, "fail")
+    admin_sqs = _client(stack, "sqs", enforced["admin"])
+    dlq_url = admin_sqs.get_queue_url(QueueName=stack.env["TASK_DLQ_NAME"])["QueueUrl"]
+    wait_until(
+        lambda: (
+            admin_sqs.get_queue_attributes(
+                QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]["ApproximateNumberOfMessages"]
+            == "1"
+        ),
+        60,
+        "the failing task in the DLQ",
+    )
+
+    assert "403" not in worker.log() and "AccessDenied" not in worker.log()
+
+
+def _client(stack: LocalStack, service: str, credentials: dict[str, str]) -> Any:
+    import boto3
+
+    return boto3.client(  # type: ignore[call-overload]
+        service,
+        endpoint_url=stack.env["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+    )
