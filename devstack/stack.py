@@ -111,11 +111,11 @@ class LocalStack:
         )
         return process
 
-    def start_worker(self, **env: str) -> Process:
-        """`celery worker`, ready when its heartbeat file appears."""
-        heartbeat = Path(self.env["WORKER_HEARTBEAT_FILE"])
+    def start_worker(self, name: str = "worker", **env: str) -> Process:
+        """`celery worker`, ready when its heartbeat file appears (`name`: its log's name)."""
+        heartbeat = Path(env.get("WORKER_HEARTBEAT_FILE", self.env["WORKER_HEARTBEAT_FILE"]))
         heartbeat.unlink(missing_ok=True)
-        process = self._start("worker", WORKER_ARGV, **env)
+        process = self._start(name, WORKER_ARGV, **env)
         wait_until(heartbeat.exists, 60, "the worker's heartbeat", process)
         return process
 
