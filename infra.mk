@@ -50,14 +50,7 @@ bootstrap: $(CDK_CLI)
 .PHONY: scale-workers  ## Set the worker service's desired count: make scale-workers N=5
 scale-workers:
 	@test -n "$(N)" || { echo "usage: make scale-workers N=<count> [STAGE=dev]" >&2; exit 2; }
-	@cluster=$$(aws cloudformation describe-stacks --stack-name $(STACK) \
-		--query "Stacks[0].Outputs[?OutputKey=='ClusterName'].OutputValue" --output text) && \
-	service=$$(aws cloudformation describe-stacks --stack-name $(STACK) \
-		--query "Stacks[0].Outputs[?OutputKey=='WorkerServiceName'].OutputValue" --output text) && \
-	test -n "$$cluster" && test "$$cluster" != None && test -n "$$service" && test "$$service" != None && \
-	echo "scaling $$service in $$cluster to $(N) tasks" && \
-	aws ecs update-service --cluster "$$cluster" --service "$$service" --desired-count $(N) \
-		--query "service.{service:serviceName,desired:desiredCount,running:runningCount}" --output table
+	uv run --frozen taskqueue workers scale $(N) --stage $(STAGE)
 
 .PHONY: cdk-check  ## cdk-nag (via synth), cfn-lint and checkov on the synthesized templates
 cdk-check: synth

@@ -1,5 +1,38 @@
-"""Entry point of the `taskqueue` command (being written)."""
+"""The `taskqueue` command: queue work and follow it, see the queues, handle the
+dead-letter queue, scale the workers; against the local stack or a deployed one."""
+
+from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="Operate the task queue.")
+from taskqueue_cli import dlq_commands, queues, tasks, workers_commands
+from taskqueue_cli.errors import ErrorReportingGroup
+
+EXAMPLES = """\
+**Examples** (`taskqueue COMMAND --help` shows each command's)
+
+```
+taskqueue enqueue long_task duration=3 --watch
+taskqueue queues --watch
+taskqueue dlq show
+taskqueue dlq redrive
+taskqueue workers scale 3 --stage dev
+```
+"""
+
+app = typer.Typer(
+    cls=ErrorReportingGroup,
+    help="Operate the task queue. Every command works on the local stack (the default: "
+    "settings from the environment and ./local.env) or on a deployed stack (`--stage dev`: "
+    "the outputs of CloudFormation stack taskqueue-dev).",
+    epilog=EXAMPLES,
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command(epilog=tasks.ENQUEUE_EXAMPLES)(tasks.enqueue)
+app.command(epilog=tasks.STATUS_EXAMPLES)(tasks.status)
+app.command(epilog=queues.EXAMPLES)(queues.queues)
+app.add_typer(dlq_commands.app, name="dlq")
+app.add_typer(workers_commands.app, name="workers")

@@ -1,0 +1,87 @@
+"""`enqueue` and `status` against the real web, worker and moto."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from devstack.processes import wait_until
+from devstack.stack import LocalStack
+from tests.cli.conftest import Cli, one_line_error
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+
+def test_enqueue_watch_follows_the_task_to_success_and_the_bar_reaches_100_percent(
+    cli: Cli,
+) -> None:
+    result = cli("enqueue", "long_task", "duration=3", "--watch", "--interval", "0.2")
+
+    assert result.returncode == 0, result.stderr
+    task_id, *lines = result.stdout.splitlines()
+    assert len(task_id) == 36
+    assert "PROGRESS 1/3" in lines and "PROGRESS 2/3" in lines
+    bar = next(line for line in lines if line.startswith("SUCCESS ") and "━" in line)
+    assert "100%" in bar and "3/3" in bar
+    assert lines[-1] == 'result: {"duration": 3}'
+
+
+def test_enqueue_prints_the_id_and_status_shows_the_result(
+    cli: Cli, full_stack: LocalStack
+) -> None:
+    result = cli("enqueue", "long_task", "duration=1")
+
+    assert result.returncode == 0, result.stderr
+    task_id = result.stdout.strip()
+    url = f"{full_stack.web_url}/tasks/{task_id}"
+    wait_until(lambda: requests.get(url, timeout=5).json()["state"] == "SUCCESS", 30, "SUCCESS")
+    status = cli("status", task_id)
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.splitlines() == [
+        f"id       {task_id}",
+        "state    SUCCESS",
+        'result   {"duration": 1}',
+    ]
+    assert (
+        json.loads(cli("status", task_id, "--json").stdout) == requests.get(url, timeout=5).json()
+    )
+
+
+def test_status_of_a_task_in_progress_shows_how_far_it_got(
+    cli: Cli, full_stack: LocalStack
+) -> None:
+    task_id = cli("enqueue", "long_task", "duration=3").stdout.strip()
+    url = f"{full_stack.web_url}/tasks/{task_id}"
+    wait_until(lambda: requests.get(url, timeout=5).json()["state"] == "PROGRESS", 30, "PROGRESS")
+
+    lines = cli("status", task_id).stdout.splitlines()
+
+    assert lines[1] == "state    PROGRESS"
+    assert lines[2] in {"progress 1/3 (33%)", "progress 2/3 (66%)", "progress 3/3 (100%)"}
+    wait_until(lambda: requests.get(url, timeout=5).json()["state"] == "SUCCESS", 30, "SUCCESS")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["no_such_task"], "error: unknown task 'no_such_task'; known tasks: "),
+        (["long_task", "duration=99"], "error: bad parameters for long_task: params.duration: "),
+    ],
+)
+def test_the_web_refusing_a_task_is_a_one_line_error_and_nothing_is_queued(
+    cli: Cli, full_stack: LocalStack, args: list[str], message: str
+) -> None:
+    before = full_stack.queue_depth()
+
+    line = one_line_error(cli("enqueue", *args))
+
+    assert line.startswith(message)
+    assert full_stack.queue_depth() == before
+
+
+def test_status_of_an_id_never_queued_is_a_one_line_error(cli: Cli) -> None:
+    line = one_line_error(cli("status", "no-such-id"))
+
+    assert line == "error: no task with id no-such-id was queued (or its result has expired)"

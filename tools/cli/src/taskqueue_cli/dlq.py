@@ -1,0 +1,177 @@
+"""The dead-letter queue: look at its messages, move them back, or empty it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from taskqueue_cli.celery_message import CeleryTask, decode
+from taskqueue_cli.errors import CliError
+
+# Long enough to read the whole DLQ before the first message becomes visible again.
+HOLD_SECONDS = 30
+BATCH = 10  # SQS's maximum per ReceiveMessage / ChangeMessageVisibilityBatch
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One message in the DLQ; `receive_count` is before this look (it adds one)."""
+
+    message_id: str
+    task: CeleryTask | None
+    receive_count: int
+    sent_at: datetime
+
+
+def receive(sqs: Any, url: str, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` messages, each held invisible for HOLD_SECONDS."""
+    answer = sqs.receive_message(
+        QueueUrl=url,
+        MaxNumberOfMessages=max(1, min(BATCH, limit)),
+        VisibilityTimeout=HOLD_SECONDS,
+        WaitTimeSeconds=1,  # a short long-poll asks every SQS host, not a sample
+        MessageSystemAttributeNames=["All"],
+        MessageAttributeNames=["All"],
+    )
+    messages: list[dict[str, Any]] = answer.get("Messages", [])
+    return messages
+
+
+def release(sqs: Any, url: str, messages: list[dict[str, Any]]) -> None:
+    """Make held messages visible again at once."""
+    for start in range(0, len(messages), BATCH):
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+            for i, m in enumerate(messages[start : start + BATCH])
+        ]
+        sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
+
+
+def peek(sqs: Any, url: str, limit: int) -> list[DeadLetter]:
+    """Up to `limit` dead letters, left in the DLQ (each receive counts as a receive)."""
+    held: list[dict[str, Any]] = []
+    try:
+        while len(held) < limit and (batch := receive(sqs, url, limit - len(held))):
+            held.extend(batch)
+    finally:
+        release(sqs, url, held)
+    return [dead_letter(message) for message in held]
+
+
+def dead_letter(message: dict[str, Any]) -> DeadLetter:
+    """The task, receive count and send time of one received message."""
+    attributes = message.get("Attributes", {})
+    sent_ms = int(attributes.get("SentTimestamp", 0))
+    return DeadLetter(
+        message_id=message["MessageId"],
+        task=decode(message["Body"]),
+        # Less the receive that read it here.
+        receive_count=max(int(attributes.get("ApproximateReceiveCount", 1)) - 1, 0),
+        sent_at=datetime.fromtimestamp(sent_ms / 1000, UTC),
+    )
+
+
+def move_by_hand(sqs: Any, dlq_url: str, queue_url: str, limit: int | None) -> int:
+    """Receive, send to the queue, then delete: a message is deleted only once it was sent."""
+    moved = 0
+    while limit is None or moved < limit:
+        batch = receive(sqs, dlq_url, BATCH if limit is None else limit - moved)
+        if not batch:
+            break
+        for index, message in enumerate(batch):
+            try:
+                sqs.send_message(QueueUrl=queue_url, **resend_arguments(message))
+            except Exception:
+                release(sqs, dlq_url, batch[index:])
+                raise
+            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+    return moved
+
+
+def resend_arguments(message: dict[str, Any]) -> dict[str, Any]:
+    """The body and message attributes of a received message, as SendMessage takes them."""
+    arguments: dict[str, Any] = {"MessageBody": message["Body"]}
+    if attributes := message.get("MessageAttributes"):
+        arguments["MessageAttributes"] = attributes
+    return arguments
+
+
+def queue_arn(sqs: Any, url: str) -> str:
+    """The ARN of the queue at `url`."""
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    arn: str = attributes["Attributes"]["QueueArn"]
+    return arn
+
+
+def start_move(sqs: Any, dlq_url: str, queue_url: str) -> str:
+    """Start an SQS message move task from the DLQ to the queue; the DLQ's ARN."""
+    source = queue_arn(sqs, dlq_url)
+    sqs.start_message_move_task(SourceArn=source, DestinationArn=queue_arn(sqs, queue_url))
+    return source
+
+
+def wait_for_move(
+    sqs: Any, source: str, timeout: float, sleep: Callable[[float], None] = time.sleep
+) -> int:
+    """Wait for the newest move task from `source` to finish; how many messages it moved."""
+    deadline = time.monotonic() + timeout
+    while True:
+        results = sqs.list_message_move_tasks(SourceArn=source, MaxResults=1)["Results"]
+        if not results:
+            raise CliError("SQS lists no message move task for the DLQ")
+        task, moved = results[0], int(results[0].get("ApproximateNumberOfMessagesMoved", 0))
+        if task["Status"] == "COMPLETED":
+            return moved
+        if task["Status"] in {"FAILED", "CANCELLED", "CANCELLING"}:
+            reason = task.get("FailureReason", "no reason given")
+            raise CliError(
+                f"the SQS message move task {task['Status'].lower()} "
+                f"after {moved} messages: {reason}"
+            )
+        if time.monotonic() > deadline:
+            raise CliError(
+                f"the SQS message move task is still running after {timeout:g} s "
+                f"({moved} moved so far)"
+            )
+        sleep(1)
+
+
+def redrive(
+    sqs: Any,
+    dlq_url: str,
+    queue_url: str,
+    limit: int | None,
+    timeout: float,
+    note: Callable[[str], None],
+) -> int:
+    """Move up to `limit` messages (all without a limit) back to the task queue.
+
+    StartMessageMoveTask moves everything, so it serves redrives without a limit; an
+    endpoint without it (moto's server) or a limit moves them one by one.
+    """
+    if limit is None:
+        try:
+            source = start_move(sqs, dlq_url, queue_url)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "?")
+            note(f"StartMessageMoveTask is not available here ({code}): moving one by one")
+        else:
+            return wait_for_move(sqs, source, timeout)
+    return move_by_hand(sqs, dlq_url, queue_url, limit)
+
+
+def depth(sqs: Any, url: str) -> int:
+    """Messages in the queue: visible, in flight and delayed."""
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
+    values = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    return sum(int(values.get(name, 0)) for name in names)

@@ -1,0 +1,149 @@
+"""`dlq show | redrive | purge`: the tasks that failed `MAX_RECEIVE_COUNT` times."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from taskqueue_cli import dlq
+from taskqueue_cli.errors import CliError
+from taskqueue_cli.options import Local, Stage, target
+
+app = typer.Typer(
+    help="The dead-letter queue: tasks whose message was received MAX_RECEIVE_COUNT times "
+    "without succeeding.",
+    epilog="""**Examples**
+
+```
+taskqueue dlq show
+taskqueue dlq redrive
+taskqueue dlq purge --yes
+```
+""",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+
+SHOW_EXAMPLES = """\
+**Examples**
+
+```
+taskqueue dlq show
+taskqueue dlq show --limit 10 --json
+```
+"""
+REDRIVE_EXAMPLES = """\
+**Examples**
+
+```
+taskqueue dlq redrive
+taskqueue dlq redrive --limit 1 --stage prod
+```
+"""
+PURGE_EXAMPLES = """\
+**Examples**
+
+```
+taskqueue dlq purge --yes
+```
+"""
+
+
+@app.command(epilog=SHOW_EXAMPLES)
+def show(
+    limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead.")] = False,
+    stage: Stage = None,
+    local: Local = False,
+) -> None:
+    """List the dead-lettered tasks: name, id, arguments, receive count, when sent.
+
+    They stay in the DLQ (each is received and at once made visible again; that counts as
+    one more receive).
+    """
+    stack = target(stage, local)
+    letters = dlq.peek(stack.client("sqs"), stack.dlq_url, limit)
+    if as_json:
+        for letter in letters:
+            task = letter.task
+            record = {
+                "message_id": letter.message_id,
+                "task": task.name if task else None,
+                "id": task.task_id if task else None,
+                "args": task.args if task else None,
+                "kwargs": task.kwargs if task else None,
+                "receive_count": letter.receive_count,
+                "sent_at": letter.sent_at.isoformat(),
+            }
+            typer.echo(json.dumps(record))
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("task")
+    table.add_column("id", min_width=36, overflow="fold")
+    table.add_column("arguments", overflow="fold")
+    table.add_column("receives", justify="right")
+    table.add_column("sent (UTC)", min_width=19)
+    for letter in letters:
+        task = letter.task
+        table.add_row(
+            task.name if task else "(not a Celery task)",
+            task.task_id if task else letter.message_id,
+            task.arguments() if task else "",
+            str(letter.receive_count),
+            letter.sent_at.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+    console = Console(highlight=False)
+    console.print(table)
+    console.print(f"{len(letters)} dead-lettered task(s) in {stack.dlq_url.rsplit('/', 1)[-1]}")
+
+
+@app.command(epilog=REDRIVE_EXAMPLES)
+def redrive(
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="Move at most this many (default: all).", show_default=False),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for SQS's move task to finish.")
+    ] = 300,
+    stage: Stage = None,
+    local: Local = False,
+) -> None:
+    """Move the dead-lettered tasks back to the task queue, and say how many moved.
+
+    Uses SQS StartMessageMoveTask where it is available; otherwise (or with --limit) receives,
+    sends to the task queue, then deletes each message, never before its send succeeded.
+    """
+    stack = target(stage, local)
+
+    def note(message: str) -> None:
+        typer.echo(message, err=True)
+
+    moved = dlq.redrive(stack.client("sqs"), stack.dlq_url, stack.queue_url, limit, timeout, note)
+    typer.echo(f"moved {moved} message(s) from the DLQ to {stack.queue_url.rsplit('/', 1)[-1]}")
+
+
+@app.command(epilog=PURGE_EXAMPLES)
+def purge(
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Confirm: the DLQ's messages are deleted for good.")
+    ] = False,
+    stage: Stage = None,
+    local: Local = False,
+) -> None:
+    """Delete every message in the DLQ (refuses without --yes)."""
+    if not yes:
+        raise CliError(
+            "refusing to purge the DLQ without --yes: its messages would be deleted for good "
+            "(see them with `taskqueue dlq show`, move them back with `taskqueue dlq redrive`)"
+        )
+    stack = target(stage, local)
+    sqs = stack.client("sqs")
+    count = dlq.depth(sqs, stack.dlq_url)
+    sqs.purge_queue(QueueUrl=stack.dlq_url)
+    typer.echo(f"purged {count} message(s) from the DLQ")

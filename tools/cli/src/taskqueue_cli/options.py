@@ -1,0 +1,47 @@
+"""The options every command shares: which stack to operate."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from taskqueue_cli.target import Target, resolve
+
+PANEL = "Target"
+
+Stage = Annotated[
+    str | None,
+    typer.Option(
+        "--stage",
+        envvar="TASKQUEUE_STAGE",
+        help="Deployed stage: read the outputs of CloudFormation stack `taskqueue-<stage>`. "
+        "Without it, the local stack.",
+        show_default=False,
+        rich_help_panel=PANEL,
+    ),
+]
+Local = Annotated[
+    bool,
+    typer.Option(
+        "--local",
+        help="The local stack: settings from the environment and ./local.env "
+        "(wins over --stage / TASKQUEUE_STAGE).",
+        rich_help_panel=PANEL,
+    ),
+]
+Url = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="TASKQUEUE_URL",
+        help="Web service URL, instead of the stack's ServiceUrl or the local WEB_BIND.",
+        show_default=False,
+        rich_help_panel=PANEL,
+    ),
+]
+
+
+def target(stage: str | None, local: bool, url: str | None = None) -> Target:
+    """The stack the options name."""
+    return resolve(stage=None if local else stage, url=url)

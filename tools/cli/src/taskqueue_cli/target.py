@@ -1,0 +1,149 @@
+"""Which stack the CLI operates: a deployed stack's outputs, or the local settings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from dotenv import dotenv_values
+from taskqueue.settings import Settings, get_settings
+
+from taskqueue_cli.errors import CliError
+
+# The file `make run` reads; the local target reads it too (the environment wins).
+LOCAL_ENV_FILE = Path("local.env")
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+# An unreachable endpoint is an error within seconds, not a hang.
+CLIENT_CONFIG = Config(
+    connect_timeout=2, read_timeout=10, retries={"mode": "standard", "total_max_attempts": 2}
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the web, the queues and the worker service of one stack are."""
+
+    name: str
+    web_url: str | None
+    queue_url: str
+    dlq_url: str
+    cluster: str | None = None
+    worker_service: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    credentials: dict[str, str] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for this stack's account, region and endpoint."""
+        import boto3  # here: it costs 0.4 s to import, and enqueue/status never need it
+
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            region_name=self.region,
+            endpoint_url=self.endpoint_url,
+            config=CLIENT_CONFIG,
+            **{name.lower(): value for name, value in self.credentials.items()},
+        )
+
+    def require_web(self) -> str:
+        """The web's base URL, or an error naming what is missing."""
+        if not self.web_url:
+            raise CliError(f"{self.name} has no web service URL: pass --url")
+        return self.web_url.rstrip("/")
+
+    def require_workers(self) -> tuple[str, str]:
+        """The ECS cluster and worker service, or an error saying why there are none."""
+        if not self.cluster or not self.worker_service:
+            raise CliError(
+                f"{self.name} has no ECS worker service: pass --stage <stage> for a deployed stack"
+            )
+        return self.cluster, self.worker_service
+
+
+def resolve(stage: str | None, url: str | None = None) -> Target:
+    """The deployed stack `taskqueue-<stage>`, or the local stack when no stage is given."""
+    if stage:
+        return from_stack(f"taskqueue-{stage}", url)
+    return from_local_settings(url)
+
+
+def from_stack(stack_name: str, url: str | None = None) -> Target:
+    """Read the stack's outputs (CloudFormation DescribeStacks)."""
+    region = os.environ.get("AWS_REGION") or None
+    probe = Target(name=stack_name, web_url=None, queue_url="", dlq_url="", region=region)
+    try:
+        stacks = probe.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as error:
+        if "does not exist" in str(error):
+            raise CliError(
+                f"stack {stack_name} not found (deploy it with `make deploy`, "
+                "or use --local for the local stack)"
+            ) from error
+        raise
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    missing = [key for key in ("QueueUrl", "DlqUrl") if key not in outputs]
+    if missing:
+        raise CliError(f"stack {stack_name} has no output {', '.join(missing)}")
+    return Target(
+        name=f"stack {stack_name}",
+        web_url=url or outputs.get("ServiceUrl"),
+        queue_url=outputs["QueueUrl"],
+        dlq_url=outputs["DlqUrl"],
+        cluster=outputs.get("ClusterName"),
+        worker_service=outputs.get("WorkerServiceName"),
+        region=region,
+    )
+
+
+def from_local_settings(url: str | None = None) -> Target:
+    """The local stack, from the same settings the services read."""
+    file_values = local_env_file()
+    settings = Settings(_env_file=LOCAL_ENV_FILE) if file_values else get_settings()
+    credentials = {
+        name: value
+        for name in CREDENTIAL_VARIABLES
+        if (value := os.environ.get(name) or file_values.get(name))
+    }
+    return Target(
+        name="the local stack",
+        web_url=url or web_url_of(settings.web_bind),
+        queue_url=settings.task_queue_url,
+        dlq_url=sibling_queue_url(settings.task_queue_url, settings.task_dlq_name),
+        region=settings.aws_region,
+        endpoint_url=settings.aws_endpoint_url or local_endpoint_of(settings.task_queue_url),
+        credentials=credentials,
+    )
+
+
+def local_env_file() -> dict[str, str]:
+    """./local.env's values, if the file is there."""
+    if not LOCAL_ENV_FILE.is_file():
+        return {}
+    return {key: value for key, value in dotenv_values(LOCAL_ENV_FILE).items() if value}
+
+
+def web_url_of(bind: str) -> str:
+    """`0.0.0.0:8000` (what gunicorn binds) → `http://127.0.0.1:8000` (where to connect)."""
+    host, _, port = bind.rpartition(":")
+    if host in {"", "0.0.0.0", "::", "[::]"}:
+        host = "127.0.0.1"
+    return f"http://{host}:{port}"
+
+
+def sibling_queue_url(queue_url: str, name: str) -> str:
+    """The URL of queue `name` in the same account and endpoint as `queue_url`."""
+    return f"{queue_url.rsplit('/', 1)[0]}/{name}"
+
+
+def local_endpoint_of(queue_url: str) -> str | None:
+    """A queue URL that is not on amazonaws.com names its endpoint (moto's server)."""
+    parts = urlsplit(queue_url)
+    if parts.hostname is None or parts.hostname.endswith("amazonaws.com"):
+        return None
+    return f"{parts.scheme}://{parts.netloc}"

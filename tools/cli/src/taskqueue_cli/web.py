@@ -1,0 +1,73 @@
+"""The web service's HTTP API, as the CLI uses it: queue a task, read its status."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from taskqueue_cli.errors import CliError
+
+
+class WebClient:
+    """`POST /tasks` and `GET /tasks/<id>` on one web service."""
+
+    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def enqueue(self, task: str, params: dict[str, Any]) -> str:
+        """Queue `task`; its id."""
+        response = self._request("POST", "/tasks", json={"task": task, "params": params})
+        if response.status_code == 202:
+            task_id: str = response.json()["id"]
+            return task_id
+        problem = _problem(response)
+        fields = {error.get("field") for error in problem.get("errors") or []}
+        if response.status_code == 422 and "task" in fields:
+            detail = str(problem.get("detail", ""))
+            known = detail.partition("expected tags: ")[2]
+            raise CliError(f"unknown task {task!r}; known tasks: {known or detail}")
+        if response.status_code == 422:
+            raise CliError(f"bad parameters for {task}: {problem.get('detail', '')}")
+        raise CliError(_describe(response, problem))
+
+    def status(self, task_id: str) -> dict[str, Any]:
+        """`{"id", "state", "progress", "result", "error"}` of one task."""
+        response = self._request("GET", f"/tasks/{quote(task_id, safe='')}")
+        if response.status_code == 200:
+            body: dict[str, Any] = response.json()
+            return body
+        if response.status_code == 404:
+            raise CliError(f"no task with id {task_id} was queued (or its result has expired)")
+        raise CliError(_describe(response, _problem(response)))
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        url = f"{self.base_url}{path}"
+        try:
+            return requests.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.ConnectionError as error:
+            raise CliError(f"cannot reach the web service at {self.base_url}") from error
+        except requests.Timeout as error:
+            raise CliError(
+                f"the web service at {self.base_url} did not answer within {self.timeout:g} s"
+            ) from error
+
+
+def _problem(response: requests.Response) -> dict[str, Any]:
+    """The RFC 9457 problem document of an error answer, or {} if it is not one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _describe(response: requests.Response, problem: dict[str, Any]) -> str:
+    lines = response.text.strip().splitlines()
+    detail = problem.get("detail") or (lines[0][:200] if lines else "")
+    message = (
+        f"the web service answered {response.status_code} {problem.get('title') or response.reason}"
+    )
+    return f"{message}: {detail}" if detail else message
