@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
@@ -24,6 +25,9 @@ from web_service.schemas import (
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
+# Celery's ids are UUIDs; anything else was never queued here.
+TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+
 
 def accepted(task_id: str) -> Response:
     """202 with the id, its status URL and a Location header."""
@@ -40,7 +44,10 @@ def parse_task_request() -> Any:
         raise ProblemError(
             415, "Unsupported Media Type", "Send a JSON body with Content-Type: application/json."
         )
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the parser goes; silent only covers ValueError
+        body = None
     if body is None:
         raise ProblemError(400, "Malformed JSON", "The request body is not valid JSON.")
     try:
@@ -80,6 +87,8 @@ def create_task() -> Response:
 )
 def task_status(task_id: str) -> Response:
     """State, progress, result or error of a queued task; 404 for an id never queued."""
+    if not TASK_ID.fullmatch(task_id):  # could never have been queued (nor be a table key)
+        raise ProblemError(404, "Not Found", "No task with that id was queued.")
     try:
         status = read_status(current_app.extensions["celery"], task_id)
     except BROKER_ERRORS as error:
