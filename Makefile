@@ -26,7 +26,7 @@ help:
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; }
 
 .PHONY: install  ## Install the locked Python dependencies, the pinned CDK CLI and docker-compose
-install: .uv .system-deps
+install: .uv .system-deps .images-deps
 	uv sync --frozen
 	@if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund --silent; fi
 
