@@ -1,0 +1,70 @@
+"""SQS requests at the endpoint: an idle worker's, then a busy one's per task.
+
+The worker runs behind a counting proxy. First it sits idle for the window (its polls are
+the idle cost); then a few noop tasks are queued and the requests it makes for them are
+counted by action (what one task costs the endpoint).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from bench.pickup import post_noop, wait_for_end
+from bench.proxy import CountingProxy
+from bench.workers import WorkerConfig, start_worker
+from devstack.stack import LocalStack
+
+# After the heartbeat appears, let start-up requests pass before the window opens.
+SETTLE_S = 2.0
+
+
+@dataclass(frozen=True)
+class RequestCounts:
+    """Idle SQS requests over the window; every request per task while busy."""
+
+    window_s: float
+    idle_requests: int
+    idle_by_action: dict[str, int]
+    per_task: dict[str, float]
+
+    @property
+    def idle_per_hour(self) -> float:
+        return self.idle_requests * 3600 / self.window_s
+
+
+def count_requests(
+    stack: LocalStack, config: WorkerConfig, window_s: float, tasks: int, work_dir: Path
+) -> RequestCounts:
+    """Count one worker's SQS requests idle for `window_s`, then its requests for `tasks`."""
+    stamps = work_dir / f"{config.key}-count-stamps"
+    stamps.unlink(missing_ok=True)
+    with CountingProxy(upstream_port=stack.aws_port) as proxy:
+        worker = start_worker(stack, config, stamps, endpoint_url=proxy.url)
+        try:
+            time.sleep(SETTLE_S)
+            opened = time.time()
+            time.sleep(window_s)
+            closed = time.time()
+            with requests.Session() as session:
+                ids = [post_noop(session, stack.web_url) for _ in range(tasks)]
+            for task_id in ids:
+                wait_for_end(stamps, task_id)
+            # The acknowledgement (DeleteMessage) follows the task's end.
+            time.sleep(1.0)
+            done = time.time()
+        finally:
+            worker.stop()
+        idle = [r for r in proxy.requests(since=opened, service="sqs") if r.at < closed]
+        busy = [r for r in proxy.requests(since=closed) if r.at < done]
+    busy_actions = Counter(f"{r.service}:{r.action}" for r in busy)
+    return RequestCounts(
+        window_s=closed - opened,
+        idle_requests=len(idle),
+        idle_by_action=dict(Counter(r.action for r in idle)),
+        per_task={action: count / tasks for action, count in sorted(busy_actions.items())},
+    )

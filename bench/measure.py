@@ -1,0 +1,159 @@
+"""Every measurement for one worker configuration, against one running local stack."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+from taskqueue.settings import Settings
+
+from bench.drain import worker_drain
+from bench.enqueue import web_enqueue
+from bench.idle import count_requests
+from bench.pickup import measure_pickup, percentile
+from bench.plan import Plan
+from bench.raw import raw_drain, raw_send
+from bench.report import KEYS
+from bench.resources import children_rss_mb, tree_pss_mb, tree_rss_mb
+from bench.stackops import cpu_during, empty_queue, per, require_all, sample_body, say
+from bench.workers import WorkerConfig, start_worker
+from devstack.stack import LocalStack
+
+WEB_THREADS_DEFAULT = str(Settings.model_fields["web_threads"].default)
+
+
+def pickup_phase(
+    stack: LocalStack, config: WorkerConfig, plan: Plan, work_dir: Path
+) -> dict[str, Any]:
+    """Pickup latency of an idle worker, one task at a time."""
+    say(f"{config.title}: pickup of {plan.pickup_tasks} tasks")
+    empty_queue(stack)
+    stamps = work_dir / f"{config.key}-pickup-stamps"
+    stamps.unlink(missing_ok=True)
+    worker = start_worker(stack, config, stamps)
+    try:
+        rng = random.Random(5)
+        pickups = measure_pickup(stack.web_url, stamps, plan.pickup_tasks, plan.pickup_gap_s, rng)
+    finally:
+        worker.stop()
+    return {
+        "pickup_p50_s": percentile(pickups.latencies, 0.5),
+        "pickup_p95_s": percentile(pickups.latencies, 0.95),
+        "details": {
+            "pickup_tasks": len(pickups.latencies),
+            "pickup_gap_s": list(plan.pickup_gap_s),
+            "pickup_max_s": max(pickups.latencies),
+            "post_round_trip_p50_s": percentile(pickups.post_round_trips, 0.5),
+        },
+    }
+
+
+def enqueue_phase(stack: LocalStack, config: WorkerConfig, plan: Plan) -> dict[str, Any]:
+    """POST /tasks through gunicorn beside plain send_message, same count and concurrency."""
+    n, c, deadline = plan.enqueue_tasks, plan.concurrency, plan.deadline_s
+    say(f"{config.title}: enqueue {n} tasks, web then raw, concurrency {c}")
+    empty_queue(stack)
+    web_enqueue(stack.web_url, 2 * c, c, deadline)  # warm-up: connections, SDK clients
+    body = sample_body(stack)
+    empty_queue(stack)
+    web, web_cpu = cpu_during(
+        stack, lambda: require_all(web_enqueue(stack.web_url, n, c, deadline), n, "web enqueue")
+    )
+    empty_queue(stack)
+    raw_send(stack, body, 2 * c, c, deadline)
+    empty_queue(stack)
+    sent, sent_cpu = cpu_during(
+        stack, lambda: require_all(raw_send(stack, body, n, c, deadline), n, "raw send")
+    )
+    return {
+        "enqueue_req_per_s": web.per_s,
+        "raw_send_msgs_per_s": sent.per_s,
+        "enqueue_ratio": web.per_s / sent.per_s,
+        "body": body,
+        "details": {
+            "enqueue_tasks": n,
+            "enqueue_concurrency": c,
+            "endpoint_cpu_ms_per_enqueue": per(web_cpu["aws"], n),
+            "web_cpu_ms_per_enqueue": per(web_cpu["web"], n),
+            "client_cpu_ms_per_enqueue": per(web_cpu["client"], n),
+            "endpoint_cpu_ms_per_raw_send": per(sent_cpu["aws"], n),
+            "client_cpu_ms_per_raw_send": per(sent_cpu["client"], n),
+            "sqs_message_bytes": len(body),
+        },
+    }
+
+
+def drain_phase(
+    stack: LocalStack, config: WorkerConfig, plan: Plan, body: str, work_dir: Path
+) -> dict[str, Any]:
+    """The raw loop, then one worker, each on N queued messages; memory after the drain."""
+    n, c, deadline = plan.drain_tasks[config.key], plan.concurrency, plan.deadline_s
+    say(f"{config.title}: drain {n} tasks, raw loop then the worker")
+    empty_queue(stack)
+    require_all(raw_send(stack, body, n, c, deadline), n, "raw fill")
+    raw, raw_cpu = cpu_during(stack, lambda: raw_drain(stack, n, deadline))
+    empty_queue(stack)
+    require_all(web_enqueue(stack.web_url, n, c, deadline), n, "web fill")
+    stamps = work_dir / f"{config.key}-drain-stamps"
+    (drain, worker), drain_cpu = cpu_during(
+        stack, lambda: worker_drain(stack, config, n, stamps, deadline)
+    )
+    try:
+        rss_worker, pss_worker = tree_rss_mb(worker.pid), tree_pss_mb(worker.pid)
+    finally:
+        worker.stop()
+    return {
+        "drain_tasks_per_s": drain.per_s,
+        "raw_drain_msgs_per_s": raw.per_s,
+        "drain_ratio": drain.per_s / raw.per_s,
+        "worker_cpu_ms_per_task": drain.cpu_ms_per_task,
+        "raw_cpu_ms_per_msg": raw.cpu_ms_per_msg,
+        "rss_worker_mb": rss_worker,
+        "details": {
+            "drain_tasks": n,
+            "drain_wall_s": drain.elapsed_s,
+            "raw_drain_wall_s": raw.elapsed_s,
+            "endpoint_cpu_ms_per_drained_task": per(drain_cpu["aws"], n),
+            "endpoint_cpu_ms_per_raw_drained_msg": per(raw_cpu["aws"], n),
+            "worker_concurrency": int(stack.env["WORKER_CONCURRENCY"]),
+            "worker_pool": "prefork",
+            "pss_worker_mb": pss_worker,
+        },
+    }
+
+
+def measure_config(
+    stack: LocalStack, config: WorkerConfig, plan: Plan, work_dir: Path
+) -> dict[str, Any]:
+    """Every figure for one configuration: the issue's keys, and "details" that explain them."""
+    say(f"{config.title}: idle requests over {plan.idle_window_s:.0f} s, then per task")
+    empty_queue(stack)
+    counts = count_requests(stack, config, plan.idle_window_s, plan.sample_tasks, work_dir)
+    pickup = pickup_phase(stack, config, plan, work_dir)
+    enqueue = enqueue_phase(stack, config, plan)
+    drain = drain_phase(stack, config, plan, enqueue.pop("body"), work_dir)
+    web_process = next(p for p in stack.processes if p.name == "web")
+    rss_web = children_rss_mb(web_process.pid)
+    figures = {
+        **pickup,
+        "idle_requests_per_hour": counts.idle_per_hour,
+        **drain,
+        **enqueue,
+        "rss_web_mb": max(rss_web),
+    }
+    figures = {key: figures[key] for key in KEYS}  # the issue's order
+    figures["details"] = {
+        "settings": config.settings,
+        **pickup["details"],
+        "idle_window_s": counts.window_s,
+        "idle_requests": counts.idle_requests,
+        "idle_requests_by_action": counts.idle_by_action,
+        "endpoint_requests_per_task": counts.per_task,
+        **drain["details"],
+        **enqueue["details"],
+        "web_workers": int(stack.env["WEB_WORKERS"]),
+        "web_threads": int(stack.env.get("WEB_THREADS", WEB_THREADS_DEFAULT)),
+        "rss_web_mb_each": rss_web,
+    }
+    return figures

@@ -1,0 +1,89 @@
+"""Pickup latency: from `POST /tasks` answering 202 (the message is in SQS) to the task's start.
+
+One task at a time, each after a random gap, to an idle worker; the start is stamped by the
+pool process just before the task body runs (`bench.stamps`).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from bench.stamps import read_stamps
+
+# A task that has not started after this long counts as lost: the run fails loudly.
+START_TIMEOUT_S = 30.0
+POLL_S = 0.002
+
+
+def post_noop(session: requests.Session, web_url: str) -> str:
+    """Queue one noop task through the web; its id."""
+    response = session.post(f"{web_url}/tasks", json={"task": "noop"}, timeout=10)
+    if response.status_code != 202:
+        raise RuntimeError(f"POST /tasks answered {response.status_code}: {response.text}")
+    task_id: str = response.json()["id"]
+    return task_id
+
+
+def wait_for_start(stamps_file: Path, task_id: str, timeout: float = START_TIMEOUT_S) -> float:
+    """The unix time the task started, polling the stamps file."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        started = read_stamps(stamps_file).starts.get(task_id)
+        if started is not None:
+            return started
+        time.sleep(POLL_S)
+    raise RuntimeError(f"task {task_id} did not start within {timeout}s")
+
+
+def wait_for_end(stamps_file: Path, task_id: str, timeout: float = START_TIMEOUT_S) -> float:
+    """The unix time the task ended, polling the stamps file."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ended = read_stamps(stamps_file).ends.get(task_id)
+        if ended is not None:
+            return ended
+        time.sleep(POLL_S * 10)
+    raise RuntimeError(f"task {task_id} did not end within {timeout}s")
+
+
+@dataclass(frozen=True)
+class Pickups:
+    """Per task: seconds from the 202 to the start, and the POST's own round trip."""
+
+    latencies: list[float]
+    post_round_trips: list[float]
+
+
+def measure_pickup(
+    web_url: str,
+    stamps_file: Path,
+    count: int,
+    gap_s: tuple[float, float],
+    rng: random.Random,
+) -> Pickups:
+    """Pickup latency of `count` tasks sent one at a time, each after a random gap."""
+    pickups = Pickups(latencies=[], post_round_trips=[])
+    with requests.Session() as session:
+        post_noop(session, web_url)  # warm the connection; this task is not measured
+        for _ in range(count):
+            time.sleep(rng.uniform(*gap_s))
+            posted = time.time()
+            task_id = post_noop(session, web_url)
+            queued = time.time()
+            pickups.latencies.append(wait_for_start(stamps_file, task_id) - queued)
+            pickups.post_round_trips.append(queued - posted)
+    return pickups
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Linear-interpolated percentile (`fraction` in [0, 1])."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * fraction
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

@@ -1,0 +1,49 @@
+"""How much each measurement does: the full run and the short (QUICK) one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes of one run; every loop is bounded by a count and by `deadline_s`."""
+
+    quick: bool
+    idle_window_s: float
+    pickup_tasks: int
+    pickup_gap_s: tuple[float, float]
+    sample_tasks: int
+    enqueue_tasks: int
+    concurrency: int
+    drain_tasks: dict[str, int]
+    deadline_s: float = 600.0
+
+
+# Gaps up to 10 s: arrivals land anywhere in the seed's 10 s cycle (5 s long poll, then
+# 5 s sleep), not only inside the long poll that follows the previous pickup.
+FULL = Plan(
+    quick=False,
+    idle_window_s=60.0,
+    pickup_tasks=50,
+    pickup_gap_s=(0.1, 10.0),
+    sample_tasks=20,
+    enqueue_tasks=500,
+    concurrency=8,
+    # The seed polls again 5 s after each time its prefetch slots are full: a smaller N.
+    drain_tasks={"project": 500, "baseline": 50},
+)
+
+# A smoke run: every phase, small sizes. The 5 s idle window sees the seed's polls but
+# is shorter than one 20 s long poll of this project's worker (often 0 requests).
+QUICK = Plan(
+    quick=True,
+    idle_window_s=5.0,
+    pickup_tasks=5,
+    pickup_gap_s=(0.1, 1.0),
+    sample_tasks=3,
+    enqueue_tasks=50,
+    concurrency=8,
+    drain_tasks={"project": 50, "baseline": 4},
+    deadline_s=120.0,
+)

@@ -1,0 +1,99 @@
+"""The results: `results.json` (the issue's keys) and a Markdown table beside the targets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+# (key, label, unit, target as (comparison, value) or None, decimals)
+METRICS: list[tuple[str, str, str, tuple[str, float] | None, int]] = [
+    ("pickup_p50_s", "pickup p50", "s", ("<=", 0.02), 4),
+    ("pickup_p95_s", "pickup p95", "s", ("<=", 0.1), 4),
+    ("idle_requests_per_hour", "idle SQS requests", "per worker-hour", ("<=", 200), 0),
+    ("drain_tasks_per_s", "drain", "tasks/s", None, 1),
+    ("raw_drain_msgs_per_s", "raw drain (boto3 loop)", "msgs/s", None, 1),
+    ("drain_ratio", "drain ÷ raw", "", (">=", 0.8), 2),
+    ("enqueue_req_per_s", "enqueue (POST /tasks)", "req/s", None, 1),
+    ("raw_send_msgs_per_s", "raw send_message", "msgs/s", None, 1),
+    ("enqueue_ratio", "enqueue ÷ raw", "", (">=", 0.8), 2),
+    ("worker_cpu_ms_per_task", "worker CPU per task", "ms", None, 2),
+    ("raw_cpu_ms_per_msg", "raw loop CPU per message", "ms", None, 2),
+    ("rss_worker_mb", "worker RSS (main + pool)", "MB", ("<=", 150), 1),
+    ("rss_web_mb", "web RSS per gunicorn worker", "MB", ("<=", 80), 1),
+]
+KEYS = [key for key, *_ in METRICS]
+# Rows from "details" that explain the figures above: (key, label, unit, decimals).
+CONTEXT: list[tuple[str, str, str, int]] = [
+    ("pss_worker_mb", "worker PSS (shared pages counted once)", "MB", 1),
+    ("endpoint_cpu_ms_per_drained_task", "moto CPU per task drained by the worker", "ms", 2),
+    ("endpoint_cpu_ms_per_raw_drained_msg", "moto CPU per message drained raw", "ms", 2),
+    ("endpoint_cpu_ms_per_enqueue", "moto CPU per POST /tasks", "ms", 2),
+    ("web_cpu_ms_per_enqueue", "web (gunicorn) CPU per POST /tasks", "ms", 2),
+    ("endpoint_cpu_ms_per_raw_send", "moto CPU per raw send_message", "ms", 2),
+]
+
+
+def meets(value: float, target: tuple[str, float]) -> bool:
+    """Whether `value` meets the target."""
+    comparison, limit = target
+    return value <= limit if comparison == "<=" else value >= limit
+
+
+def _fmt(value: float, decimals: int) -> str:
+    return f"{value:,.{decimals}f}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The table README shows: both configurations and the targets, then the run's sizes."""
+    baseline = results["baseline"]
+    lines = [
+        "| Metric | This project | Seed baseline | Target (this project) |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for key, label, unit, target, decimals in METRICS:
+        name = f"{label} ({unit})" if unit else label
+        ours = _fmt(results[key], decimals)
+        if target is None:
+            goal = ""
+        else:
+            verdict = "met" if meets(results[key], target) else "**missed**"
+            goal = f"{target[0].replace('<=', '≤').replace('>=', '≥')} {target[1]:g}: {verdict}"
+        lines.append(f"| {name} | {ours} | {_fmt(baseline[key], decimals)} | {goal} |")
+    ours_d, base_d, run = results["details"], baseline["details"], results["run"]
+    for key, label, unit, decimals in CONTEXT:
+        ours, base = ours_d.get(key), base_d.get(key)
+        if ours is None or base is None:
+            continue
+        lines.append(f"| {label} ({unit}) | {_fmt(ours, decimals)} | {_fmt(base, decimals)} | |")
+    per_task = ", ".join(
+        f"{action} {count:g}" for action, count in ours_d["endpoint_requests_per_task"].items()
+    )
+    lines += [
+        "",
+        f"Run: {'QUICK (short) run; ' if run['quick'] else ''}{run['started_at']}, "
+        f"{run['cpus']} CPUs (1-min load average {run['load_avg_1m']['start']:.1f} at start, "
+        f"{run['load_avg_1m']['end']:.1f} at end), Python {run['python']}, "
+        f"moto {run['versions']['moto']}, "
+        f"Celery {run['versions']['celery']}, kombu {run['versions']['kombu']}. "
+        f"Worker: prefork pool, concurrency {ours_d['worker_concurrency']}; web: gunicorn "
+        f"gthread, {ours_d['web_workers']} workers x {ours_d['web_threads']} threads. "
+        f"Pickup: {ours_d['pickup_tasks']} tasks, gaps {ours_d['pickup_gap_s'][0]:g}-"
+        f"{ours_d['pickup_gap_s'][1]:g} s; idle window {ours_d['idle_window_s']:.0f} s; "
+        f"enqueue: {ours_d['enqueue_tasks']} requests at concurrency "
+        f"{ours_d['enqueue_concurrency']}; drain N = {ours_d['drain_tasks']} (this project), "
+        f"{base_d['drain_tasks']} (seed).",
+        "",
+        f"Endpoint requests per task (this project, worker side): {per_task}. The raw loop "
+        "makes 0.2 per message (one ReceiveMessage and one DeleteMessageBatch per 10).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    """Write `results.json` and `results.md` into `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out_dir / "results.json", out_dir / "results.md"
+    json_path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
+    md_path.write_text(markdown(results))
+    return json_path, md_path

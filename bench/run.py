@@ -1,0 +1,82 @@
+"""`python -m bench.run [--quick]`: start a local stack, measure both configurations, report.
+
+Writes `results.json` and `results.md` (bench/ for the full run, bench/tmp/quick/ for
+--quick, or --out) and prints the table. Process logs stay in the work directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import signal
+import sys
+import time
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from bench.measure import measure_config
+from bench.plan import FULL, QUICK, Plan
+from bench.stackops import say
+from bench.workers import PROJECT, SEED
+from devstack.stack import LocalStack
+
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
+    """Both configurations on one local stack (moto server and web, shared), then stopped."""
+    started, wall, load_before = datetime.now(UTC), time.monotonic(), os.getloadavg()[0]
+    stack = LocalStack(work_dir=work_dir)
+    # Each phase starts from a purged queue; moto allows one purge a minute unless told.
+    stack.env["MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR"] = "false"
+    try:
+        say(f"local stack in {work_dir}")
+        stack.start_aws()
+        stack.start_web()
+        ours = measure_config(stack, PROJECT, plan, work_dir)
+        baseline = measure_config(stack, SEED, plan, work_dir)
+    finally:
+        stack.stop()
+    return {
+        **ours,
+        "baseline": baseline,
+        "run": {
+            "quick": plan.quick,
+            "started_at": started.strftime("%Y-%m-%d %H:%M UTC"),
+            "duration_s": round(time.monotonic() - wall, 1),
+            "cpus": os.cpu_count(),
+            # Other work on the machine skews every figure: the 1-minute load average.
+            "load_avg_1m": {"start": load_before, "end": os.getloadavg()[0]},
+            "python": platform.python_version(),
+            "versions": {name: version(name) for name in ("celery", "kombu", "moto", "boto3")},
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the flags, run, write and print the results."""
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a short run (CI smoke test)")
+    parser.add_argument("--out", type=Path, help="directory for results.json and results.md")
+    parser.add_argument("--work-dir", type=Path, help="directory for process logs")
+    args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the stack's processes are stopped by PID on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    plan = QUICK if args.quick else FULL
+    out_dir = args.out or (BENCH_DIR / "tmp" / "quick" if plan.quick else BENCH_DIR)
+    work_dir = args.work_dir or BENCH_DIR / "tmp" / ("last-run-quick" if plan.quick else "last-run")
+    shutil.rmtree(work_dir, ignore_errors=True)
+    work_dir.mkdir(parents=True)
+    results = run(plan, work_dir)
+    json_path, md_path = report.write(results, out_dir)
+    print(md_path.read_text(), end="")
+    say(f"wrote {json_path} and {md_path} in {results['run']['duration_s']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""`make bench QUICK=1` end to end: it runs and reports every figure for both configurations.
+
+No assertion on any figure: a benchmark's numbers depend on the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.report import KEYS
+from devstack.stack import REPO_ROOT
+
+# The short run takes about 1.5 minutes on 2 cores; more on a loaded machine.
+RUN_TIMEOUT_S = 240
+
+
+def run_quick_bench(out: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m bench.run --quick` into `out`; SIGTERM (it stops its stack) if it overruns."""
+    argv = [sys.executable, "-m", "bench.run", "--quick", "--out", str(out)]
+    argv += ["--work-dir", str(out / "work")]
+    with subprocess.Popen(
+        argv, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=RUN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGTERM)
+            stdout, stderr = process.communicate(timeout=60)
+            pytest.fail(f"the quick bench overran {RUN_TIMEOUT_S}s:\n{stderr[-4000:]}")
+        finally:
+            if process.poll() is None:
+                process.kill()
+    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(RUN_TIMEOUT_S + 90)
+def test_quick_bench_reports_every_figure_for_both_configurations(tmp_path: Path) -> None:
+    result = run_quick_bench(tmp_path)
+    assert result.returncode == 0, result.stderr[-4000:]
+
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["run"]["quick"] is True
+    for section in (results, results["baseline"]):
+        missing = [key for key in KEYS if key not in section]
+        assert not missing, f"missing keys: {missing}"
+        assert all(math.isfinite(section[key]) for key in KEYS), section
+        assert section["details"]["drain_tasks"] > 0
+        assert section["details"]["worker_concurrency"] >= 1
+
+    table = (tmp_path / "results.md").read_text()
+    assert "| Metric | This project | Seed baseline |" in table
+    assert table in result.stdout
