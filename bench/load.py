@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+SETUP_TIMEOUT_S = 60
+
 
 @dataclass(frozen=True)
 class LoadResult:
@@ -40,12 +42,16 @@ def run_load(
     ok = failed = 0
     first_error: str | None = None
     ready = threading.Barrier(concurrency + 1)
-    stop_at = 0.0
+    stop_at = time.monotonic() + deadline_s  # covers the threads' setup too
 
     def worker() -> None:
         nonlocal next_index, ok, failed, first_error
-        context = make_context()
-        ready.wait()
+        try:
+            context = make_context()
+        except Exception:
+            ready.abort()  # the run fails (BrokenBarrierError) instead of waiting forever
+            raise
+        ready.wait(SETUP_TIMEOUT_S)
         while time.monotonic() < stop_at:
             with lock:
                 if next_index >= total:
@@ -65,10 +71,8 @@ def run_load(
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
     for thread in threads:
         thread.start()
-    stop_at = time.monotonic() + deadline_s + 60  # provisional, until every thread is ready
-    ready.wait()
+    ready.wait(SETUP_TIMEOUT_S)
     started = time.monotonic()
-    stop_at = started + deadline_s
     for thread in threads:
         thread.join(max(0.0, stop_at - time.monotonic()) + 30)
     elapsed = time.monotonic() - started
