@@ -84,14 +84,15 @@ class LocalStack:
     def queue_url(self) -> str:
         return self.env["TASK_QUEUE_URL"]
 
-    def client(self, service: str) -> Any:
-        """A boto3 client for the local endpoint."""
+    def client(self, service: str, credentials: dict[str, str] | None = None) -> Any:
+        """A boto3 client for the local endpoint (`credentials`: AWS_ACCESS_KEY_ID/SECRET)."""
+        credentials = credentials or self.env
         return boto3.client(  # type: ignore[call-overload]
             service,
             endpoint_url=self.env["AWS_ENDPOINT_URL"],
             region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
         )
 
     def _start(self, name: str, argv: list[str], **env: str) -> Process:

@@ -83,7 +83,7 @@ def test_the_web_role_can_queue_but_not_consume(
 ) -> None:
     stack.start_web(**enforced["web"])
     enqueue(stack, "noop")
-    web_sqs = _client(stack, "sqs", enforced["web"])
+    web_sqs = stack.client("sqs", enforced["web"])
 
     for call in (
         lambda: web_sqs.receive_message(QueueUrl=stack.queue_url),
@@ -116,7 +116,7 @@ def test_the_whole_flow_runs_on_the_task_roles_alone(
     wait_for_states(stack, [restored], {"SUCCESS"}, timeout=60)
     # retry until the dead-letter queue (GetQueueAttributes for the redrive policy)
     enqueue(stack, "fail")
-    admin_sqs = _client(stack, "sqs", enforced["admin"])
+    admin_sqs = stack.client("sqs", enforced["admin"])
     dlq_url = admin_sqs.get_queue_url(QueueName=stack.env["TASK_DLQ_NAME"])["QueueUrl"]
     wait_until(
         lambda: (
@@ -130,15 +130,3 @@ def test_the_whole_flow_runs_on_the_task_roles_alone(
     )
 
     assert "403" not in worker.log() and "AccessDenied" not in worker.log()
-
-
-def _client(stack: LocalStack, service: str, credentials: dict[str, str]) -> Any:
-    import boto3
-
-    return boto3.client(  # type: ignore[call-overload]
-        service,
-        endpoint_url=stack.env["AWS_ENDPOINT_URL"],
-        region_name="us-east-1",
-        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
-    )

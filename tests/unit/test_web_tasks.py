@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -15,8 +16,6 @@ from tests.unit.conftest import QUEUE_URL
 
 def received(sqs: Any) -> list[dict[str, Any]]:
     """The Celery messages waiting in the queue (kombu base64-encodes the body)."""
-    import base64
-
     messages = sqs.receive_message(QueueUrl=QUEUE_URL, MaxNumberOfMessages=10)["Messages"]
     return [json.loads(base64.b64decode(m["Body"])) for m in messages]
 
@@ -35,8 +34,6 @@ def test_post_tasks_queues_one_message_and_answers_202(client: FlaskClient, sqs:
 
 
 def base64_body(message: dict[str, Any]) -> str:
-    import base64
-
     return base64.b64decode(message["body"]).decode()
 
 
