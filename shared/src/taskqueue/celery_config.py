@@ -98,8 +98,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # running task is never delivered to a second worker.
         "task_soft_time_limit": settings.task_soft_time_limit,
         "task_time_limit": settings.task_time_limit,
-        # STARTED and PROGRESS states are visible to GET /tasks/<id>.
-        "task_track_started": True,
+        # STARTED and PROGRESS states are visible to GET /tasks/<id>. STARTED is written by
+        # the idempotency claim in the same request (taskqueue.idempotency), so Celery's
+        # own STARTED write (`task_track_started`) would be a second, redundant one.
+        "task_track_started": False,
         "result_backend": result_backend_url(settings),
         "dynamodb_endpoint_url": endpoint,
         "dynamodb_client_config": aws_client_config(settings),

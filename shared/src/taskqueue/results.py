@@ -2,28 +2,39 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from celery import Celery, states
 from celery.backends.dynamodb import DynamoDBBackend
 
+from taskqueue import aws_session
+
+# The item attribute that holds the state in the clear, for conditional writes.
+STATE_ATTRIBUTE = "state"
+
 
 class ProvisionedTableBackend(DynamoDBBackend):  # type: ignore[misc]
-    """Celery's DynamoDB backend for a table the stack owns.
+    """Celery's DynamoDB backend for a table the stack owns, one request per state.
 
     Celery's own backend calls DescribeTable/CreateTable and UpdateTimeToLive on its first
     use; the table and its TTL are provisioned by the CDK stack (or the local bootstrap),
     so this one only reads and writes items, with bounded timeouts.
+
+    Celery reads a task's record before each state it stores, so that a late duplicate
+    never overwrites SUCCESS: a GetItem and a PutItem per state. Here the state also sits
+    in its own attribute and one conditional UpdateItem does both. An update keeps the
+    attributes it does not name, such as the idempotency lease (taskqueue.idempotency).
     """
 
     def _get_client(
         self, access_key_id: str | None = None, secret_access_key: str | None = None
     ) -> Any:
         if self._client is None:  # type: ignore[has-type]
-            self._client = boto3.client(
+            self._client = aws_session.client(
                 "dynamodb",
                 region_name=self.aws_region,
                 endpoint_url=self.endpoint_url,
@@ -32,6 +43,54 @@ class ProvisionedTableBackend(DynamoDBBackend):  # type: ignore[misc]
                 config=Config(**self.app.conf.get("dynamodb_client_config", {})),
             )
         return self._client
+
+    def item_key(self, task_id: str) -> dict[str, dict[str, str]]:
+        """The key of the task's item, as Celery's own get/set spell it."""
+        return {"id": {"S": str(self.get_key_for_task(task_id))}}
+
+    def state_update(self, task_id: str, meta: dict[str, Any]) -> dict[str, Any]:
+        """UpdateItem arguments that store `meta` unless the task already succeeded."""
+        now = time.time()
+        return {
+            "TableName": self.table_name,
+            "Key": self.item_key(task_id),
+            "UpdateExpression": "SET #result = :result, #state = :state, #at = :at, #ttl = :ttl",
+            "ConditionExpression": "attribute_not_exists(#state) OR #state <> :success",
+            "ExpressionAttributeNames": {
+                "#result": "result",
+                "#state": STATE_ATTRIBUTE,
+                "#at": "timestamp",
+                "#ttl": "ttl",
+            },
+            "ExpressionAttributeValues": {
+                ":result": {"B": self.encode(meta)},
+                ":state": {"S": meta["status"]},
+                ":at": {"N": str(now)},
+                ":ttl": {"N": str(int(now + self.time_to_live_seconds))},
+                ":success": {"S": states.SUCCESS},
+            },
+        }
+
+    def _store_result(
+        self,
+        task_id: str,
+        result: Any,
+        state: str,
+        traceback: str | None = None,
+        request: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        meta = self._get_result_meta(
+            result=result, state=state, traceback=traceback, request=request
+        )
+        meta["task_id"] = task_id
+        try:
+            self.client.update_item(**self.state_update(task_id, meta))
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            # A late duplicate after SUCCESS: the success stands (as in Celery's backend).
+        return result
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,9 @@ an empty list, which raises AttributeError in the hub's timer and stops polling 
 the worker looks alive and never receives again. This channel treats such a poll as
 empty and polls again with a capped backoff until the endpoint answers.
 
+kombu 5.7 also builds a boto3 session per connection; this channel's clients share the
+process's one session (taskqueue.aws_session).
+
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from botocore.config import Config
 from kombu.transport import SQS
 
+from taskqueue import aws_session
 from taskqueue.celery_app import celery
 from taskqueue.idempotency import release
 
@@ -52,6 +57,30 @@ class Channel(SQS.Channel):
             self.hub.call_later(delay, self._schedule_queue, queue)  # type: ignore[union-attr]
             return
         super()._loop1(queue, messages_fetched)
+
+    def _new_boto_client(
+        self,
+        service: str,
+        region: str,
+        access_key_id: str | None,
+        secret_access_key: str | None,
+        session_token: str | None = None,
+        config: Config | None = None,
+    ) -> Any:
+        client_config = Config(**(self.transport_options.get("client-config") or {}))
+        if config is not None:
+            client_config = client_config.merge(config)
+        endpoint = {} if self.endpoint_url is None else {"endpoint_url": self.endpoint_url}
+        return aws_session.client(
+            service,
+            region_name=region,
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+            aws_session_token=session_token,
+            use_ssl=self.is_secure if self.is_secure is not None else True,
+            config=client_config,
+            **endpoint,
+        )
 
     def _put(self, queue: str, message: dict[str, Any], **kwargs: Any) -> None:
         if not message.get("redelivered"):

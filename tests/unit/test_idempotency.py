@@ -1,0 +1,96 @@
+"""The claim that runs a task's body once per id, and the one-request state writes."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from celery import Celery
+from celery.exceptions import Ignore, Reject
+from flask import Flask
+from taskqueue.idempotency import claim, release
+from taskqueue.results import read_status
+
+
+@pytest.fixture
+def celery(app: Flask) -> Celery:
+    celery_app: Celery = app.extensions["celery"]
+    return celery_app
+
+
+def delivery(celery: Celery, task_id: str) -> Any:
+    """What `run_once` sees of one delivery: the app and the request."""
+    return SimpleNamespace(app=celery, request=SimpleNamespace(id=task_id, hostname="w1"))
+
+
+def requests_made(celery: Celery) -> list[str]:
+    """Records the DynamoDB operations the backend's client sends from now on."""
+    made: list[str] = []
+    celery.backend.client.meta.events.register(
+        "before-call.dynamodb", lambda model, **_: made.append(model.name)
+    )
+    return made
+
+
+def test_a_claim_records_started_in_one_request(celery: Celery) -> None:
+    made = requests_made(celery)
+
+    claim(delivery(celery, "t1"), lease_seconds=60)
+
+    assert made == ["UpdateItem"]
+    status = read_status(celery, "t1")
+    assert status is not None and status.state == "STARTED"
+
+
+def test_each_state_is_one_request(celery: Celery) -> None:
+    made = requests_made(celery)
+
+    celery.backend.store_result("t1", {"current": 1, "total": 2}, "PROGRESS")
+    celery.backend.store_result("t1", {"duration": 2}, "SUCCESS")
+
+    assert made == ["UpdateItem", "UpdateItem"]
+
+
+def test_a_late_state_never_overwrites_success(celery: Celery) -> None:
+    celery.backend.store_result("t1", {"duration": 2}, "SUCCESS")
+    celery.backend.store_result("t1", {"current": 1, "total": 2}, "PROGRESS")
+
+    status = read_status(celery, "t1")
+    assert status is not None and (status.state, status.result) == ("SUCCESS", {"duration": 2})
+
+
+def test_a_second_delivery_is_deferred_while_the_lease_holds(celery: Celery) -> None:
+    claim(delivery(celery, "t1"), lease_seconds=60)
+
+    with pytest.raises(Reject):
+        claim(delivery(celery, "t1"), lease_seconds=60)
+
+
+def test_a_delivery_after_success_is_dropped(celery: Celery) -> None:
+    claim(delivery(celery, "t1"), lease_seconds=60)
+    celery.backend.store_result("t1", None, "SUCCESS")
+
+    with pytest.raises(Ignore):
+        claim(delivery(celery, "t1"), lease_seconds=60)
+
+
+@pytest.mark.parametrize("ended", ["released", "expired"])
+def test_a_delivery_after_the_lease_ended_runs_the_task_again(celery: Celery, ended: str) -> None:
+    claim(delivery(celery, "t1"), lease_seconds=0 if ended == "expired" else 60)
+    if ended == "released":
+        release(celery, "t1")
+
+    claim(delivery(celery, "t1"), lease_seconds=60)  # no Reject: this run takes over
+
+    status = read_status(celery, "t1")
+    assert status is not None and status.state == "STARTED"
+
+
+def test_releasing_an_unclaimed_task_leaves_it_as_queued(celery: Celery) -> None:
+    celery.backend.store_result("t1", None, "PENDING")
+
+    release(celery, "t1")
+
+    status = read_status(celery, "t1")
+    assert status is not None and status.state == "PENDING"
