@@ -78,6 +78,12 @@ def enqueue_phase(stack: LocalStack, config: WorkerConfig, plan: Plan) -> dict[s
             "web_cpu_ms_per_enqueue": per(web_cpu["web"], n),
             "client_cpu_ms_per_enqueue": per(web_cpu["client"], n),
             "endpoint_cpu_ms_per_raw_send": per(sent_cpu["aws"], n),
+            # moto serves one request at a time (about one core at most). When it is the
+            # busy part, no web can beat this ratio of moto's work per raw send to its work
+            # per POST /tasks (the POST also writes the PENDING record).
+            "endpoint_cores_busy_enqueue": web_cpu["aws"] / web.elapsed_s,
+            "endpoint_cores_busy_raw_send": sent_cpu["aws"] / sent.elapsed_s,
+            "enqueue_ratio_endpoint_bound": sent_cpu["aws"] / web_cpu["aws"],
             "client_cpu_ms_per_raw_send": per(sent_cpu["client"], n),
             "sqs_message_bytes": len(body),
         },
@@ -116,6 +122,10 @@ def drain_phase(
             "raw_drain_wall_s": raw.elapsed_s,
             "endpoint_cpu_ms_per_drained_task": per(drain_cpu["aws"], n),
             "endpoint_cpu_ms_per_raw_drained_msg": per(raw_cpu["aws"], n),
+            # As for enqueue: the drain ratio moto's own cost allows, and how busy it was.
+            "endpoint_cores_busy_drain": drain_cpu["aws"] / drain.elapsed_s,
+            "endpoint_cores_busy_raw_drain": raw_cpu["aws"] / raw.elapsed_s,
+            "drain_ratio_endpoint_bound": raw_cpu["aws"] / drain_cpu["aws"],
             "worker_concurrency": int(stack.env["WORKER_CONCURRENCY"]),
             "worker_pool": "prefork",
             "pss_worker_mb": pss_worker,

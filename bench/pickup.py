@@ -1,7 +1,9 @@
-"""Pickup latency: from `POST /tasks` answering 202 (the message is in SQS) to the task's start.
+"""Pickup latency: from sending `POST /tasks` to the task's start.
 
 One task at a time, each after a random gap, to an idle worker; the start is stamped by the
-pool process just before the task body runs (`bench.stamps`).
+pool process just before the task body runs (`bench.stamps`). The clock starts when the
+request leaves the client, not when its 202 arrives: a long-polling worker often starts the
+task before the web's answer is back, which would make the latency negative.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def wait_for_end(stamps_file: Path, task_id: str, timeout: float = START_TIMEOUT
 
 @dataclass(frozen=True)
 class Pickups:
-    """Per task: seconds from the 202 to the start, and the POST's own round trip."""
+    """Per task: seconds from the POST to the start, and the POST's own round trip."""
 
     latencies: list[float]
     post_round_trips: list[float]
@@ -75,7 +77,7 @@ def measure_pickup(
             posted = time.time()
             task_id = post_noop(session, web_url)
             queued = time.time()
-            pickups.latencies.append(wait_for_start(stamps_file, task_id) - queued)
+            pickups.latencies.append(wait_for_start(stamps_file, task_id) - posted)
             pickups.post_round_trips.append(queued - posted)
     return pickups
 
