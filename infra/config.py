@@ -14,6 +14,7 @@ read context: they get the typed values of this object.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast, get_args
@@ -23,6 +24,9 @@ Egress = Literal["public", "nat", "endpoints"]
 
 STAGES: tuple[str, ...] = get_args(Stage)
 EGRESS_MODES: tuple[str, ...] = get_args(Egress)
+
+ACM_ARN = re.compile(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+")
+"""An ACM certificate's ARN (the load balancer's HTTPS listener needs one)."""
 
 CONTEXT_NAMESPACE = "taskqueue"
 """cdk.json context key holding one block of tunables per stage."""
@@ -131,6 +135,9 @@ class InfraConfig:
     alb_5xx_alarm_threshold: int
     backlog_without_workers_alarm_minutes: int
     alarm_topic_arn: str | None = None
+    certificate_arn: str | None = None
+    """ACM certificate for the load balancer: HTTPS on 443 and 80 redirecting to it.
+    Unset: plain HTTP on 80."""
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -164,6 +171,10 @@ class InfraConfig:
             raise ConfigError("alarm thresholds must be positive")
         if self.backlog_without_workers_alarm_minutes < 1:
             raise ConfigError("backlogWithoutWorkersAlarmMinutes must be at least 1")
+        if self.certificate_arn is not None and not ACM_ARN.fullmatch(self.certificate_arn):
+            raise ConfigError(
+                f"certificateArn must be an ACM certificate ARN, got {self.certificate_arn!r}"
+            )
 
     def _check_timing(self) -> None:
         """The same order the runtime settings enforce, plus the worker's stop window."""
@@ -194,6 +205,11 @@ class InfraConfig:
     def backlog_per_task_target(self) -> float:
         """Acceptable backlog per worker task: acceptable latency / average processing time."""
         return round(self.acceptable_latency_seconds / self.average_processing_seconds, 3)
+
+    @property
+    def https(self) -> bool:
+        """The load balancer serves HTTPS (a certificate is configured)."""
+        return self.certificate_arn is not None
 
     @property
     def is_prod(self) -> bool:
@@ -296,6 +312,7 @@ class InfraConfig:
             alb_5xx_alarm_threshold=ctx.integer("alb5xxAlarmThreshold"),
             backlog_without_workers_alarm_minutes=ctx.integer("backlogWithoutWorkersAlarmMinutes"),
             alarm_topic_arn=topic,
+            certificate_arn=ctx.optional_text("certificateArn"),
         )
 
 

@@ -21,8 +21,9 @@ ELB2 = (
     "dashboard; the web service logs every request itself."
 )
 EC23 = (
-    "The internet-facing ALB must accept HTTP from anywhere on its listener port; the tasks "
-    "behind it accept traffic only from the ALB's security group."
+    "The internet-facing ALB must accept requests from anywhere on its listener ports (80, "
+    "and 443 with a certificate); the tasks behind it accept traffic only from the ALB's "
+    "security group."
 )
 ECS2 = (
     "Only non-secret configuration (queue URL/name, table name, time limits, log level) is "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
@@ -36,7 +37,8 @@ WORKER_QUEUE_ACTIONS = (
     "sqs:GetQueueAttributes",
     "sqs:SendMessage",
 )
-WORKER_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+# Every state the worker records, and the idempotency claim, is one conditional UpdateItem.
+WORKER_TABLE_ACTIONS = ("dynamodb:UpdateItem",)
 
 
 class TaskQueueStack(Stack):
@@ -124,6 +126,13 @@ class TaskQueueStack(Stack):
             task_subnets=self.network.task_subnets,
             assign_public_ip=self.network.assign_public_ip,
             deletion_protection=config.is_prod,
+            certificate=(
+                None
+                if config.certificate_arn is None
+                else acm.Certificate.from_certificate_arn(
+                    self, "Certificate", config.certificate_arn
+                )
+            ),
         )
         self.worker = WorkerService(
             self,

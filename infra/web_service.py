@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aws_cdk import Duration
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_ecs_patterns as ecs_patterns
@@ -24,6 +25,9 @@ WEB_BIND = f"0.0.0.0:{CONTAINER_PORT}"
 class WebService(Construct):
     """`ApplicationLoadBalancedFargateService` with a /healthz target-group check,
     a rollback circuit breaker and CPU target-tracking autoscaling.
+
+    With a `certificate` the load balancer serves HTTPS on 443 (AWS's recommended TLS
+    policy) and answers plain HTTP on 80 with a redirect; without one, HTTP on 80.
 
     The task role starts empty: the stack grants it exactly what the web needs.
     """
@@ -52,6 +56,7 @@ class WebService(Construct):
         task_subnets: ec2.SubnetSelection,
         assign_public_ip: bool,
         deletion_protection: bool,
+        certificate: acm.ICertificate | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.task_role = iam.Role(
@@ -69,14 +74,19 @@ class WebService(Construct):
             drop_invalid_header_fields=True,
             deletion_protection=deletion_protection,
         )
+        https = certificate is not None
         pattern = ecs_patterns.ApplicationLoadBalancedFargateService(
             self,
             "Service",
             cluster=cluster,
             load_balancer=self.load_balancer,
             public_load_balancer=True,
-            listener_port=80,
             open_listener=True,
+            listener_port=443 if https else 80,
+            protocol=elbv2.ApplicationProtocol.HTTPS if https else elbv2.ApplicationProtocol.HTTP,
+            certificate=certificate,
+            ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS if https else None,
+            redirect_http=https,  # a listener on 80 that answers with a redirect to 443
             cpu=size.cpu,
             memory_limit_mib=size.memory_mib,
             desired_count=counts.desired,
@@ -131,4 +141,5 @@ class WebService(Construct):
             scale_in_cooldown=Duration.seconds(120),
             scale_out_cooldown=Duration.seconds(60),
         )
-        self.url = f"http://{self.load_balancer.load_balancer_dns_name}"
+        scheme = "https" if https else "http"
+        self.url = f"{scheme}://{self.load_balancer.load_balancer_dns_name}"

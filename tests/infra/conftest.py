@@ -62,6 +62,8 @@ def synthesize(outdir: Path, overrides: Mapping[str, Any]) -> Synth:
     return Synth(app=app, stack=stack, template=template, template_path=template_path)
 
 
+CERTIFICATE_ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6789"
+
 VARIANTS: dict[str, dict[str, Any]] = {
     "dev": {},
     "prod": {"stage": "prod"},
@@ -72,6 +74,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     # As the CLI passes `-c workerCount=5`: a string.
     "dev_worker5": {"workerCount": "5"},
+    "dev_https": {"certificateArn": CERTIFICATE_ARN},
 }
 
 
@@ -106,6 +109,11 @@ def prod_endpoints(synth_variant: Callable[[str], Synth]) -> Synth:
 @pytest.fixture(scope="session")
 def dev_worker5(synth_variant: Callable[[str], Synth]) -> Synth:
     return synth_variant("dev_worker5")
+
+
+@pytest.fixture(scope="session")
+def dev_https(synth_variant: Callable[[str], Synth]) -> Synth:
+    return synth_variant("dev_https")
 
 
 def only(found: Mapping[str, Any]) -> tuple[str, Any]:

@@ -79,6 +79,7 @@ def test_the_config_is_frozen() -> None:
         {"dlqRetentionDays": "15"},
         {"averageProcessingTime": "0"},
         {"maxAzs": "1"},
+        {"certificateArn": "arn:aws:iam::123456789012:server-certificate/web"},
     ],
 )
 def test_impossible_settings_are_refused(overrides: dict[str, str]) -> None:

@@ -18,8 +18,6 @@ WORKER_ACTIONS = {
     "sqs:ChangeMessageVisibility",
     "sqs:GetQueueAttributes",
     "sqs:SendMessage",
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
     "dynamodb:UpdateItem",
 }
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Match
 
-from tests.infra.conftest import Synth, container, container_env, ref_to, scalable_target_of
+from tests.infra.conftest import (
+    CERTIFICATE_ARN,
+    Synth,
+    container,
+    container_env,
+    ref_to,
+    scalable_target_of,
+)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -124,3 +131,45 @@ def test_prod_load_balancer_has_deletion_protection(dev: Synth, prod: Synth) -> 
                 )
             },
         )
+
+
+def test_with_a_certificate_the_load_balancer_serves_https_and_redirects_http(
+    dev_https: Synth,
+) -> None:
+    target_group = dev_https.template.find_resources("AWS::ElasticLoadBalancingV2::TargetGroup")
+    dev_https.template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {
+            "Port": 443,
+            "Protocol": "HTTPS",
+            "Certificates": [{"CertificateArn": CERTIFICATE_ARN}],
+            "SslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+            "DefaultActions": [{"Type": "forward", "TargetGroupArn": ref_to(target_group)}],
+        },
+    )
+    dev_https.template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {
+            "Port": 80,
+            "Protocol": "HTTP",
+            "DefaultActions": [
+                {
+                    "Type": "redirect",
+                    "RedirectConfig": Match.object_like(
+                        {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}
+                    ),
+                }
+            ],
+        },
+    )
+    dev_https.template.resource_count_is("AWS::ElasticLoadBalancingV2::Listener", 2)
+    (alb_id,) = dev_https.resources("AWS::ElasticLoadBalancingV2::LoadBalancer")
+    assert dev_https.json["Outputs"]["ServiceUrl"]["Value"] == {
+        "Fn::Join": ["", ["https://", {"Fn::GetAtt": [alb_id, "DNSName"]}]]
+    }
+
+
+def test_without_a_certificate_there_is_one_plain_http_listener(dev: Synth) -> None:
+    dev.template.resource_count_is("AWS::ElasticLoadBalancingV2::Listener", 1)
+    listeners = dev.resources("AWS::ElasticLoadBalancingV2::Listener")
+    assert [listener["Properties"]["Protocol"] for listener in listeners.values()] == ["HTTP"]
