@@ -15,6 +15,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import ServiceCounts, TaskSize
+from infra.read_only import read_only_root
 
 CONTAINER_NAME = "web"
 CONTAINER_PORT = 8000
@@ -120,6 +121,9 @@ class WebService(Construct):
         )
         self.service = pattern.service
         self.task_definition = pattern.task_definition
+        container = self.task_definition.default_container
+        assert container is not None
+        read_only_root(self.task_definition, container)
         self.target_group = pattern.target_group
         self.target_group.configure_health_check(
             path=HEALTH_CHECK_PATH,

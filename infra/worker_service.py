@@ -12,6 +12,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import TaskSize
+from infra.read_only import read_only_root
 
 CONTAINER_NAME = "worker"
 HEALTH_CHECK_COMMAND = ["CMD", "worker-healthcheck"]
@@ -81,6 +82,7 @@ class WorkerService(Construct):
                 start_period=Duration.seconds(60),
             ),
         )
+        read_only_root(self.task_definition, self.container)
         self.security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",

@@ -74,7 +74,11 @@ class Podman:
     def run(
         self, name: str, image: str, env: dict[str, str], *command: str, detach: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        """`podman run` on the host's network with `env` as its only configuration."""
+        """`podman run` on the host's network with `env` as its only configuration.
+
+        As on ECS (infra: `readonlyRootFilesystem` and a scratch volume on /tmp): the image's
+        filesystem is read-only and only /tmp is writable.
+        """
         container = f"{self.prefix}-{name}"
         self.started.append(container)
         options = [f"--env={key}={value}" for key, value in env.items()]
@@ -84,6 +88,9 @@ class Podman:
             "run",
             f"--name={container}",
             "--network=host",
+            "--read-only",
+            "--read-only-tmpfs=false",
+            "--tmpfs=/tmp",
             *ulimits(),
             *options,
             image,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -247,6 +248,17 @@ def test_every_process_in_the_container_runs_as_the_app_user(
     rows = [line.split(maxsplit=2) for line in top.stdout.splitlines()[1:]]
     assert rows, top.stdout
     assert {(uid, user) for uid, user, _ in rows} == {(APP_UID, "app")}, top.stdout
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_running_service_can_write_only_to_tmp(stack: ContainerStack, service: str) -> None:
+    def write(path: str) -> subprocess.CompletedProcess[str]:
+        return stack.podman("exec", stack.podman.name(service), "touch", path)
+
+    assert write("/tmp/scratch").returncode == 0
+    for path in ("/home/app/x", "/opt/venv/x"):  # both owned by the app user
+        denied = write(path)
+        assert denied.returncode != 0 and "Read-only file system" in denied.stderr, path
 
 
 def test_web_healthcheck_is_healthy_and_unhealthy_while_gunicorn_is_stopped(

@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 from aws_cdk import Validations
+from aws_cdk.assertions import Match
 from cdk_nag import AwsSolutionsChecks
+from taskqueue.settings import Settings
 
-from tests.infra.conftest import REPO_ROOT, Synth, service_for
+from tests.infra.conftest import REPO_ROOT, Synth, container, service_for
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -116,3 +118,21 @@ def test_cfn_lint_reports_nothing(synth_variant: Any) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", ["web", "worker"])
+def test_both_containers_run_on_a_read_only_image_with_a_scratch_tmp(dev: Synth, name: str) -> None:
+    definition = container(dev, name)
+    assert definition["ReadonlyRootFilesystem"] is True
+    assert definition["MountPoints"] == [
+        {"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "tmp"}
+    ]
+    dev.template.has_resource_properties(
+        "AWS::ECS::TaskDefinition",
+        {
+            "ContainerDefinitions": [Match.object_like({"Name": name})],
+            "Volumes": [{"Name": "tmp"}],
+        },
+    )
+    # The only files the services write at run time are under /tmp.
+    assert Settings().worker_heartbeat_file.startswith("/tmp/")
