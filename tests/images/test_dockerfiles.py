@@ -416,6 +416,9 @@ def test_compose_file_validates_with_the_four_services(compose_config: dict[str,
         assert Path(service["build"]["context"]).resolve() == REPO
         condition = service["depends_on"]["bootstrap"]["condition"]
         assert condition == "service_completed_successfully"
+        # As on ECS: a read-only image with /tmp as scratch space.
+        assert service["read_only"] is True
+        assert service["tmpfs"] == ["/tmp"]
     assert any(str(p).split(":")[-1].split("/")[0] == "8000" for p in services["web"]["ports"])
 
 
