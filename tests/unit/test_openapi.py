@@ -30,3 +30,37 @@ def test_the_request_schema_is_a_union_over_the_registered_tasks(client: FlaskCl
     assert long_params["required"] == ["duration"]
     assert long_params["properties"]["duration"]["minimum"] == 1
     assert long_params["additionalProperties"] is False
+
+
+def refs_in(node: object) -> list[str]:
+    """Every `$ref` and discriminator mapping target anywhere in `node`."""
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        mapping = node.get("mapping") if isinstance(node.get("mapping"), dict) else {}
+        found += [target for target in mapping.values() if isinstance(target, str)]
+        return found + [ref for value in node.values() for ref in refs_in(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in refs_in(value)]
+    return []
+
+
+def test_every_reference_in_the_document_resolves(client: FlaskClient) -> None:
+    document = client.get("/openapi.json").json
+    schemas = set(document["components"]["schemas"])
+
+    refs = refs_in(document)
+
+    assert refs
+    assert {ref.removeprefix("#/components/schemas/") for ref in refs} <= schemas
+    assert "TaskRequest" in schemas  # named after the model, no hash suffix
+
+
+def test_errors_are_documented_as_problem_json(client: FlaskClient) -> None:
+    document = client.get("/openapi.json").json
+    post = document["paths"]["/tasks"]["post"]["responses"]
+
+    assert set(post["422"]["content"]) == {"application/problem+json"}
+    assert set(post["503"]["content"]) == {"application/problem+json"}
+    assert set(post["202"]["content"]) == {"application/json"}
+    get = document["paths"]["/tasks/{task_id}"]["get"]["responses"]
+    assert set(get["404"]["content"]) == {"application/problem+json"}

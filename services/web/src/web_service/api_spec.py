@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 from flask import Blueprint, Flask, Response, jsonify
 from spectree import SpecTree
+
+from web_service.problems import PROBLEM_JSON
+from web_service.schemas import Problem
+
+
+def _model_name(model: type[Any]) -> str:
+    """Schemas are named after their models (spectree appends a hash by default)."""
+    return model.__name__
+
+
+def _nested_model_name(_parent: str, child: str) -> str:
+    """Nested models keep their own names too, which the discriminator mapping uses."""
+    return child
+
 
 spec = SpecTree(
     "flask",
@@ -11,15 +28,31 @@ spec = SpecTree(
     version="1.0.0",
     description="Queue Celery tasks on Amazon SQS and follow their progress.",
     mode="strict",
+    naming_strategy=_model_name,
+    nested_naming_strategy=_nested_model_name,
 )
 
 bp = Blueprint("openapi", __name__)
 
 
+def document() -> dict[str, Any]:
+    """spectree's document, with errors as `application/problem+json` (as they are sent)."""
+    generated: dict[str, Any] = copy.deepcopy(spec.spec)
+    problem_ref = f"#/components/schemas/{_model_name(Problem)}"
+    for operations in generated["paths"].values():
+        for operation in operations.values():
+            for response in operation.get("responses", {}).values():
+                content = response.get("content", {})
+                body = content.get("application/json")
+                if body is not None and body["schema"].get("$ref") == problem_ref:
+                    content[PROBLEM_JSON] = content.pop("application/json")
+    return generated
+
+
 @bp.get("/openapi.json")
 def openapi_document() -> Response:
     """The OpenAPI 3 document of this API."""
-    return jsonify(spec.spec)
+    return jsonify(document())
 
 
 def init_app(app: Flask) -> None:
