@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from taskqueue_cli.target import (
     local_endpoint_of,
     resolve,
     sibling_queue_url,
+    stack_name_of,
     web_url_of,
 )
 
@@ -94,3 +96,16 @@ def test_local_env_fills_in_what_the_environment_does_not_set(
 
 def test_url_overrides_the_web_address() -> None:
     assert from_local_settings(url="http://web:1").web_url == "http://web:1"
+
+
+def test_a_stage_names_the_stack_that_cdk_json_gives_it(tmp_path: Path) -> None:
+    context = {"taskqueue": {"prod": {"stackName": "billing-jobs-prod"}, "dev": {}}}
+    (tmp_path / "cdk.json").write_text(json.dumps({"context": context}))
+
+    assert stack_name_of("prod") == "billing-jobs-prod"
+    assert stack_name_of("dev") == "taskqueue-dev"  # no stackName for the stage
+    assert stack_name_of("qa") == "taskqueue-qa"  # no such stage
+
+
+def test_without_cdk_json_a_stage_names_stack_taskqueue_stage() -> None:
+    assert stack_name_of("prod") == "taskqueue-prod"

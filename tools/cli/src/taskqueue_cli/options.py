@@ -15,8 +15,8 @@ Stage = Annotated[
     typer.Option(
         "--stage",
         envvar="TASKQUEUE_STAGE",
-        help="Deployed stage: read the outputs of CloudFormation stack `taskqueue-<stage>`. "
-        "Without it, the local stack.",
+        help="Deployed stage: read the outputs of its CloudFormation stack (the stage's "
+        "`stackName` in ./cdk.json, else `taskqueue-<stage>`). Without it, the local stack.",
         show_default=False,
         rich_help_panel=PANEL,
     ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,9 @@ from taskqueue_cli.errors import CliError
 
 # The file `make run` reads; the local target reads it too (the environment wins).
 LOCAL_ENV_FILE = Path("local.env")
+# The CDK app's context: each stage's stack name (`taskqueue.<stage>.stackName`).
+CDK_JSON_FILE = Path("cdk.json")
+CDK_CONTEXT_NAMESPACE = "taskqueue"
 CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 # An unreachable endpoint is an error within seconds, not a hang.
@@ -67,10 +71,21 @@ class Target:
 
 
 def resolve(stage: str | None, url: str | None = None) -> Target:
-    """The deployed stack `taskqueue-<stage>`, or the local stack when no stage is given."""
+    """The deployed stack of `stage`, or the local stack when no stage is given."""
     if stage:
-        return from_stack(f"taskqueue-{stage}", url)
+        return from_stack(stack_name_of(stage), url)
     return from_local_settings(url)
+
+
+def stack_name_of(stage: str) -> str:
+    """The stage's `stackName` in ./cdk.json (what `make deploy` deployed), else
+    `taskqueue-<stage>`."""
+    try:
+        context = json.loads(CDK_JSON_FILE.read_text())["context"]
+        name = context[CDK_CONTEXT_NAMESPACE][stage]["stackName"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"taskqueue-{stage}"
+    return name if isinstance(name, str) and name.strip() else f"taskqueue-{stage}"
 
 
 def from_stack(stack_name: str, url: str | None = None) -> Target:
