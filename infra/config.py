@@ -28,6 +28,9 @@ EGRESS_MODES: tuple[str, ...] = get_args(Egress)
 ACM_ARN = re.compile(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+")
 """An ACM certificate's ARN (the load balancer's HTTPS listener needs one)."""
 
+S3_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+"""An S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)."""
+
 CONTEXT_NAMESPACE = "taskqueue"
 """cdk.json context key holding one block of tunables per stage."""
 
@@ -138,6 +141,10 @@ class InfraConfig:
     certificate_arn: str | None = None
     """ACM certificate for the load balancer: HTTPS on 443 and 80 redirecting to it.
     Unset: plain HTTP on 80."""
+    access_logs_bucket: str | None = None
+    """An existing S3 bucket whose policy lets Elastic Load Balancing write to it (often an
+    organisation's central log bucket): the load balancer's access logs go there, under
+    the stack's name. Unset: no access logs."""
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -171,6 +178,12 @@ class InfraConfig:
             raise ConfigError("alarm thresholds must be positive")
         if self.backlog_without_workers_alarm_minutes < 1:
             raise ConfigError("backlogWithoutWorkersAlarmMinutes must be at least 1")
+        if self.access_logs_bucket is not None and not S3_BUCKET_NAME.fullmatch(
+            self.access_logs_bucket
+        ):
+            raise ConfigError(
+                f"accessLogsBucket must be an S3 bucket name, got {self.access_logs_bucket!r}"
+            )
         if self.certificate_arn is not None and not ACM_ARN.fullmatch(self.certificate_arn):
             raise ConfigError(
                 f"certificateArn must be an ACM certificate ARN, got {self.certificate_arn!r}"
@@ -313,6 +326,7 @@ class InfraConfig:
             backlog_without_workers_alarm_minutes=ctx.integer("backlogWithoutWorkersAlarmMinutes"),
             alarm_topic_arn=topic,
             certificate_arn=ctx.optional_text("certificateArn"),
+            access_logs_bucket=ctx.optional_text("accessLogsBucket"),
         )
 
 

@@ -133,6 +133,8 @@ class TaskQueueStack(Stack):
                     self, "Certificate", config.certificate_arn
                 )
             ),
+            access_logs_bucket=config.access_logs_bucket,
+            access_logs_prefix=config.stack_name,
         )
         self.worker = WorkerService(
             self,

@@ -28,7 +28,9 @@ class WebService(Construct):
     a rollback circuit breaker and CPU target-tracking autoscaling.
 
     With a `certificate` the load balancer serves HTTPS on 443 (AWS's recommended TLS
-    policy) and answers plain HTTP on 80 with a redirect; without one, HTTP on 80.
+    policy) and answers plain HTTP on 80 with a redirect; without one, HTTP on 80. With an
+    `access_logs_bucket` (whose policy already admits Elastic Load Balancing) it writes its
+    access logs there under `access_logs_prefix`.
 
     The task role starts empty: the stack grants it exactly what the web needs.
     """
@@ -58,6 +60,8 @@ class WebService(Construct):
         assign_public_ip: bool,
         deletion_protection: bool,
         certificate: acm.ICertificate | None = None,
+        access_logs_bucket: str | None = None,
+        access_logs_prefix: str = "taskqueue",
     ) -> None:
         super().__init__(scope, construct_id)
         self.task_role = iam.Role(
@@ -75,6 +79,12 @@ class WebService(Construct):
             drop_invalid_header_fields=True,
             deletion_protection=deletion_protection,
         )
+        if access_logs_bucket is not None:
+            # The attributes themselves: `log_access_logs` would also write the bucket's
+            # policy, which needs a region-pinned stack and an owned bucket.
+            self.load_balancer.set_attribute("access_logs.s3.enabled", "true")
+            self.load_balancer.set_attribute("access_logs.s3.bucket", access_logs_bucket)
+            self.load_balancer.set_attribute("access_logs.s3.prefix", access_logs_prefix)
         https = certificate is not None
         pattern = ecs_patterns.ApplicationLoadBalancedFargateService(
             self,

@@ -75,6 +75,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # As the CLI passes `-c workerCount=5`: a string.
     "dev_worker5": {"workerCount": "5"},
     "dev_https": {"certificateArn": CERTIFICATE_ARN},
+    "dev_access_logs": {"accessLogsBucket": "org-central-alb-logs"},
 }
 
 
@@ -114,6 +115,11 @@ def dev_worker5(synth_variant: Callable[[str], Synth]) -> Synth:
 @pytest.fixture(scope="session")
 def dev_https(synth_variant: Callable[[str], Synth]) -> Synth:
     return synth_variant("dev_https")
+
+
+@pytest.fixture(scope="session")
+def dev_access_logs(synth_variant: Callable[[str], Synth]) -> Synth:
+    return synth_variant("dev_access_logs")
 
 
 def only(found: Mapping[str, Any]) -> tuple[str, Any]:

@@ -80,6 +80,7 @@ def test_the_config_is_frozen() -> None:
         {"averageProcessingTime": "0"},
         {"maxAzs": "1"},
         {"certificateArn": "arn:aws:iam::123456789012:server-certificate/web"},
+        {"accessLogsBucket": "s3://Org_Logs"},
     ],
 )
 def test_impossible_settings_are_refused(overrides: dict[str, str]) -> None:
