@@ -9,7 +9,8 @@ no state written) once the task succeeded. A delivery that finds a live lease (a
 worker runs the task, or died running it a moment ago) is rejected without requeue: the
 message stays in SQS and comes back after the visibility timeout, which outlasts the lease.
 A delivery after the lease expired, or after the body failed, takes the claim over and runs
-the task again, so nothing is lost.
+the task again, so nothing is lost. A delivery of a task cancelled before any run claimed
+it (REVOKED, taskqueue.cancellation) is dropped too.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def claim(task: Any, lease_seconds: float) -> None:
         request=task.request,
     )
     started["task_id"] = task_id
-    update = backend.state_update(task_id, started)
+    # Neither after SUCCESS nor after a cancellation (taskqueue.cancellation).
+    update = backend.state_update(task_id, started, unless=(states.SUCCESS, states.REVOKED))
     now = time.time()
     update["UpdateExpression"] += ", lease_until = :lease"
     update["ConditionExpression"] = (
@@ -57,8 +59,12 @@ def claim(task: Any, lease_seconds: float) -> None:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
         held: dict[str, Any] = error.response.get("Item", {})  # type: ignore[assignment]
-        if held.get(STATE_ATTRIBUTE, {}).get("S") == states.SUCCESS:
+        held_state = held.get(STATE_ATTRIBUTE, {}).get("S")
+        if held_state == states.SUCCESS:
             logger.warning("task %s was delivered again after it finished: dropped", task_id)
+            raise Ignore() from error
+        if held_state == states.REVOKED:
+            logger.warning("task %s was cancelled before it started: dropped", task_id)
             raise Ignore() from error
         logger.warning(
             "task %s is claimed by another run: back after the visibility timeout", task_id

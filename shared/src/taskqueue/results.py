@@ -48,14 +48,20 @@ class ProvisionedTableBackend(DynamoDBBackend):  # type: ignore[misc]
         """The key of the task's item, as Celery's own get/set spell it."""
         return {"id": {"S": str(self.get_key_for_task(task_id))}}
 
-    def state_update(self, task_id: str, meta: dict[str, Any]) -> dict[str, Any]:
-        """UpdateItem arguments that store `meta` unless the task already succeeded."""
+    def state_update(
+        self, task_id: str, meta: dict[str, Any], *, unless: tuple[str, ...] = (states.SUCCESS,)
+    ) -> dict[str, Any]:
+        """UpdateItem arguments that store `meta` unless the task's state is one of `unless`
+        (by default: unless it already succeeded)."""
         now = time.time()
+        final = {f":final{index}": {"S": state} for index, state in enumerate(unless)}
         return {
             "TableName": self.table_name,
             "Key": self.item_key(task_id),
             "UpdateExpression": "SET #result = :result, #state = :state, #at = :at, #ttl = :ttl",
-            "ConditionExpression": "attribute_not_exists(#state) OR #state <> :success",
+            "ConditionExpression": (
+                f"attribute_not_exists(#state) OR NOT (#state IN ({', '.join(final)}))"
+            ),
             "ExpressionAttributeNames": {
                 "#result": "result",
                 "#state": STATE_ATTRIBUTE,
@@ -67,7 +73,7 @@ class ProvisionedTableBackend(DynamoDBBackend):  # type: ignore[misc]
                 ":state": {"S": meta["status"]},
                 ":at": {"N": str(now)},
                 ":ttl": {"N": str(int(now + self.time_to_live_seconds))},
-                ":success": {"S": states.SUCCESS},
+                **final,
             },
         }
 

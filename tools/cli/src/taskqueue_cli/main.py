@@ -33,6 +33,7 @@ app = typer.Typer(
 )
 app.command(epilog=tasks.ENQUEUE_EXAMPLES)(tasks.enqueue)
 app.command(epilog=tasks.STATUS_EXAMPLES)(tasks.status)
+app.command()(tasks.cancel)
 app.command(epilog=queues.EXAMPLES)(queues.queues)
 app.add_typer(dlq_commands.app, name="dlq")
 app.add_typer(workers_commands.app, name="workers")

@@ -1,4 +1,4 @@
-"""`enqueue` and `status`: queue a task, follow it, read its state."""
+"""`enqueue`, `status` and `cancel`: queue a task, follow it, read its state, cancel it."""
 
 from __future__ import annotations
 
@@ -83,6 +83,21 @@ def status(
     if as_json:
         typer.echo(json.dumps(body))
         return
+    for name, value in describe(body):
+        typer.echo(f"{name:<9}{value}")
+
+
+def cancel(
+    task_id: Annotated[str, typer.Argument(metavar="ID", help="The id `enqueue` printed.")],
+    stage: Stage = None,
+    local: Local = False,
+    url: Url = None,
+) -> None:
+    """Cancel a task no worker has started (exit 1 if it already runs or ran).
+
+    The worker that receives it drops it without running it; its state is REVOKED.
+    """
+    body = WebClient(target(stage, local, url).require_web()).cancel(task_id)
     for name, value in describe(body):
         typer.echo(f"{name:<9}{value}")
 

@@ -1,4 +1,4 @@
-"""The web service's HTTP API, as the CLI uses it: queue a task, read its status."""
+"""The web service's HTTP API, as the CLI uses it: queue a task, read its status, cancel it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from taskqueue_cli.errors import CliError
 
 
 class WebClient:
-    """`POST /tasks` and `GET /tasks/<id>` on one web service."""
+    """`POST /tasks`, `GET /tasks/<id>` and `DELETE /tasks/<id>` on one web service."""
 
     def __init__(self, base_url: str, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
@@ -41,6 +41,18 @@ class WebClient:
             return body
         if response.status_code == 404:
             raise CliError(f"no task with id {task_id} was queued (or its result has expired)")
+        raise CliError(_describe(response, _problem(response)))
+
+    def cancel(self, task_id: str) -> dict[str, Any]:
+        """Cancel a task no worker has started; its status body (state REVOKED)."""
+        response = self._request("DELETE", f"/tasks/{quote(task_id, safe='')}")
+        if response.status_code == 200:
+            body: dict[str, Any] = response.json()
+            return body
+        if response.status_code == 404:
+            raise CliError(f"no task with id {task_id} was queued (or its result has expired)")
+        if response.status_code == 409:
+            raise CliError(f"too late to cancel: {_problem(response).get('detail', '')}")
         raise CliError(_describe(response, _problem(response)))
 
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:

@@ -1,15 +1,18 @@
-"""Queue a task and read its state."""
+"""Queue a task, read its state, cancel it while it waits."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from pydantic import ValidationError
 from spectree import Response as SpecResponse
+from taskqueue.cancellation import cancel_queued
 from taskqueue.factory import settings_of
-from taskqueue.results import read_status
+from taskqueue.results import TaskStatus, read_status
 from taskqueue.tasks import TASKS
 
 from web_service.api_spec import spec
@@ -87,16 +90,65 @@ def create_task() -> Response:
 )
 def task_status(task_id: str) -> Response:
     """State, progress, result or error of a queued task; 404 for an id never queued."""
-    if not TASK_ID.fullmatch(task_id):  # could never have been queued (nor be a table key)
-        raise ProblemError(404, "Not Found", "No task with that id was queued.")
-    try:
+    require_task_id(task_id)
+    with results_table():
         status = read_status(current_app.extensions["celery"], task_id)
+    if status is None:
+        raise ProblemError(404, "Not Found", f"No task with id {task_id} was queued.")
+    return status_body(task_id, status)
+
+
+@bp.delete("/<task_id>")
+@spec.validate(
+    resp=SpecResponse(
+        HTTP_200=TaskStatusBody, HTTP_404=Problem, HTTP_409=Problem, HTTP_503=Problem
+    ),
+    tags=["tasks"],
+    skip_validation=True,
+)
+def cancel_task(task_id: str) -> Response:
+    """Cancel a task no worker has started: 200 with state REVOKED; 409 once it runs or ran.
+
+    A worker that receives the cancelled task drops it without running it. A task waiting
+    for its next delivery after a failed run can be cancelled too.
+    """
+    require_task_id(task_id)
+    celery = current_app.extensions["celery"]
+    with results_table():
+        outcome = cancel_queued(celery, task_id)
+        if outcome.state is None:
+            raise ProblemError(404, "Not Found", f"No task with id {task_id} was queued.")
+        if not outcome.cancelled:
+            raise ProblemError(
+                409,
+                "Too late to cancel",
+                f"Task {task_id} is {outcome.state}: only a task that is not running and has "
+                "not succeeded can be cancelled.",
+            )
+        status = read_status(celery, task_id)
+    assert status is not None  # just written
+    return status_body(task_id, status)
+
+
+def require_task_id(task_id: str) -> None:
+    """404 for a string that could never have been queued (nor be a table key)."""
+    if not TASK_ID.fullmatch(task_id):
+        raise ProblemError(404, "Not Found", "No task with that id was queued.")
+
+
+@contextmanager
+def results_table() -> Iterator[None]:
+    """503 problem while the results table does not answer."""
+    try:
+        yield
     except BROKER_ERRORS as error:
         raise ProblemError(
             503, "Results unavailable", "The results table did not answer; try again shortly."
         ) from error
-    if status is None:
-        raise ProblemError(404, "Not Found", f"No task with id {task_id} was queued.")
+
+
+def status_body(task_id: str, status: TaskStatus) -> Response:
+    """The TaskStatusBody of one task."""
     return jsonify(
         {
             "id": task_id,

@@ -1,0 +1,98 @@
+"""DELETE /tasks/<id>: a task no run holds is cancelled; a worker then drops it unrun."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from celery import Celery
+from celery.exceptions import Ignore
+from flask import Flask
+from flask.testing import FlaskClient
+from taskqueue.idempotency import claim, release
+
+
+@pytest.fixture
+def celery(app: Flask) -> Celery:
+    celery_app: Celery = app.extensions["celery"]
+    return celery_app
+
+
+def queued(client: FlaskClient) -> str:
+    """A task queued through the web (no worker runs here)."""
+    task_id: str = client.post("/tasks", json={"task": "noop"}).json["id"]
+    return task_id
+
+
+def delivery(celery: Celery, task_id: str) -> Any:
+    """What a worker's `run_once` sees of one delivery of the task."""
+    return SimpleNamespace(app=celery, request=SimpleNamespace(id=task_id, hostname="w1"))
+
+
+def test_a_queued_task_is_cancelled_and_shows_revoked(client: FlaskClient) -> None:
+    task_id = queued(client)
+
+    response = client.delete(f"/tasks/{task_id}")
+
+    assert response.status_code == 200
+    expected = {
+        "id": task_id,
+        "state": "REVOKED",
+        "progress": None,
+        "result": None,
+        "error": "TaskRevokedError: cancelled before it started",
+    }
+    assert response.json == expected
+    assert client.get(f"/tasks/{task_id}").json == expected
+    assert client.delete(f"/tasks/{task_id}").status_code == 200  # again: same answer
+
+
+def test_a_worker_drops_a_cancelled_task_without_running_it(
+    client: FlaskClient, celery: Celery
+) -> None:
+    task_id = queued(client)
+    client.delete(f"/tasks/{task_id}")
+
+    with pytest.raises(Ignore):  # acknowledged, the body never runs
+        claim(delivery(celery, task_id), lease_seconds=60)
+
+    assert client.get(f"/tasks/{task_id}").json["state"] == "REVOKED"
+
+
+@pytest.mark.parametrize("state", ["STARTED", "SUCCESS"])
+def test_a_running_or_finished_task_is_too_late_to_cancel(
+    client: FlaskClient, celery: Celery, state: str
+) -> None:
+    task_id = queued(client)
+    claim(delivery(celery, task_id), lease_seconds=60)
+    if state == "SUCCESS":
+        celery.backend.store_result(task_id, None, "SUCCESS")
+
+    response = client.delete(f"/tasks/{task_id}")
+
+    assert response.status_code == 409
+    assert response.mimetype == "application/problem+json"
+    assert f"is {state}" in response.json["detail"]
+    assert client.get(f"/tasks/{task_id}").json["state"] == state
+
+
+def test_a_task_waiting_for_redelivery_after_a_failure_can_be_cancelled(
+    client: FlaskClient, celery: Celery
+) -> None:
+    task_id = queued(client)
+    claim(delivery(celery, task_id), lease_seconds=60)
+    release(celery, task_id)  # what run_once does when the body raises
+    celery.backend.store_result(task_id, ValueError("boom"), "FAILURE")
+
+    assert client.delete(f"/tasks/{task_id}").json["state"] == "REVOKED"
+    with pytest.raises(Ignore):
+        claim(delivery(celery, task_id), lease_seconds=60)
+
+
+@pytest.mark.parametrize("task_id", ["never-queued", "not a task id"])
+def test_an_unknown_id_is_404(client: FlaskClient, task_id: str) -> None:
+    response = client.delete(f"/tasks/{task_id}")
+
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
