@@ -35,25 +35,11 @@ class WebClient:
 
     def status(self, task_id: str) -> dict[str, Any]:
         """`{"id", "state", "progress", "result", "error"}` of one task."""
-        response = self._request("GET", f"/tasks/{quote(task_id, safe='')}")
-        if response.status_code == 200:
-            body: dict[str, Any] = response.json()
-            return body
-        if response.status_code == 404:
-            raise CliError(f"no task with id {task_id} was queued (or its result has expired)")
-        raise CliError(_describe(response, _problem(response)))
+        return _task_body(self._request("GET", _task_path(task_id)), task_id)
 
     def cancel(self, task_id: str) -> dict[str, Any]:
         """Cancel a task no worker has started; its status body (state REVOKED)."""
-        response = self._request("DELETE", f"/tasks/{quote(task_id, safe='')}")
-        if response.status_code == 200:
-            body: dict[str, Any] = response.json()
-            return body
-        if response.status_code == 404:
-            raise CliError(f"no task with id {task_id} was queued (or its result has expired)")
-        if response.status_code == 409:
-            raise CliError(f"too late to cancel: {_problem(response).get('detail', '')}")
-        raise CliError(_describe(response, _problem(response)))
+        return _task_body(self._request("DELETE", _task_path(task_id)), task_id)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         url = f"{self.base_url}{path}"
@@ -65,6 +51,22 @@ class WebClient:
             raise CliError(
                 f"the web service at {self.base_url} did not answer within {self.timeout:g} s"
             ) from error
+
+
+def _task_path(task_id: str) -> str:
+    return f"/tasks/{quote(task_id, safe='')}"
+
+
+def _task_body(response: requests.Response, task_id: str) -> dict[str, Any]:
+    """The status body of a 200; an error naming the cause otherwise."""
+    if response.status_code == 200:
+        body: dict[str, Any] = response.json()
+        return body
+    if response.status_code == 404:
+        raise CliError(f"no task with id {task_id} was queued (or its result has expired)")
+    if response.status_code == 409:
+        raise CliError(f"too late to cancel: {_problem(response).get('detail', '')}")
+    raise CliError(_describe(response, _problem(response)))
 
 
 def _problem(response: requests.Response) -> dict[str, Any]:
