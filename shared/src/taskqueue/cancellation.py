@@ -16,38 +16,28 @@ from botocore.exceptions import ClientError
 from celery import Celery, states
 from celery.exceptions import TaskRevokedError
 
-from taskqueue.results import STATE_ATTRIBUTE
+from taskqueue.results import STATE_ATTRIBUTE, TaskStatus, status_of
 
 CANCELLED = "cancelled before it started"
 
 
 @dataclass(frozen=True)
 class Cancellation:
-    """The outcome: `state` is the task's state now, None when the id was never queued."""
+    """The outcome: the task's state now (None when the id was never queued), and its
+    status when this call cancelled it (None when it was too late)."""
 
-    cancelled: bool
     state: str | None
+    status: TaskStatus | None = None
 
 
 def cancel_queued(celery: Celery, task_id: str) -> Cancellation:
     """Mark the task REVOKED unless a run holds it or it succeeded; one conditional PutItem."""
     backend = celery.backend
     revoked = backend.encode_result(TaskRevokedError(CANCELLED), states.REVOKED)
-    meta = backend._get_result_meta(
-        result=revoked, state=states.REVOKED, traceback=None, request=None
-    )
-    meta["task_id"] = task_id
-    now = time.time()
+    meta = backend.state_meta(task_id, states.REVOKED, revoked)
     try:
         backend.client.put_item(
-            TableName=backend.table_name,
-            Item={
-                **backend.item_key(task_id),
-                "result": {"B": backend.encode(meta)},
-                STATE_ATTRIBUTE: {"S": states.REVOKED},
-                "timestamp": {"N": str(now)},
-                "ttl": {"N": str(int(now + backend.time_to_live_seconds))},
-            },
+            **backend.state_put(task_id, meta),
             # Known (queued through the web), not succeeded, and no live lease.
             ConditionExpression=(
                 "attribute_exists(id)"
@@ -57,7 +47,7 @@ def cancel_queued(celery: Celery, task_id: str) -> Cancellation:
             ExpressionAttributeNames={"#state": STATE_ATTRIBUTE},
             ExpressionAttributeValues={
                 ":success": {"S": states.SUCCESS},
-                ":now": {"N": str(now)},
+                ":now": {"N": str(time.time())},
             },
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
@@ -66,7 +56,7 @@ def cancel_queued(celery: Celery, task_id: str) -> Cancellation:
             raise
         held: dict[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
         if not held:
-            return Cancellation(cancelled=False, state=None)
-        state: str = held.get(STATE_ATTRIBUTE, {}).get("S", states.PENDING)
-        return Cancellation(cancelled=False, state=state)
-    return Cancellation(cancelled=True, state=states.REVOKED)
+            return Cancellation(state=None)
+        return Cancellation(state=held.get(STATE_ATTRIBUTE, {}).get("S", states.PENDING))
+    status = status_of(backend.meta_from_decoded(dict(meta)))
+    return Cancellation(state=states.REVOKED, status=status)

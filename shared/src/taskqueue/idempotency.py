@@ -35,13 +35,12 @@ def claim(task: Any, lease_seconds: float) -> None:
     another run's lease holds."""
     backend = task.app.backend
     task_id = task.request.id
-    started = backend._get_result_meta(
-        result={"pid": os.getpid(), "hostname": task.request.hostname},
-        state=states.STARTED,
-        traceback=None,
+    started = backend.state_meta(
+        task_id,
+        states.STARTED,
+        {"pid": os.getpid(), "hostname": task.request.hostname},
         request=task.request,
     )
-    started["task_id"] = task_id
     # Neither after SUCCESS nor after a cancellation (taskqueue.cancellation).
     update = backend.state_update(task_id, started, unless=(states.SUCCESS, states.REVOKED))
     now = time.time()

@@ -48,31 +48,56 @@ class ProvisionedTableBackend(DynamoDBBackend):  # type: ignore[misc]
         """The key of the task's item, as Celery's own get/set spell it."""
         return {"id": {"S": str(self.get_key_for_task(task_id))}}
 
+    def state_meta(
+        self,
+        task_id: str,
+        state: str,
+        result: Any = None,
+        *,
+        traceback: str | None = None,
+        request: Any = None,
+    ) -> dict[str, Any]:
+        """Celery's record of one state of the task (`result` already encoded)."""
+        meta: dict[str, Any] = self._get_result_meta(
+            result=result, state=state, traceback=traceback, request=request
+        )
+        meta["task_id"] = task_id
+        return meta
+
+    def state_attributes(self, meta: dict[str, Any]) -> dict[str, dict[str, str]]:
+        """The item's attributes for one state: Celery's encoded record (what its `get`
+        reads), the state in the clear for conditions, when, and the TTL."""
+        now = time.time()
+        return {
+            "result": {"B": self.encode(meta)},
+            STATE_ATTRIBUTE: {"S": meta["status"]},
+            "timestamp": {"N": str(now)},
+            "ttl": {"N": str(int(now + self.time_to_live_seconds))},
+        }
+
+    def state_put(self, task_id: str, meta: dict[str, Any]) -> dict[str, Any]:
+        """PutItem arguments that write the task's item afresh with one state."""
+        item = {**self.item_key(task_id), **self.state_attributes(meta)}
+        return {"TableName": self.table_name, "Item": item}
+
     def state_update(
         self, task_id: str, meta: dict[str, Any], *, unless: tuple[str, ...] = (states.SUCCESS,)
     ) -> dict[str, Any]:
         """UpdateItem arguments that store `meta` unless the task's state is one of `unless`
-        (by default: unless it already succeeded)."""
-        now = time.time()
+        (by default: unless it already succeeded); other attributes (the lease) stay."""
+        attributes = self.state_attributes(meta)
         final = {f":final{index}": {"S": state} for index, state in enumerate(unless)}
         return {
             "TableName": self.table_name,
             "Key": self.item_key(task_id),
-            "UpdateExpression": "SET #result = :result, #state = :state, #at = :at, #ttl = :ttl",
+            "UpdateExpression": "SET " + ", ".join(f"#{name} = :{name}" for name in attributes),
             "ConditionExpression": (
-                f"attribute_not_exists(#state) OR NOT (#state IN ({', '.join(final)}))"
+                f"attribute_not_exists(#{STATE_ATTRIBUTE}) "
+                f"OR NOT (#{STATE_ATTRIBUTE} IN ({', '.join(final)}))"
             ),
-            "ExpressionAttributeNames": {
-                "#result": "result",
-                "#state": STATE_ATTRIBUTE,
-                "#at": "timestamp",
-                "#ttl": "ttl",
-            },
+            "ExpressionAttributeNames": {f"#{name}": name for name in attributes},
             "ExpressionAttributeValues": {
-                ":result": {"B": self.encode(meta)},
-                ":state": {"S": meta["status"]},
-                ":at": {"N": str(now)},
-                ":ttl": {"N": str(int(now + self.time_to_live_seconds))},
+                **{f":{name}": value for name, value in attributes.items()},
                 **final,
             },
         }
@@ -86,10 +111,7 @@ class ProvisionedTableBackend(DynamoDBBackend):  # type: ignore[misc]
         request: Any = None,
         **kwargs: Any,
     ) -> Any:
-        meta = self._get_result_meta(
-            result=result, state=state, traceback=traceback, request=request
-        )
-        meta["task_id"] = task_id
+        meta = self.state_meta(task_id, state, result, traceback=traceback, request=request)
         try:
             self.client.update_item(**self.state_update(task_id, meta))
         except ClientError as error:
@@ -115,15 +137,8 @@ def mark_queued(celery: Celery, task_id: str) -> None:
     One PutItem: `backend.store_result` would first read the (new, so absent) record.
     """
     backend = celery.backend
-    meta = {
-        "status": states.PENDING,
-        "result": None,
-        "traceback": None,
-        "children": [],
-        "date_done": None,
-        "task_id": task_id,
-    }
-    backend.set(backend.get_key_for_task(task_id), backend.encode(meta))
+    pending = backend.state_meta(task_id, states.PENDING)
+    backend.client.put_item(**backend.state_put(task_id, pending))
 
 
 def read_status(celery: Celery, task_id: str) -> TaskStatus | None:
@@ -132,7 +147,11 @@ def read_status(celery: Celery, task_id: str) -> TaskStatus | None:
     raw = backend.get(backend.get_key_for_task(task_id))
     if raw is None:
         return None
-    meta = backend.decode_result(raw)
+    return status_of(backend.decode_result(raw))
+
+
+def status_of(meta: dict[str, Any]) -> TaskStatus:
+    """What GET /tasks/<id> shows of a decoded Celery record."""
     state, info = meta["status"], meta["result"]
     if state == "PROGRESS" and isinstance(info, dict):
         progress = {"current": int(info["current"]), "total": int(info["total"])}

@@ -94,7 +94,7 @@ def task_status(task_id: str) -> Response:
     with results_table():
         status = read_status(current_app.extensions["celery"], task_id)
     if status is None:
-        raise ProblemError(404, "Not Found", f"No task with id {task_id} was queued.")
+        raise not_queued(task_id)
     return status_body(task_id, status)
 
 
@@ -113,27 +113,29 @@ def cancel_task(task_id: str) -> Response:
     for its next delivery after a failed run can be cancelled too.
     """
     require_task_id(task_id)
-    celery = current_app.extensions["celery"]
     with results_table():
-        outcome = cancel_queued(celery, task_id)
-        if outcome.state is None:
-            raise ProblemError(404, "Not Found", f"No task with id {task_id} was queued.")
-        if not outcome.cancelled:
-            raise ProblemError(
-                409,
-                "Too late to cancel",
-                f"Task {task_id} is {outcome.state}: only a task that is not running and has "
-                "not succeeded can be cancelled.",
-            )
-        status = read_status(celery, task_id)
-    assert status is not None  # just written
-    return status_body(task_id, status)
+        outcome = cancel_queued(current_app.extensions["celery"], task_id)
+    if outcome.state is None:
+        raise not_queued(task_id)
+    if outcome.status is None:
+        raise ProblemError(
+            409,
+            "Too late to cancel",
+            f"Task {task_id} is {outcome.state}: only a task that is not running and has "
+            "not succeeded can be cancelled.",
+        )
+    return status_body(task_id, outcome.status)
 
 
 def require_task_id(task_id: str) -> None:
     """404 for a string that could never have been queued (nor be a table key)."""
     if not TASK_ID.fullmatch(task_id):
         raise ProblemError(404, "Not Found", "No task with that id was queued.")
+
+
+def not_queued(task_id: str) -> ProblemError:
+    """The 404 for an id the results table does not know."""
+    return ProblemError(404, "Not Found", f"No task with id {task_id} was queued.")
 
 
 @contextmanager
