@@ -6,6 +6,12 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from constructs import Construct
 
+# Every task of the cluster: the platform both images are built and tested for.
+TASK_PLATFORM = ecs.RuntimePlatform(
+    cpu_architecture=ecs.CpuArchitecture.X86_64,
+    operating_system_family=ecs.OperatingSystemFamily.LINUX,
+)
+
 
 class ServiceCluster(Construct):
     """Fargate cluster with Container Insights (its RunningTaskCount drives worker scaling)."""

@@ -220,11 +220,6 @@ class InfraConfig:
         return round(self.acceptable_latency_seconds / self.average_processing_seconds, 3)
 
     @property
-    def https(self) -> bool:
-        """The load balancer serves HTTPS (a certificate is configured)."""
-        return self.certificate_arn is not None
-
-    @property
     def is_prod(self) -> bool:
         return self.stage == "prod"
 
@@ -236,11 +231,6 @@ class InfraConfig:
     def retain_data(self) -> bool:
         """Keep the table and log groups when the stack is deleted (prod)."""
         return self.is_prod
-
-    @property
-    def assign_public_ip(self) -> bool:
-        """Tasks in public subnets need a public IP to reach AWS APIs without a NAT."""
-        return self.egress == "public"
 
     def runtime_environment(
         self,

@@ -21,6 +21,11 @@ from infra.config import Egress
 PUBLIC_SUBNETS = "public"
 PRIVATE_SUBNETS = "private"
 VPC_CIDR = "10.0.0.0/16"
+# The tasks' subnets when they are not public: behind the NAT gateway, or isolated.
+PRIVATE_SUBNET_TYPE = {
+    "nat": ec2.SubnetType.PRIVATE_WITH_EGRESS,
+    "endpoints": ec2.SubnetType.PRIVATE_ISOLATED,
+}
 
 
 class Network(Construct):
@@ -52,20 +57,10 @@ class Network(Construct):
                 name=PUBLIC_SUBNETS, subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24
             )
         ]
-        if egress == "nat":
+        if egress in PRIVATE_SUBNET_TYPE:
             subnets.append(
                 ec2.SubnetConfiguration(
-                    name=PRIVATE_SUBNETS,
-                    subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS,
-                    cidr_mask=22,
-                )
-            )
-        elif egress == "endpoints":
-            subnets.append(
-                ec2.SubnetConfiguration(
-                    name=PRIVATE_SUBNETS,
-                    subnet_type=ec2.SubnetType.PRIVATE_ISOLATED,
-                    cidr_mask=22,
+                    name=PRIVATE_SUBNETS, subnet_type=PRIVATE_SUBNET_TYPE[egress], cidr_mask=22
                 )
             )
 

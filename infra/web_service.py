@@ -14,6 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.cluster import TASK_PLATFORM
 from infra.config import ServiceCounts, TaskSize
 from infra.read_only import read_only_root
 
@@ -107,10 +108,7 @@ class WebService(Construct):
             health_check_grace_period=Duration.seconds(60),
             task_subnets=task_subnets,
             assign_public_ip=assign_public_ip,
-            runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=ecs.CpuArchitecture.X86_64,
-                operating_system_family=ecs.OperatingSystemFamily.LINUX,
-            ),
+            runtime_platform=TASK_PLATFORM,
             enable_ecs_managed_tags=True,
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
             health_check=ecs.HealthCheck(

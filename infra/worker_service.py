@@ -11,6 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.cluster import TASK_PLATFORM
 from infra.config import TaskSize
 from infra.read_only import read_only_root
 
@@ -61,10 +62,7 @@ class WorkerService(Construct):
             cpu=size.cpu,
             memory_limit_mib=size.memory_mib,
             task_role=self.task_role,
-            runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=ecs.CpuArchitecture.X86_64,
-                operating_system_family=ecs.OperatingSystemFamily.LINUX,
-            ),
+            runtime_platform=TASK_PLATFORM,
         )
         self.container = self.task_definition.add_container(
             "Worker",
