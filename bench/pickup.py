@@ -31,26 +31,28 @@ def post_noop(session: requests.Session, web_url: str) -> str:
     return task_id
 
 
-def wait_for_start(stamps_file: Path, task_id: str, timeout: float = START_TIMEOUT_S) -> float:
-    """The unix time the task started, polling the stamps file."""
+def wait_for_stamp(
+    stamps_file: Path, task_id: str, kind: str, poll_s: float, timeout: float = START_TIMEOUT_S
+) -> float:
+    """The unix time the task's `kind` ("start" or "end") was stamped, polling the file."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        started = read_stamps(stamps_file).starts.get(task_id)
-        if started is not None:
-            return started
-        time.sleep(POLL_S)
-    raise RuntimeError(f"task {task_id} did not start within {timeout}s")
+        stamps = read_stamps(stamps_file)
+        stamped = (stamps.starts if kind == "start" else stamps.ends).get(task_id)
+        if stamped is not None:
+            return stamped
+        time.sleep(poll_s)
+    raise RuntimeError(f"task {task_id} did not {kind} within {timeout}s")
 
 
-def wait_for_end(stamps_file: Path, task_id: str, timeout: float = START_TIMEOUT_S) -> float:
-    """The unix time the task ended, polling the stamps file."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ended = read_stamps(stamps_file).ends.get(task_id)
-        if ended is not None:
-            return ended
-        time.sleep(POLL_S * 10)
-    raise RuntimeError(f"task {task_id} did not end within {timeout}s")
+def wait_for_start(stamps_file: Path, task_id: str) -> float:
+    """The unix time the task started."""
+    return wait_for_stamp(stamps_file, task_id, "start", POLL_S)
+
+
+def wait_for_end(stamps_file: Path, task_id: str) -> float:
+    """The unix time the task ended (polled coarsely: nothing is timed by it)."""
+    return wait_for_stamp(stamps_file, task_id, "end", POLL_S * 10)
 
 
 @dataclass(frozen=True)
