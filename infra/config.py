@@ -93,13 +93,10 @@ class TaskSize:
             )
 
 
-def _one_of(allowed: tuple[int, ...]) -> Callable[[int], int]:
-    def check(value: int) -> int:
-        if value not in allowed:
-            raise ValueError(f"must be one of {list(allowed)}")
-        return value
-
-    return check
+def _log_retention(days: int) -> int:
+    if days not in LOG_RETENTION_DAYS:
+        raise ValueError(f"must be one of {list(LOG_RETENTION_DAYS)}")
+    return days
 
 
 def _unset_if_blank(value: object) -> object:
@@ -129,7 +126,7 @@ class InfraConfig(BaseModel):
     egress: Egress
     """public: tasks in public subnets, no NAT (dev, nothing billed idle); nat: private
     subnets behind one NAT gateway; endpoints: isolated subnets with VPC endpoints."""
-    max_azs: int = Field(ge=2, description="An application load balancer needs 2 AZs.")
+    max_azs: int = Field(ge=2)  # an application load balancer needs 2 AZs
 
     # Task timing: the runtime `Settings` fields of the same names, checked by them.
     task_max_duration: Seconds
@@ -141,7 +138,7 @@ class InfraConfig(BaseModel):
     result_expires: Seconds
 
     log_level: Annotated[str, AfterValidator(str.upper)]
-    log_retention_days: Annotated[int, AfterValidator(_one_of(LOG_RETENTION_DAYS))]
+    log_retention_days: Annotated[int, AfterValidator(_log_retention)]
 
     web_cpu: int
     web_memory_mib: int = Field(alias="webMemoryMiB")
