@@ -7,12 +7,13 @@ npx cdk deploy -c workerCount=5       # changes the worker service only
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from infra.config import InfraConfig
+from infra.config import ConfigError, InfraConfig
 from infra.stack import TaskQueueStack
 
 REPO_ROOT = Path(__file__).resolve().parent
@@ -28,7 +29,10 @@ def build(app: App) -> TaskQueueStack:
 
 def main() -> None:
     app = App()
-    build(app)
+    try:
+        build(app)
+    except ConfigError as error:  # a context that cannot work: its message, no traceback
+        sys.exit(f"cdk.json / -c context: {error}")
     app.synth()
 
 

@@ -6,11 +6,10 @@
 #   make scale-workers N=5          # out-of-band; the next deploy restores workerCount
 #
 # The CDK CLI is pinned in package.json (install it with `npm ci`) and runs through npx,
-# without notices or telemetry, with its state in .cdk-home/ instead of ~/.cdk.
+# without notices or telemetry, with its state in .cdk-home/ instead of ~/.cdk. The app has
+# one stack, named by the stage's "stackName" in cdk.json: diff/deploy/destroy take --all.
 
 STAGE ?= dev
-# Must match the stage's "stackName" in cdk.json (unless overridden with -c stackName=...).
-STACK ?= taskqueue-$(STAGE)
 CDK_OUT ?= cdk.out
 CDK_ARGS ?=
 # Extra cfn-lint / checkov arguments.
@@ -33,15 +32,15 @@ synth: $(CDK_CLI)
 
 .PHONY: diff  ## Compare the synthesized stack with the deployed one (needs AWS credentials)
 diff: $(CDK_CLI)
-	$(CDK) diff $(CDK_FLAGS) $(STACK)
+	$(CDK) diff $(CDK_FLAGS) --all
 
 .PHONY: deploy  ## Deploy the stack of STAGE (needs AWS credentials and a bootstrapped account)
 deploy: $(CDK_CLI)
-	$(CDK) deploy $(CDK_FLAGS) --require-approval broadening $(STACK)
+	$(CDK) deploy $(CDK_FLAGS) --require-approval broadening --all
 
 .PHONY: destroy  ## Delete the stack of STAGE (prod keeps its table and log groups)
 destroy: $(CDK_CLI)
-	$(CDK) destroy $(CDK_FLAGS) $(STACK)
+	$(CDK) destroy $(CDK_FLAGS) --all
 
 .PHONY: bootstrap  ## Bootstrap the current AWS account/region for CDK deployments
 bootstrap: $(CDK_CLI)

@@ -6,8 +6,6 @@ import random
 from pathlib import Path
 from typing import Any
 
-from taskqueue.settings import Settings
-
 from bench.drain import worker_drain
 from bench.enqueue import web_enqueue
 from bench.idle import count_requests
@@ -19,8 +17,6 @@ from bench.resources import children_rss_mb, tree_pss_mb, tree_rss_mb
 from bench.stackops import cpu_during, empty_queue, per, require_all, sample_body, say
 from bench.workers import WorkerConfig, start_worker
 from devstack.stack import LocalStack
-
-WEB_THREADS_DEFAULT = str(Settings.model_fields["web_threads"].default)
 
 
 def pickup_phase(
@@ -126,7 +122,7 @@ def drain_phase(
             "endpoint_cores_busy_drain": drain_cpu["aws"] / drain.elapsed_s,
             "endpoint_cores_busy_raw_drain": raw_cpu["aws"] / raw.elapsed_s,
             "drain_ratio_endpoint_bound": raw_cpu["aws"] / drain_cpu["aws"],
-            "worker_concurrency": int(stack.env["WORKER_CONCURRENCY"]),
+            "worker_concurrency": stack.settings.worker_concurrency,
             "worker_pool": "prefork",
             "pss_worker_mb": pss_worker,
         },
@@ -162,8 +158,8 @@ def measure_config(
         "endpoint_requests_per_task": counts.per_task,
         **drain["details"],
         **enqueue["details"],
-        "web_workers": int(stack.env["WEB_WORKERS"]),
-        "web_threads": int(stack.env.get("WEB_THREADS", WEB_THREADS_DEFAULT)),
+        "web_workers": stack.settings.web_workers,
+        "web_threads": stack.settings.web_threads,
         "rss_web_mb_each": rss_web,
     }
     return figures

@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import requests
+from taskqueue.settings import Settings
 
 from devstack.dockerfile import dockerfile_cmd
 from devstack.processes import Process, free_port, start, wait_until
@@ -40,19 +41,16 @@ def stack_env(aws_port: int, web_port: int, work_dir: Path, **overrides: str) ->
         for key, value in os.environ.items()
         if not key.startswith(("AWS_", "TASK_", "WORKER_", "WEB_", "RESULT"))
     }
+    # Only what differs from the Settings defaults, plus what boto3 reads itself (moto's
+    # credentials; the region, for the CLI's lookups of deployed stacks).
     env.update(
         {
             "AWS_ENDPOINT_URL": endpoint,
             "AWS_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
-            "TASK_QUEUE_NAME": "taskqueue-tasks",
             "TASK_QUEUE_URL": f"{endpoint}/123456789012/taskqueue-tasks",
-            "TASK_DLQ_NAME": "taskqueue-tasks-dlq",
-            "RESULTS_TABLE": "taskqueue-results",
             "WEB_BIND": f"127.0.0.1:{web_port}",
-            "WEB_WORKERS": "2",
-            "WORKER_CONCURRENCY": "2",
             "WORKER_HEARTBEAT_FILE": str(work_dir / "worker-heartbeat"),
             "WORKER_HEARTBEAT_INTERVAL": "1",
             "PYTHONUNBUFFERED": "1",
@@ -83,6 +81,11 @@ class LocalStack:
     @property
     def queue_url(self) -> str:
         return self.env["TASK_QUEUE_URL"]
+
+    @property
+    def settings(self) -> Settings:
+        """The settings the stack's processes read from its environment."""
+        return Settings.from_environment(self.env)
 
     def client(self, service: str, credentials: dict[str, str] | None = None) -> Any:
         """A boto3 client for the local endpoint (`credentials`: AWS_ACCESS_KEY_ID/SECRET)."""

@@ -7,29 +7,31 @@ Context layout (see `cdk.json`)::
     "workerCount": 5                       # optional top-level override (-c workerCount=5)
 
 A top-level key wins over the stage's block, so ``cdk deploy -c workerCount=5`` changes one
-value. Values given with ``-c`` arrive as strings and are converted here. Constructs never
-read context: they get the typed values of this object.
+value. Each field's context key is its name in camelCase; values given with ``-c`` arrive as
+strings and pydantic converts them. Constructs never read context: they get the typed values
+of this object. The containers' environment is the runtime `Settings` built from it.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, cast, get_args
+from typing import Annotated, Any, Literal, Self, get_args
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from taskqueue.settings import Settings
 
 Stage = Literal["dev", "prod"]
 Egress = Literal["public", "nat", "endpoints"]
-
-STAGES: tuple[str, ...] = get_args(Stage)
-EGRESS_MODES: tuple[str, ...] = get_args(Egress)
-
-ACM_ARN = re.compile(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+")
-"""An ACM certificate's ARN (the load balancer's HTTPS listener needs one)."""
-
-S3_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-"""An S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)."""
 
 CONTEXT_NAMESPACE = "taskqueue"
 """cdk.json context key holding one block of tunables per stage."""
@@ -37,9 +39,7 @@ CONTEXT_NAMESPACE = "taskqueue"
 FARGATE_MAX_STOP_TIMEOUT = 120
 """Seconds Fargate waits between SIGTERM and SIGKILL at most (the container stopTimeout)."""
 
-LOG_RETENTION_DAYS: frozenset[int] = frozenset(
-    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731}
-)
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731)
 """Retention periods CloudWatch Logs accepts (the ones this stack maps)."""
 
 FARGATE_CPU_MEMORY: Mapping[int, tuple[int, int, int]] = {
@@ -93,126 +93,144 @@ class TaskSize:
             )
 
 
-@dataclass(frozen=True, kw_only=True)
-class InfraConfig:
+def _log_retention(days: int) -> int:
+    if days not in LOG_RETENTION_DAYS:
+        raise ValueError(f"must be one of {list(LOG_RETENTION_DAYS)}")
+    return days
+
+
+def _unset_if_blank(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+Seconds = Annotated[int, Field(gt=0)]
+AcmArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$")]
+BucketName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]  # S3's rule
+UNSET_IF_BLANK = BeforeValidator(_unset_if_blank)
+"""cdk.json leaves an optional ARN or name empty ("") when it is unset."""
+
+
+class InfraConfig(BaseModel):
     """Every tunable of the stack, typed and checked once."""
 
-    stage: Stage
-    stack_name: str
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        str_strip_whitespace=True,
+        allow_inf_nan=False,
+    )
+
+    stage: Stage = "dev"
+    stack_name: str = Field(min_length=1)
     egress: Egress
     """public: tasks in public subnets, no NAT (dev, nothing billed idle); nat: private
     subnets behind one NAT gateway; endpoints: isolated subnets with VPC endpoints."""
-    max_azs: int
+    max_azs: int = Field(ge=2)  # an application load balancer needs 2 AZs
 
-    # Task timing: the single source of truth for the queue and the containers.
-    task_max_duration: int
-    task_soft_time_limit: int
-    task_time_limit: int
-    visibility_margin: int
-    """Seconds the queue's visibility timeout adds on top of the task time limit."""
-    max_receive_count: int
-    dlq_retention_days: int
-    result_expires: int
+    # Task timing: the runtime `Settings` fields of the same names, checked by them.
+    task_max_duration: Seconds
+    task_soft_time_limit: Seconds
+    task_time_limit: Seconds
+    queue_visibility_timeout: int = Field(gt=0, le=43_200)  # SQS allows 12 hours at most
+    max_receive_count: int = Field(ge=1, le=1000)
+    dlq_retention_days: int = Field(ge=1, le=14)  # SQS keeps messages 14 days at most
+    result_expires: Seconds
 
-    log_level: str
-    log_retention_days: int
+    log_level: Annotated[str, AfterValidator(str.upper)]
+    log_retention_days: Annotated[int, AfterValidator(_log_retention)]
 
-    web_size: TaskSize
-    web_counts: ServiceCounts
-    web_cpu_target_percent: int
+    web_cpu: int
+    web_memory_mib: int = Field(alias="webMemoryMiB")
+    web_count: int
+    web_min_count: int = Field(ge=1)  # at least one task behind the load balancer
+    web_max_count: int
+    web_cpu_target_percent: int = Field(alias="webCpuTarget", ge=1, le=100)
 
-    worker_size: TaskSize
-    worker_counts: ServiceCounts
-    worker_concurrency: int
-    worker_soft_shutdown_timeout: int
-    worker_stop_timeout: int = FARGATE_MAX_STOP_TIMEOUT
+    worker_cpu: int
+    worker_memory_mib: int = Field(alias="workerMemoryMiB")
+    worker_count: int
+    worker_min_count: int
+    worker_max_count: int
+    worker_concurrency: int = Field(ge=1)
+    worker_soft_shutdown_timeout: int = Field(ge=0)
+    worker_stop_timeout: int = Field(FARGATE_MAX_STOP_TIMEOUT, gt=0, le=FARGATE_MAX_STOP_TIMEOUT)
 
-    acceptable_latency_seconds: float
+    acceptable_latency_seconds: float = Field(alias="acceptableLatency", gt=0)
     """How long a message may wait in the queue (backlog-per-task scaling)."""
-    average_processing_seconds: float
+    average_processing_seconds: float = Field(alias="averageProcessingTime", gt=0)
     """Average seconds one worker task needs per message (backlog-per-task scaling)."""
-    worker_scale_out_cooldown: int
-    worker_scale_in_cooldown: int
+    worker_scale_out_cooldown: int = Field(ge=0)
+    worker_scale_in_cooldown: int = Field(ge=0)
 
-    oldest_message_alarm_seconds: int
-    alb_5xx_alarm_threshold: int
-    backlog_without_workers_alarm_minutes: int
-    alarm_topic_arn: str | None = None
-    certificate_arn: str | None = None
+    oldest_message_alarm_seconds: int = Field(alias="oldestMessageAlarmAge", gt=0)
+    alb_5xx_alarm_threshold: int = Field(alias="alb5xxAlarmThreshold", ge=0)
+    backlog_without_workers_alarm_minutes: int = Field(ge=1)
+    alarm_topic_arn: Annotated[str | None, UNSET_IF_BLANK] = None
+    certificate_arn: Annotated[AcmArn | None, UNSET_IF_BLANK] = None
     """ACM certificate for the load balancer: HTTPS on 443 and 80 redirecting to it.
     Unset: plain HTTP on 80."""
-    access_logs_bucket: str | None = None
+    access_logs_bucket: Annotated[BucketName | None, UNSET_IF_BLANK] = None
     """An existing S3 bucket whose policy lets Elastic Load Balancing write to it (often an
     organisation's central log bucket): the load balancer's access logs go there, under
     the stack's name. Unset: no access logs."""
 
-    def __post_init__(self) -> None:
-        if self.stage not in STAGES:
-            raise ConfigError(f"stage must be one of {STAGES}, got {self.stage!r}")
-        if self.egress not in EGRESS_MODES:
-            raise ConfigError(f"egress must be one of {EGRESS_MODES}, got {self.egress!r}")
+    @model_validator(mode="after")
+    def _fits_together(self) -> Self:
+        """The cross-field rules: each error names the context keys it is about."""
         if self.stage == "prod" and self.egress == "public":
             raise ConfigError("prod runs tasks in private subnets: egress must be nat|endpoints")
-        if self.max_azs < 2:
-            raise ConfigError("an application load balancer needs at least 2 AZs")
-        self._check_timing()
-        if not 1 <= self.max_receive_count <= 1000:
-            raise ConfigError("maxReceiveCount must be within 1..1000")
-        if not 1 <= self.dlq_retention_days <= 14:
-            raise ConfigError("SQS keeps messages 14 days at most")
-        if self.result_expires <= 0:
-            raise ConfigError("resultExpires must be positive")
-        if self.log_retention_days not in LOG_RETENTION_DAYS:
-            raise ConfigError(f"logRetentionDays must be one of {sorted(LOG_RETENTION_DAYS)}")
-        if self.web_counts.minimum < 1:
-            raise ConfigError("the web service keeps at least one task behind the load balancer")
-        if not 1 <= self.web_cpu_target_percent <= 100:
-            raise ConfigError("webCpuTarget is a percentage")
-        if self.worker_concurrency < 1:
-            raise ConfigError("workerConcurrency must be at least 1")
-        if self.acceptable_latency_seconds <= 0 or self.average_processing_seconds <= 0:
-            raise ConfigError("acceptableLatency and averageProcessingTime must be positive")
-        if self.worker_scale_out_cooldown < 0 or self.worker_scale_in_cooldown < 0:
-            raise ConfigError("worker scaling cooldowns must not be negative")
-        if self.oldest_message_alarm_seconds <= 0 or self.alb_5xx_alarm_threshold < 0:
-            raise ConfigError("alarm thresholds must be positive")
-        if self.backlog_without_workers_alarm_minutes < 1:
-            raise ConfigError("backlogWithoutWorkersAlarmMinutes must be at least 1")
-        if self.access_logs_bucket is not None and not S3_BUCKET_NAME.fullmatch(
-            self.access_logs_bucket
-        ):
-            raise ConfigError(
-                f"accessLogsBucket must be an S3 bucket name, got {self.access_logs_bucket!r}"
-            )
-        if self.certificate_arn is not None and not ACM_ARN.fullmatch(self.certificate_arn):
-            raise ConfigError(
-                f"certificateArn must be an ACM certificate ARN, got {self.certificate_arn!r}"
-            )
-
-    def _check_timing(self) -> None:
-        """The same order the runtime settings enforce, plus the worker's stop window."""
-        if self.visibility_margin < 1:
-            raise ConfigError("visibilityMargin must be at least 1 second")
-        if not (0 < self.task_max_duration < self.task_soft_time_limit < self.task_time_limit):
-            raise ConfigError(
-                "task limits must satisfy 0 < taskMaxDuration "
-                f"({self.task_max_duration}) < taskSoftTimeLimit ({self.task_soft_time_limit})"
-                f" < taskTimeLimit ({self.task_time_limit})"
-            )
-        if self.queue_visibility_timeout > 43_200:
-            raise ConfigError("SQS visibility timeout is 12 hours at most")
-        if not 0 < self.worker_stop_timeout <= FARGATE_MAX_STOP_TIMEOUT:
-            raise ConfigError(f"Fargate stopTimeout is {FARGATE_MAX_STOP_TIMEOUT} s at most")
-        if not 0 <= self.worker_soft_shutdown_timeout < self.worker_stop_timeout:
+        for keys, build in {
+            "webCpu/webMemoryMiB": lambda: self.web_size,
+            "webCount/webMinCount/webMaxCount": lambda: self.web_counts,
+            "workerCpu/workerMemoryMiB": lambda: self.worker_size,
+            "workerCount/workerMinCount/workerMaxCount": lambda: self.worker_counts,
+        }.items():
+            try:
+                build()
+            except ConfigError as error:
+                raise ConfigError(f"context keys {keys}: {error}") from None
+        # Fargate's stop window, which the runtime settings cannot know.
+        if not self.worker_soft_shutdown_timeout < self.worker_stop_timeout:
             raise ConfigError(
                 f"workerSoftShutdownTimeout ({self.worker_soft_shutdown_timeout}) must fit "
                 f"inside the worker's stopTimeout ({self.worker_stop_timeout})"
             )
+        try:
+            self.runtime_settings()
+        except ValidationError as error:
+            message = _describe(error, str.upper)
+            keys = ", ".join(
+                to_camel(name) for name in RUNTIME_FIELDS if name.upper() in message.split()
+            )
+            raise ConfigError(f"runtime Settings: {message} (context: {keys})") from None
+        return self
+
+    def runtime_settings(self, **resources: str) -> Settings:
+        """The containers' runtime settings: the fields named like a `Settings` field, plus
+        `resources` (queue and table names, the region: CDK tokens at synth time)."""
+        values = {name: getattr(self, name) for name in RUNTIME_FIELDS}
+        return Settings.from_values(**values, **resources)
 
     @property
-    def queue_visibility_timeout(self) -> int:
-        """Derived, never configured: a task is killed before its message reappears."""
-        return self.task_time_limit + self.visibility_margin
+    def web_size(self) -> TaskSize:
+        return TaskSize(cpu=self.web_cpu, memory_mib=self.web_memory_mib)
+
+    @property
+    def web_counts(self) -> ServiceCounts:
+        return ServiceCounts(
+            desired=self.web_count, minimum=self.web_min_count, maximum=self.web_max_count
+        )
+
+    @property
+    def worker_size(self) -> TaskSize:
+        return TaskSize(cpu=self.worker_cpu, memory_mib=self.worker_memory_mib)
+
+    @property
+    def worker_counts(self) -> ServiceCounts:
+        return ServiceCounts(
+            desired=self.worker_count, minimum=self.worker_min_count, maximum=self.worker_max_count
+        )
 
     @property
     def backlog_per_task_target(self) -> float:
@@ -232,147 +250,44 @@ class InfraConfig:
         """Keep the table and log groups when the stack is deleted (prod)."""
         return self.is_prod
 
-    def runtime_environment(
-        self,
-        *,
-        task_queue_name: str,
-        task_queue_url: str,
-        task_dlq_name: str,
-        results_table: str,
-        aws_region: str,
-    ) -> dict[str, str]:
-        """Environment shared by both containers, named as the runtime `Settings` fields.
-
-        `AWS_ENDPOINT_URL` is never set: on AWS the SDKs use the real endpoints.
-        """
-        return {
-            "TASK_QUEUE_NAME": task_queue_name,
-            "TASK_QUEUE_URL": task_queue_url,
-            "TASK_DLQ_NAME": task_dlq_name,
-            "MAX_RECEIVE_COUNT": str(self.max_receive_count),
-            "AWS_REGION": aws_region,
-            "RESULTS_TABLE": results_table,
-            "RESULT_EXPIRES": str(self.result_expires),
-            "QUEUE_VISIBILITY_TIMEOUT": str(self.queue_visibility_timeout),
-            "TASK_SOFT_TIME_LIMIT": str(self.task_soft_time_limit),
-            "TASK_TIME_LIMIT": str(self.task_time_limit),
-            "TASK_MAX_DURATION": str(self.task_max_duration),
-            "WORKER_CONCURRENCY": str(self.worker_concurrency),
-            "WORKER_SOFT_SHUTDOWN_TIMEOUT": str(self.worker_soft_shutdown_timeout),
-            "LOG_LEVEL": self.log_level,
-        }
-
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> InfraConfig:
         """Build the config from a context lookup (`app.node.try_get_context`)."""
-        stage = _text(get("stage") or "dev", "stage")
-        if stage not in STAGES:
-            raise ConfigError(f"-c stage must be one of {STAGES}, got {stage!r}")
+        stage = get("stage") or "dev"
+        if stage not in get_args(Stage):
+            raise ConfigError(f"-c stage must be one of {get_args(Stage)}, got {stage!r}")
         blocks = get(CONTEXT_NAMESPACE)
         if not isinstance(blocks, Mapping) or not isinstance(blocks.get(stage), Mapping):
             raise ConfigError(
                 f"context {CONTEXT_NAMESPACE!r} must hold a block for stage {stage!r} "
                 "(see cdk.json)"
             )
-        ctx = _Context(get=get, stage_block=blocks[stage])
-        topic = ctx.optional_text("alarmTopicArn")
-        return cls(
-            stage=cast(Stage, stage),
-            stack_name=ctx.text("stackName"),
-            egress=cast(Egress, ctx.text("egress")),
-            max_azs=ctx.integer("maxAzs"),
-            task_max_duration=ctx.integer("taskMaxDuration"),
-            task_soft_time_limit=ctx.integer("taskSoftTimeLimit"),
-            task_time_limit=ctx.integer("taskTimeLimit"),
-            visibility_margin=ctx.integer("visibilityMargin"),
-            max_receive_count=ctx.integer("maxReceiveCount"),
-            dlq_retention_days=ctx.integer("dlqRetentionDays"),
-            result_expires=ctx.integer("resultExpires"),
-            log_level=ctx.text("logLevel").upper(),
-            log_retention_days=ctx.integer("logRetentionDays"),
-            web_size=TaskSize(cpu=ctx.integer("webCpu"), memory_mib=ctx.integer("webMemoryMiB")),
-            web_counts=ServiceCounts(
-                desired=ctx.integer("webCount"),
-                minimum=ctx.integer("webMinCount"),
-                maximum=ctx.integer("webMaxCount"),
-            ),
-            web_cpu_target_percent=ctx.integer("webCpuTarget"),
-            worker_size=TaskSize(
-                cpu=ctx.integer("workerCpu"), memory_mib=ctx.integer("workerMemoryMiB")
-            ),
-            worker_counts=ServiceCounts(
-                desired=ctx.integer("workerCount"),
-                minimum=ctx.integer("workerMinCount"),
-                maximum=ctx.integer("workerMaxCount"),
-            ),
-            worker_concurrency=ctx.integer("workerConcurrency"),
-            worker_soft_shutdown_timeout=ctx.integer("workerSoftShutdownTimeout"),
-            acceptable_latency_seconds=ctx.number("acceptableLatency"),
-            average_processing_seconds=ctx.number("averageProcessingTime"),
-            worker_scale_out_cooldown=ctx.integer("workerScaleOutCooldown"),
-            worker_scale_in_cooldown=ctx.integer("workerScaleInCooldown"),
-            oldest_message_alarm_seconds=ctx.integer("oldestMessageAlarmAge"),
-            alb_5xx_alarm_threshold=ctx.integer("alb5xxAlarmThreshold"),
-            backlog_without_workers_alarm_minutes=ctx.integer("backlogWithoutWorkersAlarmMinutes"),
-            alarm_topic_arn=topic,
-            certificate_arn=ctx.optional_text("certificateArn"),
-            access_logs_bucket=ctx.optional_text("accessLogsBucket"),
-        )
-
-
-@dataclass(frozen=True)
-class _Context:
-    """Typed reads: a top-level context key overrides the stage block's value."""
-
-    get: Callable[[str], Any]
-    stage_block: Mapping[str, Any]
-
-    def raw(self, key: str) -> Any:
-        value = self.get(key)
-        if value is None:
-            value = self.stage_block.get(key)
-        if value is None:
-            raise ConfigError(f"context key {key!r} is missing (cdk.json or -c {key}=...)")
-        return value
-
-    def text(self, key: str) -> str:
-        return _text(self.raw(key), key)
-
-    def optional_text(self, key: str) -> str | None:
-        value = self.get(key)
-        if value is None:
-            value = self.stage_block.get(key)
-        return None if value in (None, "") else _text(value, key)
-
-    def integer(self, key: str) -> int:
-        value = self.raw(key)
-        if isinstance(value, bool):
-            raise ConfigError(f"context key {key!r} must be an integer, got {value!r}")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
-        raise ConfigError(f"context key {key!r} must be an integer, got {value!r}")
-
-    def number(self, key: str) -> float:
-        value = self.raw(key)
-        if isinstance(value, bool):
-            raise ConfigError(f"context key {key!r} must be a number, got {value!r}")
+        values = {**blocks[stage], "stage": stage}
+        for field in cls.model_fields.values():
+            if field.alias and (value := get(field.alias)) is not None:
+                values[field.alias] = value
         try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"context key {key!r} must be a number, got {value!r}") from None
-        if not math.isfinite(number):
-            raise ConfigError(f"context key {key!r} must be finite, got {value!r}")
-        return number
+            return cls.model_validate(values)
+        except ValidationError as error:
+            raise ConfigError(_describe(error)) from None
 
 
-def _text(value: object, key: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"context key {key!r} must be a non-empty string, got {value!r}")
-    return value.strip()
+def _context_key(key: str) -> str:
+    return f"context key {key!r}"
+
+
+def _describe(error: ValidationError, name: Callable[[str], str] = _context_key) -> str:
+    """The problems, each after the context key (or variable) it is about."""
+    lines = []
+    for problem in error.errors():
+        cause = problem.get("ctx", {}).get("error")
+        message = str(cause) if isinstance(cause, ValueError) else problem["msg"]
+        key = ".".join(str(part) for part in problem["loc"])
+        if problem["type"] == "missing":
+            message = f"is missing (cdk.json or -c {key}=...)"
+        lines.append(f"{name(key)}: {message}" if key else message)
+    return "; ".join(lines)
+
+
+RUNTIME_FIELDS = sorted(set(InfraConfig.model_fields) & set(Settings.model_fields))
+"""What the stack tells the containers: each field named like a runtime `Settings` field."""

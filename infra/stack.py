@@ -104,13 +104,15 @@ class TaskQueueStack(Stack):
         queue = self.task_queue.queue
         dlq = self.task_queue.dead_letter_queue
         table = self.results_table.table
-        environment = config.runtime_environment(
+        # The runtime's own settings object, checked as the services check it. It never
+        # names AWS_ENDPOINT_URL: on AWS the SDKs use the real endpoints.
+        environment = config.runtime_settings(
             task_queue_name=queue.queue_name,
             task_queue_url=queue.queue_url,
             task_dlq_name=dlq.queue_name,
             results_table=table.table_name,
             aws_region=Aws.REGION,
-        )
+        ).environment()
 
         self.web = WebService(
             self,

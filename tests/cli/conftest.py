@@ -3,7 +3,7 @@
 Two stacks serve the whole package (each started once, stopped by PID at the end):
 `aws_stack` is moto's server alone, where each test makes its own queues, ECS services and
 CloudFormation stacks; `full_stack` adds a worker and the web, with short time limits so a
-poison task reaches the dead-letter queue in about 20 seconds.
+poison task reaches the dead-letter queue in about 24 seconds.
 """
 
 from __future__ import annotations
@@ -20,17 +20,9 @@ from typing import Any
 import pytest
 
 from devstack.stack import LocalStack
+from tests.short_limits import SHORT_LIMITS
 
 TASKQUEUE = str(Path(sys.executable).parent / "taskqueue")
-
-# duration < soft limit < hard limit < visibility, scaled down: three receives take ~20 s.
-SHORT_LIMITS = {
-    "TASK_MAX_DURATION": "3",
-    "TASK_SOFT_TIME_LIMIT": "4",
-    "TASK_TIME_LIMIT": "5",
-    "QUEUE_VISIBILITY_TIMEOUT": "6",
-    "WORKER_SOFT_SHUTDOWN_TIMEOUT": "2",
-}
 
 
 @dataclass
@@ -95,6 +87,12 @@ def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]
 def cli(full_stack: LocalStack, tmp_path: Path) -> Cli:
     """The CLI pointed at the full local stack (no local.env in its directory)."""
     return Cli(env=full_stack.env, cwd=tmp_path)
+
+
+def write_cdk_json(cwd: Path, stage: str, stack_name: str) -> None:
+    """A ./cdk.json naming the stage's stack, as the repository's does (the CLI reads it)."""
+    context = {"taskqueue": {stage: {"stackName": stack_name}}}
+    (cwd / "cdk.json").write_text(json.dumps({"context": context}))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pytest
 
 from devstack.processes import free_port
 from devstack.stack import LocalStack
-from tests.cli.conftest import Cli, one_line_error
+from tests.cli.conftest import Cli, one_line_error, write_cdk_json
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
@@ -44,11 +44,21 @@ def test_an_unreachable_aws_endpoint_fails_within_seconds(cli: Cli) -> None:
 
 
 def test_a_missing_stack(cli: Cli) -> None:
+    write_cdk_json(cli.cwd, "nowhere", "taskqueue-nowhere")
     line = one_line_error(cli("dlq", "show", "--stage", "nowhere"))
 
     assert line == (
         "error: stack taskqueue-nowhere not found (deploy it with `make deploy`, "
         "or use --local for the local stack)"
+    )
+
+
+def test_a_stage_without_cdk_json(cli: Cli) -> None:
+    line = one_line_error(cli("dlq", "show", "--stage", "prod"))
+
+    assert line == (
+        "error: --stage needs ./cdk.json, which names each stage's stack: "
+        "run from the repository root"
     )
 
 

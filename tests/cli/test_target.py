@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from taskqueue.settings import get_settings
+from taskqueue_cli.errors import CliError
 from taskqueue_cli.target import (
     from_local_settings,
     local_endpoint_of,
@@ -103,9 +104,21 @@ def test_a_stage_names_the_stack_that_cdk_json_gives_it(tmp_path: Path) -> None:
     (tmp_path / "cdk.json").write_text(json.dumps({"context": context}))
 
     assert stack_name_of("prod") == "billing-jobs-prod"
-    assert stack_name_of("dev") == "taskqueue-dev"  # no stackName for the stage
-    assert stack_name_of("qa") == "taskqueue-qa"  # no such stage
+    # cdk.json is the only source of the name: no fallback to taskqueue-<stage>.
+    with pytest.raises(CliError, match=r"no stack for stage 'dev' .*stages: prod, dev"):
+        stack_name_of("dev")  # no stackName for the stage
+    with pytest.raises(CliError, match=r"no stack for stage 'qa'"):
+        stack_name_of("qa")  # no such stage
 
 
-def test_without_cdk_json_a_stage_names_stack_taskqueue_stage() -> None:
-    assert stack_name_of("prod") == "taskqueue-prod"
+def test_without_cdk_json_a_stage_is_a_clear_error() -> None:
+    with pytest.raises(CliError, match=r"--stage needs ./cdk.json.*repository root"):
+        stack_name_of("prod")
+
+
+def test_the_repository_s_cdk_json_names_both_stages_stacks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+
+    assert (stack_name_of("dev"), stack_name_of("prod")) == ("taskqueue-dev", "taskqueue-prod")

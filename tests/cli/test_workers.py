@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from devstack.stack import LocalStack
-from tests.cli.conftest import Cli, one_line_error
+from tests.cli.conftest import Cli, one_line_error, write_cdk_json
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
@@ -60,6 +60,7 @@ def deploy(stack: LocalStack, cwd: Path, *, bounds: tuple[int, int] | None) -> D
     stack.client("cloudformation").create_stack(
         StackName=f"taskqueue-{stage}", TemplateBody=json.dumps(template)
     )
+    write_cdk_json(cwd, stage, f"taskqueue-{stage}")
     return Deployed(stage=stage, cluster=cluster, service=service, cli=Cli(stack.env, cwd))
 
 

@@ -11,15 +11,7 @@ import pytest
 import requests
 
 from devstack.stack import LocalStack
-
-# Same order as in production (duration < soft < hard < visibility), scaled down.
-SHORT_LIMITS = {
-    "TASK_MAX_DURATION": "3",
-    "TASK_SOFT_TIME_LIMIT": "4",
-    "TASK_TIME_LIMIT": "5",
-    "QUEUE_VISIBILITY_TIMEOUT": "8",
-    "WORKER_SOFT_SHUTDOWN_TIMEOUT": "6",
-}
+from tests.short_limits import SHORT_LIMITS
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -74,7 +66,7 @@ def wait_for_states(
 def dlq_messages(stack: LocalStack) -> int:
     """Messages in the dead-letter queue."""
     sqs = stack.client("sqs")
-    url = sqs.get_queue_url(QueueName=stack.env["TASK_DLQ_NAME"])["QueueUrl"]
+    url = sqs.get_queue_url(QueueName=stack.settings.task_dlq_name)["QueueUrl"]
     attributes = sqs.get_queue_attributes(
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
     )["Attributes"]

@@ -117,7 +117,7 @@ def test_the_whole_flow_runs_on_the_task_roles_alone(
     # retry until the dead-letter queue (GetQueueAttributes for the redrive policy)
     enqueue(stack, "fail")
     admin_sqs = stack.client("sqs", enforced["admin"])
-    dlq_url = admin_sqs.get_queue_url(QueueName=stack.env["TASK_DLQ_NAME"])["QueueUrl"]
+    dlq_url = admin_sqs.get_queue_url(QueueName=stack.settings.task_dlq_name)["QueueUrl"]
     wait_until(
         lambda: (
             admin_sqs.get_queue_attributes(

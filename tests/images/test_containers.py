@@ -211,7 +211,7 @@ def test_the_bootstrap_container_creates_the_queue_dlq_and_table(stack: Containe
     attributes = sqs.get_queue_attributes(QueueUrl=urls["queue_url"], AttributeNames=["All"])
     assert "RedrivePolicy" in attributes["Attributes"]
     assert sqs.get_queue_attributes(QueueUrl=urls["dlq_url"], AttributeNames=["QueueArn"])
-    table = dynamodb.describe_table(TableName=stack.local.env["RESULTS_TABLE"])
+    table = dynamodb.describe_table(TableName=stack.local.settings.results_table)
     assert table["Table"]["TableStatus"] == "ACTIVE"
 
 

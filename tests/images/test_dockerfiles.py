@@ -89,6 +89,7 @@ ENV_NAMES = {
     "WEB_BIND",
 }
 AWS_CREDENTIAL_NAMES = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+LOCAL_ENV_NAMES = {"AWS_ENDPOINT_URL", "TASK_QUEUE_URL"}
 COMPOSE_SERVICES = {"aws", "bootstrap", "web", "worker"}
 
 
@@ -427,8 +428,9 @@ def test_compose_services_share_one_environment(compose_config: dict[str, Any]) 
     services = compose_config["services"]
     envs = {name: environment(services[name]) for name in ("bootstrap", "web", "worker")}
     for name, env in envs.items():
-        missing = (ENV_NAMES | AWS_CREDENTIAL_NAMES) - set(env)
-        assert not missing, f"{name} lacks {sorted(missing)}"
+        # Only what differs from the Settings defaults: the endpoint, the queue on it, and
+        # moto's credentials (the rest is the defaults, as checked below).
+        assert set(env) == LOCAL_ENV_NAMES | AWS_CREDENTIAL_NAMES, f"{name}: {sorted(env)}"
         assert env["AWS_ENDPOINT_URL"] == "http://aws:4566"
         assert env["TASK_QUEUE_URL"] == "http://aws:4566/123456789012/taskqueue-tasks"
     assert envs["web"] == envs["worker"] == envs["bootstrap"]
@@ -453,3 +455,7 @@ def test_compose_environment_is_a_valid_settings(
         monkeypatch.setenv(name, value)
     settings = settings_module.Settings()
     assert settings.task_queue_url.endswith(f"/{settings.task_queue_name}")
+    # Everything else is what the CDK app leaves at the defaults too.
+    local = {"aws_endpoint_url", "task_queue_url"}
+    defaults = settings_module.Settings.from_values().model_dump(exclude=local)
+    assert settings.model_dump(exclude=local) == defaults

@@ -15,20 +15,20 @@ from tests.infra.conftest import REPO_ROOT
 pytestmark = pytest.mark.timeout(300)
 
 
-def test_make_synth_needs_no_aws_credentials(tmp_path: Path) -> None:
+def make_synth(tmp_path: Path, cdk_args: str) -> subprocess.CompletedProcess[str]:
+    """`make -f infra.mk synth STAGE=dev` into tmp_path/cdk.out, without AWS credentials."""
     assert shutil.which("make") and shutil.which("npx"), "make and npx (Node) are required"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_DEFAULT_"))}
     env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "none")
-    out = tmp_path / "cdk.out"
-    result = subprocess.run(
+    return subprocess.run(
         [
             "make",
             "-f",
             "infra.mk",
             "synth",
-            f"CDK_OUT={out}",
+            f"CDK_OUT={tmp_path / 'cdk.out'}",
             "STAGE=dev",
-            "CDK_ARGS=-c workerCount=3",
+            f"CDK_ARGS={cdk_args}",
         ],
         cwd=REPO_ROOT,
         env=env,
@@ -37,6 +37,11 @@ def test_make_synth_needs_no_aws_credentials(tmp_path: Path) -> None:
         timeout=240,
         check=False,
     )
+
+
+def test_make_synth_needs_no_aws_credentials(tmp_path: Path) -> None:
+    out = tmp_path / "cdk.out"
+    result = make_synth(tmp_path, "-c workerCount=3")
     assert result.returncode == 0, result.stdout + result.stderr
     template = json.loads((out / "taskqueue-dev.template.json").read_text())
     services = [
@@ -48,3 +53,14 @@ def test_make_synth_needs_no_aws_credentials(tmp_path: Path) -> None:
     manifest = json.loads((out / "manifest.json").read_text())
     stack = manifest["artifacts"]["taskqueue-dev"]
     assert stack["environment"] == "aws://unknown-account/unknown-region"
+
+
+def test_a_timing_the_runtime_refuses_fails_synth_with_the_settings_message(
+    tmp_path: Path,
+) -> None:
+    result = make_synth(tmp_path, "-c taskSoftTimeLimit=200 -c taskTimeLimit=100")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "TASK_SOFT_TIME_LIMIT (200) must be below TASK_TIME_LIMIT (100)" in output
+    assert "Traceback" not in output
+    assert not (tmp_path / "cdk.out" / "taskqueue-dev.template.json").exists()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from taskqueue.settings import Settings
 
 from infra.config import ConfigError, InfraConfig, ServiceCounts, TaskSize
@@ -29,16 +29,17 @@ def test_cdk_json_defaults_to_dev_and_builds_both_stages() -> None:
     assert dev.stack_name != prod.stack_name
 
 
-def test_visibility_timeout_is_derived_from_the_task_time_limit() -> None:
-    cfg = config(taskTimeLimit="200", taskSoftTimeLimit="150", visibilityMargin="30")
+def test_visibility_timeout_is_one_named_value_that_reaches_the_containers() -> None:
+    assert config().queue_visibility_timeout == 130  # cdk.json's queueVisibilityTimeout
+    cfg = config(taskTimeLimit="200", taskSoftTimeLimit="150", queueVisibilityTimeout="230")
     assert cfg.queue_visibility_timeout == 230
-    env = cfg.runtime_environment(
+    env = cfg.runtime_settings(
         task_queue_name="q",
         task_queue_url="u",
         task_dlq_name="d",
         results_table="t",
         aws_region="eu-west-1",
-    )
+    ).environment()
     assert env["QUEUE_VISIBILITY_TIMEOUT"] == "230"
     assert env["TASK_TIME_LIMIT"] == "200"
 
@@ -47,7 +48,7 @@ def test_top_level_context_overrides_the_stage_block_and_strings_are_converted()
     cfg = config(workerCount="5")
     base = config()
     assert cfg.worker_counts.desired == 5
-    assert dataclasses.replace(cfg, worker_counts=base.worker_counts) == base
+    assert cfg.model_copy(update={"worker_count": base.worker_count}) == base
 
 
 def test_backlog_target_is_latency_over_processing_time() -> None:
@@ -56,7 +57,7 @@ def test_backlog_target_is_latency_over_processing_time() -> None:
 
 
 def test_the_config_is_frozen() -> None:
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(ValidationError, match="frozen"):
         config().stage = "prod"  # type: ignore[misc]
 
 
@@ -68,7 +69,8 @@ def test_the_config_is_frozen() -> None:
         {"egress": "satellite"},
         {"taskSoftTimeLimit": "100", "taskTimeLimit": "100"},
         {"taskMaxDuration": "95"},
-        {"visibilityMargin": "0"},
+        {"queueVisibilityTimeout": "100"},  # not above taskTimeLimit
+        {"queueVisibilityTimeout": "43201"},  # SQS: 12 hours at most
         {"workerSoftShutdownTimeout": "120"},
         {"workerCount": "11"},
         {"workerMinCount": "2", "workerCount": "1"},
@@ -84,14 +86,36 @@ def test_the_config_is_frozen() -> None:
     ],
 )
 def test_impossible_settings_are_refused(overrides: dict[str, str]) -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError) as refused:
         config(**overrides)
+    assert any(key in str(refused.value) for key in overrides), refused.value
+
+
+def test_a_timing_the_runtime_refuses_fails_with_the_runtime_settings_message() -> None:
+    with pytest.raises(ConfigError) as refused:
+        config(taskSoftTimeLimit="200", taskTimeLimit="100")
+    assert str(refused.value) == (
+        "runtime Settings: TASK_SOFT_TIME_LIMIT (200) must be below TASK_TIME_LIMIT (100)"
+        " (context: taskSoftTimeLimit, taskTimeLimit)"
+    )
+
+
+def test_empty_optional_arns_mean_unset() -> None:
+    cfg = config(alarmTopicArn="", certificateArn=" ", accessLogsBucket="")
+    assert (cfg.alarm_topic_arn, cfg.certificate_arn, cfg.access_logs_bucket) == (None,) * 3
 
 
 def test_a_missing_tunable_is_refused() -> None:
     context = cdk_json_context()
     del context["taskqueue"]["dev"]["taskTimeLimit"]
     with pytest.raises(ConfigError, match="taskTimeLimit"):
+        InfraConfig.from_context(context.get)
+
+
+def test_an_unknown_key_in_the_stage_block_is_refused() -> None:
+    context = cdk_json_context()
+    context["taskqueue"]["dev"]["visibilityMargin"] = 30  # replaced by queueVisibilityTimeout
+    with pytest.raises(ConfigError, match="context key 'visibilityMargin'"):
         InfraConfig.from_context(context.get)
 
 
@@ -107,13 +131,13 @@ def test_value_objects_check_themselves() -> None:
 def test_container_environment_is_accepted_by_the_runtime_settings(stage: str) -> None:
     """Every variable names a Settings field, and the runtime accepts the values."""
     cfg = config(stage=stage)
-    env = cfg.runtime_environment(
+    env = cfg.runtime_settings(
         task_queue_name="taskqueue-tasks",
         task_queue_url="https://sqs.eu-west-1.amazonaws.com/123456789012/taskqueue-tasks",
         task_dlq_name="taskqueue-tasks-dlq",
         results_table="taskqueue-results",
         aws_region="eu-west-1",
-    )
+    ).environment()
     fields = set(Settings.model_fields)
     assert {name.lower() for name in env} <= fields
     assert "AWS_ENDPOINT_URL" not in env

@@ -72,3 +72,5 @@ def test_time_limits_results_and_shutdown_come_from_settings() -> None:
     assert config["result_expires"] == 3600
     assert config["result_backend"].endswith("dynamodb://@eu-west-1/r?ttl_seconds=3600")
     assert config["worker_soft_shutdown_timeout"] == settings.worker_soft_shutdown_timeout
+    # Celery has no such setting: the idempotency lease reads it from the settings.
+    assert "queue_visibility_timeout" not in config

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -9,8 +10,9 @@ import pytest
 from celery import Celery
 from celery.exceptions import Ignore, Reject
 from flask import Flask
-from taskqueue.idempotency import claim, release
+from taskqueue.idempotency import claim, lease_seconds, release, run_once
 from taskqueue.results import read_status
+from taskqueue.settings import Settings
 
 
 @pytest.fixture
@@ -94,3 +96,21 @@ def test_releasing_an_unclaimed_task_leaves_it_as_queued(celery: Celery) -> None
 
     status = read_status(celery, "t1")
     assert status is not None and status.state == "PENDING"
+
+
+def test_the_lease_ends_between_the_time_limit_and_the_visibility_timeout() -> None:
+    settings = Settings.from_values(task_time_limit=100, queue_visibility_timeout=130)
+
+    assert settings.task_time_limit < lease_seconds(settings) < settings.queue_visibility_timeout
+
+
+def test_run_once_takes_the_lease_from_the_settings(celery: Celery, settings: Settings) -> None:
+    def lease_left() -> float:
+        item = celery.backend.client.get_item(
+            TableName=celery.backend.table_name, Key=celery.backend.item_key("t1")
+        )["Item"]
+        return float(item["lease_until"]["N"]) - time.time()
+
+    left = run_once(delivery(celery, "t1"), lease_left)
+
+    assert lease_seconds(settings) - 5 < left <= lease_seconds(settings)

@@ -49,3 +49,41 @@ def test_limits_that_could_outlive_the_visibility_timeout_are_refused(
 def test_settings_are_frozen() -> None:
     with pytest.raises(ValidationError):
         Settings().task_queue_name = "other"  # type: ignore[misc]
+
+
+def test_the_environment_of_settings_names_each_value_given_by_its_variable() -> None:
+    settings = Settings.from_values(
+        task_queue_url="https://sqs.eu-west-1.amazonaws.com/1/jobs",
+        worker_soft_shutdown_timeout=105,
+        queue_visibility_timeout="230",
+        task_time_limit=200,
+        task_soft_time_limit=150,
+        aws_endpoint_url=None,
+    )
+
+    assert settings.environment() == {
+        "TASK_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/jobs",
+        "QUEUE_VISIBILITY_TIMEOUT": "230",
+        "TASK_SOFT_TIME_LIMIT": "150",
+        "TASK_TIME_LIMIT": "200",
+        "WORKER_SOFT_SHUTDOWN_TIMEOUT": "105",
+    }
+    assert Settings.from_environment({**settings.environment(), "PATH": "/bin"}) == settings
+
+
+def test_settings_from_values_ignore_the_process_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TASK_TIME_LIMIT", "7")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+
+    settings = Settings.from_values(task_queue_name="orders")
+
+    assert (settings.task_queue_name, settings.task_time_limit) == ("orders", 100)
+    assert settings.aws_endpoint_url is None
+    assert settings.environment() == {"TASK_QUEUE_NAME": "orders"}
+
+
+def test_settings_from_values_refuse_what_the_environment_would() -> None:
+    with pytest.raises(ValidationError, match=r"TASK_SOFT_TIME_LIMIT \(200\) must be below"):
+        Settings.from_values(task_soft_time_limit=200, task_time_limit=100)

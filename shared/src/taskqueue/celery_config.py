@@ -107,7 +107,6 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "dynamodb_client_config": aws_client_config(settings),
         # Results expire with the table's TTL attribute.
         "result_expires": settings.result_expires,
-        "queue_visibility_timeout": settings.queue_visibility_timeout,
         "worker_concurrency": settings.worker_concurrency,
         # ECS sends SIGTERM, then SIGKILL after stopTimeout (120 s): a stopping worker lets
         # running tasks finish for this long, then puts their messages back.

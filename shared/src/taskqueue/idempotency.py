@@ -25,7 +25,9 @@ from botocore.exceptions import ClientError
 from celery import Celery, states
 from celery.exceptions import Ignore, Reject
 
+from taskqueue.factory import settings_of
 from taskqueue.results import STATE_ATTRIBUTE
+from taskqueue.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -91,16 +93,18 @@ def release(celery: Celery, task_id: str) -> None:
             raise
 
 
+def lease_seconds(settings: Settings) -> float:
+    """A claim's lease: it outlasts the task's time limit and ends before its message's
+    visibility timeout, so a redelivery after a crash finds it expired."""
+    return (settings.task_time_limit + settings.queue_visibility_timeout) / 2
+
+
 def run_once(task: Any, body: Callable[[], Any]) -> Any:
     """Run `body` under a claim on the task's id; see the module docstring."""
     task_id = task.request.id
     if task_id is None:  # called directly, not through a worker
         return body()
-    # The lease outlasts the task's time limit and ends before its message's visibility
-    # timeout, so a redelivery after a crash finds it expired.
-    conf = task.app.conf
-    lease = (conf.task_time_limit + conf.queue_visibility_timeout) / 2
-    claim(task, lease)
+    claim(task, lease_seconds(settings_of(task.app.flask_app)))
     try:
         return body()
     except BaseException:

@@ -1,17 +1,20 @@
 """One typed settings object, read once from the environment by both services.
 
 Every variable is named once, here: the field name upper-cased is the environment
-variable (``task_queue_url`` -> ``TASK_QUEUE_URL``). The CDK stack sets the same names on
-the containers; the local stack sets them in ``local.env``.
+variable (``task_queue_url`` -> ``TASK_QUEUE_URL``), read by pydantic-settings and written
+by `Settings.environment`. The CDK app builds a `Settings` at synth time and sets its
+`environment()` on the containers, so a combination the services would refuse fails
+``cdk synth``; ``local.env`` sets only what differs from the defaults below.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Self
+from typing import Any, Self
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
 class SettingsError(ValueError):
@@ -47,7 +50,11 @@ class Settings(BaseSettings):
         86_400, gt=0, description="Seconds a result is kept (DynamoDB TTL on the table)."
     )
     queue_visibility_timeout: int = Field(
-        130, gt=0, le=43_200, description="Seconds a received message stays invisible."
+        130,
+        gt=0,
+        le=43_200,
+        description="Seconds a received message stays invisible: the queue's VisibilityTimeout"
+        " (cdk.json's queueVisibilityTimeout on AWS).",
     )
     task_soft_time_limit: int = Field(
         90, gt=0, description="Seconds before a task gets SoftTimeLimitExceeded."
@@ -98,6 +105,52 @@ class Settings(BaseSettings):
                 "outlives its message's visibility is delivered again and runs twice"
             )
         return self
+
+    @classmethod
+    def from_values(cls, **values: Any) -> Settings:
+        """Settings from `values` and the defaults only, never the process's environment (the
+        CDK app builds the containers' settings at synth time)."""
+        return _GivenSettings(**values)
+
+    @classmethod
+    def from_environment(cls, environment: Mapping[str, str]) -> Settings:
+        """The settings a process started with `environment` reads (other variables ignored)."""
+        return cls.from_values(
+            **{
+                name.lower(): value
+                for name, value in environment.items()
+                if name.lower() in cls.model_fields
+            }
+        )
+
+    def environment(self) -> dict[str, str]:
+        """The variables that give a process these settings: each value set explicitly, as
+        ``FIELD_NAME``; defaults and unset (None) values are left out."""
+        values = self.model_dump(exclude_unset=True, exclude_none=True)
+        return {name.upper(): _variable(value) for name, value in values.items()}
+
+
+class _GivenSettings(Settings):
+    """Settings whose only source is the values given (pydantic-settings' documented way to
+    drop the environment and dotenv sources)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def _variable(value: object) -> str:
+    """A variable's text: seconds given as whole numbers stay whole (105, not 105.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 @lru_cache(maxsize=1)

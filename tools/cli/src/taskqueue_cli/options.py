@@ -16,7 +16,7 @@ Stage = Annotated[
         "--stage",
         envvar="TASKQUEUE_STAGE",
         help="Deployed stage: read the outputs of its CloudFormation stack (the stage's "
-        "`stackName` in ./cdk.json, else `taskqueue-<stage>`). Without it, the local stack.",
+        "`stackName` in ./cdk.json). Without it, the local stack.",
         show_default=False,
         rich_help_panel=PANEL,
     ),

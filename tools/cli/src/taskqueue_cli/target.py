@@ -78,14 +78,25 @@ def resolve(stage: str | None, url: str | None = None) -> Target:
 
 
 def stack_name_of(stage: str) -> str:
-    """The stage's `stackName` in ./cdk.json (what `make deploy` deployed), else
-    `taskqueue-<stage>`."""
+    """The stage's `stackName` in ./cdk.json: the one place that names the deployed stack."""
     try:
-        context = json.loads(CDK_JSON_FILE.read_text())["context"]
-        name = context[CDK_CONTEXT_NAMESPACE][stage]["stackName"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return f"taskqueue-{stage}"
-    return name if isinstance(name, str) and name.strip() else f"taskqueue-{stage}"
+        stages = json.loads(CDK_JSON_FILE.read_text())["context"][CDK_CONTEXT_NAMESPACE]
+    except OSError:
+        raise CliError(
+            f"--stage needs ./{CDK_JSON_FILE}, which names each stage's stack: "
+            "run from the repository root"
+        ) from None
+    except (ValueError, KeyError, TypeError):
+        raise CliError(f"./{CDK_JSON_FILE} has no context.{CDK_CONTEXT_NAMESPACE} block") from None
+    block = stages.get(stage) if isinstance(stages, dict) else None
+    name = block.get("stackName") if isinstance(block, dict) else None
+    if not isinstance(name, str) or not name.strip():
+        known = ", ".join(stages) if isinstance(stages, dict) else "none"
+        raise CliError(
+            f"./{CDK_JSON_FILE} names no stack for stage {stage!r} "
+            f"({CDK_CONTEXT_NAMESPACE}.{stage}.stackName; stages: {known})"
+        )
+    return name.strip()
 
 
 def from_stack(stack_name: str, url: str | None = None) -> Target:
