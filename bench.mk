@@ -4,7 +4,7 @@
 #   make bench QUICK=1    # short smoke run (about 1.5 min): writes bench/tmp/quick/
 #
 # Starts its own local stack (moto server, worker, web) on free ports and stops it by PID.
-# README ("Performance") says what each figure measures and what limits it.
+# bench/README.md says what each figure measures and what limits it.
 
 QUICK ?=
 

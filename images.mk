@@ -6,7 +6,7 @@
 #
 # Debian's buildah and podman (root), a base image made by debootstrap instead of pulling
 # python:3.11-slim, engine and storage settings in containers/ (nothing in /etc changes).
-# See docs/images.md.
+# See containers/README.md.
 
 IMAGES_BASE ?= localhost/python-base:3.11
 IMAGES_TOOLS := buildah podman runc debootstrap

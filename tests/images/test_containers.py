@@ -6,7 +6,7 @@ and DynamoDB, the worker image bootstraps the queue, DLQ and table (the compose 
 `bootstrap` service), and the web and worker images run as containers on the host network.
 
 Needs root and Debian's buildah, podman, runc and debootstrap (`make install` installs them);
-without them these tests fail. Cost: ~2 min with a cold cache, ~30 s warm (docs/images.md).
+without them these tests fail. Cost: ~2 min with a cold cache, ~30 s warm (containers/README.md).
 """
 
 from __future__ import annotations
