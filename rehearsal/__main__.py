@@ -53,21 +53,28 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     began = time.monotonic()
+    rehearsal = Rehearsal(stage=args.stage, state=state)
     try:
-        with Rehearsal(stage=args.stage, state=state) as rehearsal:
-            for line in rehearsal.report():
-                print(line)
-            print("Waiting for the task-definition health checks ...", flush=True)
-            status = rehearsal.wait_healthy(HEALTHY_WITHIN)
-            print("Health: " + ", ".join(f"{name} {value}" for name, value in status.items()))
-            times = {**rehearsal.seconds, "until healthy": time.monotonic() - began}
-            print("Times: " + ", ".join(f"{step} {value:.0f}s" for step, value in times.items()))
-            for line in banner(rehearsal, args.stage):
-                print(line, flush=True)
-            while not stopped.wait(1):
-                pass
+        rehearsal.start()
+        for line in rehearsal.report():
+            print(line)
+        print("Waiting for the task-definition health checks ...", flush=True)
+        status = rehearsal.wait_healthy(HEALTHY_WITHIN)
+        print("Health: " + ", ".join(f"{name} {value}" for name, value in status.items()))
+        times = {**rehearsal.seconds, "until healthy": time.monotonic() - began}
+        print("Times: " + ", ".join(f"{step} {value:.0f}s" for step, value in times.items()))
+        for line in banner(rehearsal, args.stage):
+            print(line, flush=True)
+        while not stopped.wait(1):
+            pass
     except KeyboardInterrupt:
-        print("\nstopped; containers, volumes and the endpoint are removed", flush=True)
+        print("\nstopping ...", flush=True)
+    finally:
+        # Ctrl-C reaches make, uv and this process: a second SIGINT must not cut the clean-up.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        rehearsal.stop()
+        print("stopped; containers, volumes and the endpoint are removed", flush=True)
     return 0
 
 
