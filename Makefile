@@ -73,6 +73,6 @@ test-faults: install
 lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy shared/src services/web/src services/worker/src tools/cli/src devstack infra app.py
+	$(RUN) mypy shared/src services/web/src services/worker/src tools/cli/src devstack infra app.py rehearsal
 
--include infra.mk bench.mk images.mk
+-include infra.mk bench.mk images.mk rehearse.mk
