@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from taskqueue_cli.api import TaskApi
 
 from devstack.stack import LocalStack
 
@@ -89,6 +90,13 @@ def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture
+def api(full_stack: LocalStack) -> Iterator[TaskApi]:
+    """The web API of the full local stack, to check what the CLI did."""
+    with TaskApi(full_stack.web_url) as client:
+        yield client
 
 
 @pytest.fixture
