@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from taskqueue_cli.api import TaskApi
 
 from devstack.stack import LocalStack
 
@@ -31,3 +32,17 @@ def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSta
         yield local
     finally:
         local.stop()
+
+
+@pytest.fixture
+def api(stack: LocalStack) -> Iterator[TaskApi]:
+    """The web API client of `stack` (its web is up once the test started it)."""
+    with TaskApi(stack.web_url) as client:
+        yield client
+
+
+@pytest.fixture
+def running_api(running_stack: LocalStack) -> Iterator[TaskApi]:
+    """The web API client of `running_stack`."""
+    with TaskApi(running_stack.web_url) as client:
+        yield client
