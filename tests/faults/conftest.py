@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
+from taskqueue_cli.api import TaskApi
+from taskqueue_cli.queues import read_depth
 
 from devstack.stack import LocalStack
 
@@ -43,18 +44,14 @@ def stack(tmp_path: Path) -> Iterator[LocalStack]:
 
 def enqueue(stack: LocalStack, task: str, **params: Any) -> str:
     """POST /tasks; the task id."""
-    response = requests.post(
-        f"{stack.web_url}/tasks", json={"task": task, "params": params}, timeout=10
-    )
-    assert response.status_code == 202, response.text
-    task_id: str = response.json()["id"]
-    return task_id
+    with TaskApi(stack.web_url) as api:
+        return api.enqueue(task, params)
 
 
 def state(stack: LocalStack, task_id: str) -> str:
     """The task's state as GET /tasks/<id> shows it."""
-    body: dict[str, str] = requests.get(f"{stack.web_url}/tasks/{task_id}", timeout=10).json()
-    return body["state"]
+    with TaskApi(stack.web_url) as api:
+        return api.state(task_id)
 
 
 def wait_for_states(
@@ -63,19 +60,17 @@ def wait_for_states(
     """Poll until every task is in one of `wanted`; the last states seen."""
     deadline = time.monotonic() + timeout
     states: dict[str, str] = {}
-    while time.monotonic() < deadline:
-        states = {task_id: state(stack, task_id) for task_id in task_ids}
-        if all(value in wanted for value in states.values()):
-            return states
-        time.sleep(0.25)
+    with TaskApi(stack.web_url) as api:
+        while time.monotonic() < deadline:
+            states = {task_id: api.state(task_id) for task_id in task_ids}
+            if all(value in wanted for value in states.values()):
+                return states
+            time.sleep(0.25)
     raise AssertionError(f"not all in {wanted} after {timeout}s: {states}")
 
 
 def dlq_messages(stack: LocalStack) -> int:
-    """Messages in the dead-letter queue."""
+    """Visible messages in the dead-letter queue."""
     sqs = stack.client("sqs")
     url = sqs.get_queue_url(QueueName=stack.env["TASK_DLQ_NAME"])["QueueUrl"]
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"])
+    return read_depth(sqs, url).visible
