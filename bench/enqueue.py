@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import requests
 from taskqueue_cli.api import TaskApi
 
 from bench.load import LoadResult, run_load
@@ -13,4 +14,7 @@ def web_enqueue(web_url: str, total: int, concurrency: int, deadline_s: float) -
     def post(api: TaskApi, _: int) -> None:
         api.enqueue("noop")
 
-    return run_load(total, concurrency, lambda: TaskApi(web_url), post, deadline_s)
+    def connect() -> TaskApi:
+        return TaskApi(web_url, session=requests.Session())
+
+    return run_load(total, concurrency, connect, post, deadline_s)

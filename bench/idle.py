@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
 from taskqueue_cli.api import TaskApi
 
 from bench.pickup import wait_for_end
@@ -50,7 +51,8 @@ def count_requests(
             opened = time.time()
             time.sleep(window_s)
             closed = time.time()
-            with TaskApi(stack.web_url) as api:
+            with requests.Session() as session:
+                api = TaskApi(stack.web_url, session=session)
                 ids = [api.enqueue("noop") for _ in range(tasks)]
             for task_id in ids:
                 wait_for_end(stamps, task_id)

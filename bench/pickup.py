@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
 from taskqueue_cli.api import TaskApi
 
 from bench.stamps import read_stamps
@@ -63,7 +64,8 @@ def measure_pickup(
 ) -> Pickups:
     """Pickup latency of `count` tasks sent one at a time, each after a random gap."""
     pickups = Pickups(latencies=[], post_round_trips=[])
-    with TaskApi(web_url) as api:
+    with requests.Session() as session:
+        api = TaskApi(web_url, session=session)
         api.enqueue("noop")  # warm the connection; this task is not measured
         for _ in range(count):
             time.sleep(rng.uniform(*gap_s))

@@ -93,10 +93,9 @@ def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]
 
 
 @pytest.fixture
-def api(full_stack: LocalStack) -> Iterator[TaskApi]:
+def api(full_stack: LocalStack) -> TaskApi:
     """The web API of the full local stack, to check what the CLI did."""
-    with TaskApi(full_stack.web_url) as client:
-        yield client
+    return TaskApi(full_stack.web_url)
 
 
 @pytest.fixture

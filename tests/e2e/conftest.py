@@ -35,14 +35,12 @@ def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSta
 
 
 @pytest.fixture
-def api(stack: LocalStack) -> Iterator[TaskApi]:
-    """The web API client of `stack` (its web is up once the test started it)."""
-    with TaskApi(stack.web_url) as client:
-        yield client
+def api(stack: LocalStack) -> TaskApi:
+    """The web API of `stack` (it answers once the test started the web)."""
+    return TaskApi(stack.web_url)
 
 
 @pytest.fixture
-def running_api(running_stack: LocalStack) -> Iterator[TaskApi]:
-    """The web API client of `running_stack`."""
-    with TaskApi(running_stack.web_url) as client:
-        yield client
+def running_api(running_stack: LocalStack) -> TaskApi:
+    """The web API of `running_stack`."""
+    return TaskApi(running_stack.web_url)

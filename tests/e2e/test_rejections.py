@@ -31,13 +31,6 @@ def web_without_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
         local.stop()
 
 
-@pytest.fixture
-def web_api(web_without_worker: LocalStack) -> Iterator[TaskApi]:
-    """The web API client of `web_without_worker`."""
-    with TaskApi(web_without_worker.web_url) as api:
-        yield api
-
-
 BAD_REQUESTS = [
     pytest.param({"data": "duration=3"}, 415, None, id="not-json"),
     pytest.param(
@@ -94,15 +87,11 @@ BAD_REQUESTS = [
 
 @pytest.mark.parametrize(("request_kwargs", "status", "field"), BAD_REQUESTS)
 def test_bad_input_gets_a_problem_naming_the_field_and_queues_nothing(
-    web_without_worker: LocalStack,
-    web_api: TaskApi,
-    request_kwargs: dict[str, Any],
-    status: int,
-    field: str | None,
+    web_without_worker: LocalStack, request_kwargs: dict[str, Any], status: int, field: str | None
 ) -> None:
     depth_before = web_without_worker.queue_depth()
 
-    response = web_api.request("POST", "/tasks", **request_kwargs)
+    response = TaskApi(web_without_worker.web_url).request("POST", "/tasks", **request_kwargs)
 
     assert response.status_code == status, response.text
     assert response.headers["Content-Type"] == PROBLEM_JSON
@@ -116,23 +105,21 @@ def test_bad_input_gets_a_problem_naming_the_field_and_queues_nothing(
 
 @pytest.mark.parametrize("duration", ["0", "61", "-3"])
 def test_the_seed_route_refuses_durations_out_of_range(
-    web_without_worker: LocalStack, web_api: TaskApi, duration: str
+    web_without_worker: LocalStack, duration: str
 ) -> None:
     depth_before = web_without_worker.queue_depth()
 
-    response = web_api.get(f"/sqs/celery/{duration}")
+    response = TaskApi(web_without_worker.web_url).get(f"/sqs/celery/{duration}")
 
     assert response.status_code in {404, 422}
     assert response.headers["Content-Type"] == PROBLEM_JSON
     assert web_without_worker.queue_depth() == depth_before
 
 
-def test_a_valid_request_adds_exactly_one_message(
-    web_without_worker: LocalStack, web_api: TaskApi
-) -> None:
+def test_a_valid_request_adds_exactly_one_message(web_without_worker: LocalStack) -> None:
     depth_before = web_without_worker.queue_depth()
 
-    response = web_api.post_task("noop")
+    response = TaskApi(web_without_worker.web_url).post_task("noop")
 
     assert response.status_code == 202
     assert web_without_worker.queue_depth() == depth_before + 1
@@ -156,7 +143,6 @@ def test_broker_down_is_a_503_within_5_seconds(tmp_path: Path) -> None:
         assert elapsed < 5, f"took {elapsed:.1f}s"
         assert api.get("/healthz", timeout=5).status_code == 200
     finally:
-        api.close()
         stack.stop()
 
 
@@ -182,5 +168,4 @@ def test_a_broker_that_never_answers_is_a_503_within_5_seconds(tmp_path: Path) -
             assert elapsed < 5, f"took {elapsed:.1f}s"
             print(f"503 after {elapsed:.2f}s")
         finally:
-            api.close()
             stack.stop()

@@ -44,14 +44,12 @@ def stack(tmp_path: Path) -> Iterator[LocalStack]:
 
 def enqueue(stack: LocalStack, task: str, **params: Any) -> str:
     """POST /tasks; the task id."""
-    with TaskApi(stack.web_url) as api:
-        return api.enqueue(task, params)
+    return TaskApi(stack.web_url).enqueue(task, params)
 
 
 def state(stack: LocalStack, task_id: str) -> str:
     """The task's state as GET /tasks/<id> shows it."""
-    with TaskApi(stack.web_url) as api:
-        return api.state(task_id)
+    return TaskApi(stack.web_url).state(task_id)
 
 
 def wait_for_states(
@@ -60,12 +58,11 @@ def wait_for_states(
     """Poll until every task is in one of `wanted`; the last states seen."""
     deadline = time.monotonic() + timeout
     states: dict[str, str] = {}
-    with TaskApi(stack.web_url) as api:
-        while time.monotonic() < deadline:
-            states = {task_id: api.state(task_id) for task_id in task_ids}
-            if all(value in wanted for value in states.values()):
-                return states
-            time.sleep(0.25)
+    while time.monotonic() < deadline:
+        states = {task_id: state(stack, task_id) for task_id in task_ids}
+        if all(value in wanted for value in states.values()):
+            return states
+        time.sleep(0.25)
     raise AssertionError(f"not all in {wanted} after {timeout}s: {states}")
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psutil
+import requests
 from taskqueue_cli.api import TaskApi, UnexpectedAnswer
 
 from bench.load import LoadResult, run_load
@@ -109,15 +110,25 @@ class TaskLoad:
 def closed_loop(base_url: str, plan: LoadPlan) -> TaskLoad:
     """`plan.clients` threads, each queueing one task and polling it to the end, in a loop."""
     tally = TaskLoad(plan)
-    tally.load = run_load(
-        plan.max_tasks,
-        plan.clients,
-        lambda: TaskApi(base_url),
-        tally.call,
-        plan.seconds,
-        # A turn in flight at the deadline may still poll its task for `task_timeout`.
-        grace_s=plan.task_timeout + 30,
-    )
+    sessions: list[requests.Session] = []
+
+    def connect() -> TaskApi:
+        sessions.append(session := requests.Session())
+        return TaskApi(base_url, session=session)
+
+    try:
+        tally.load = run_load(
+            plan.max_tasks,
+            plan.clients,
+            connect,
+            tally.call,
+            plan.seconds,
+            # A turn in flight at the deadline may still poll its task for `task_timeout`.
+            grace_s=plan.task_timeout + 30,
+        )
+    finally:
+        for session in sessions:
+            session.close()
     assert tally.load.hung == 0, "a load client hung"
     return tally
 

@@ -7,7 +7,6 @@ that check status codes, headers and problem bodies), and a few typed answers (`
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
@@ -37,18 +36,25 @@ def task_body(task: str, params: dict[str, Any] | None = None) -> dict[str, Any]
 class TaskApi:
     """`POST /tasks`, `GET /tasks/<id>`, `DELETE /tasks/<id>` on one web service.
 
-    One keep-alive session per instance: give each thread its own.
+    Each request opens its own connection, unless `session` is given: then they share its
+    keep-alive connections (a session per thread; the caller closes it).
     """
 
-    def __init__(self, base_url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        session: requests.Session | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.session = requests.Session()
+        self.session = session
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """Any request to the web, `path` below its base URL (the timeout unless given)."""
         kwargs.setdefault("timeout", self.timeout)
-        return self.session.request(method, f"{self.base_url}{path}", **kwargs)
+        send = self.session.request if self.session is not None else requests.request
+        return send(method, f"{self.base_url}{path}", **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         """`GET path`: a status URL, the seed route, /healthz."""
@@ -88,18 +94,3 @@ class TaskApi:
         """The task's state as `GET /tasks/<id>` shows it."""
         state: str = self.status(task_id)["state"]
         return state
-
-    def close(self) -> None:
-        """Close the session's connections."""
-        self.session.close()
-
-    def __enter__(self) -> TaskApi:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

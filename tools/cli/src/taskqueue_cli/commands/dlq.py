@@ -12,7 +12,7 @@ from rich.table import Table
 
 from taskqueue_cli import dlq
 from taskqueue_cli.errors import CliError
-from taskqueue_cli.options import Local, Stage, target
+from taskqueue_cli.options import JsonLines, Local, Stage, target
 from taskqueue_cli.output import examples
 from taskqueue_cli.queues import read_depth
 
@@ -28,7 +28,7 @@ app = typer.Typer(
 @app.command(epilog=examples("taskqueue dlq show", "taskqueue dlq show --limit 10 --json"))
 def show(
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 100,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead.")] = False,
+    as_json: JsonLines = False,
     stage: Stage = None,
     local: Local = False,
 ) -> None:

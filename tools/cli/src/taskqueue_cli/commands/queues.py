@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from taskqueue_cli.options import Local, Stage, target
+from taskqueue_cli.options import JsonLines, Local, Stage, target
 from taskqueue_cli.output import examples
 from taskqueue_cli.queues import QueueStats, read_all
 from taskqueue_cli.target import Target
@@ -62,7 +62,7 @@ def queues(
         bool, typer.Option("--watch", "-w", help="Refresh the table until Ctrl-C.")
     ] = False,
     interval: Annotated[float, typer.Option(help="With --watch: seconds between reads.")] = 2.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead.")] = False,
+    as_json: JsonLines = False,
     stage: Stage = None,
     local: Local = False,
 ) -> None:
