@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import requests
 from taskqueue.settings import Settings
+from taskqueue_cli.queues import read_depth
 
 from devstack.dockerfile import dockerfile_cmd
 from devstack.processes import Process, free_port, start, wait_until
@@ -135,14 +136,8 @@ class LocalStack:
         return process
 
     def queue_depth(self) -> int:
-        """Messages in the task queue, visible or in flight."""
-        attributes = self.client("sqs").get_queue_attributes(
-            QueueUrl=self.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
+        """Messages in the task queue: visible, in flight or delayed."""
+        return read_depth(self.client("sqs"), self.queue_url).total
 
     def stop(self) -> None:
         """Stop every process, newest first."""
