@@ -8,7 +8,9 @@ UV_VERSION := 0.13.9
 export PATH := $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$(PATH)
 UV := uv
 RUN := $(UV) run --frozen
-HONCHO := set -a && . ./local.env && set +a && $(RUN) honcho start -f Procfile
+# The local stack's environment (a test points it at a file of its own, with free ports).
+LOCAL_ENV ?= local.env
+HONCHO := set -a && . $(abspath $(LOCAL_ENV)) && set +a && $(RUN) honcho start -f Procfile
 
 .PHONY: help  ## Show this list
 help:
@@ -73,6 +75,6 @@ test-faults: install
 lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy shared/src services/web/src services/worker/src tools/cli/src devstack infra app.py
+	$(RUN) mypy shared/src services/web/src services/worker/src tools/cli/src devstack harness tests/images/dockerfile.py infra app.py
 
 -include infra.mk bench.mk images.mk

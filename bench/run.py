@@ -23,7 +23,7 @@ from bench.measure import measure_config
 from bench.plan import FULL, QUICK, Plan
 from bench.stackops import say
 from bench.workers import PROJECT, SEED
-from devstack.stack import LocalStack
+from harness.stack import LocalStack
 
 BENCH_DIR = Path(__file__).resolve().parent
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from devstack.stack import LocalStack
+from harness.stack import LocalStack
 
 TASKQUEUE = str(Path(sys.executable).parent / "taskqueue")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from devstack.stack import LocalStack
+from harness.stack import LocalStack
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from devstack.stack import LocalStack
+from harness.stack import LocalStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 

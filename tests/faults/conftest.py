@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from devstack.stack import LocalStack
+from harness.stack import LocalStack
 
 # Same order as in production (duration < soft < hard < visibility), scaled down.
 SHORT_LIMITS = {

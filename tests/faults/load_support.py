@@ -13,7 +13,7 @@ from typing import Any
 import psutil
 import requests
 
-from devstack.processes import Process
+from harness.processes import Process
 
 MB = 1024 * 1024
 DONE = {"SUCCESS", "FAILURE", "REVOKED"}
