@@ -10,7 +10,7 @@ UV := uv
 RUN := $(UV) run --frozen
 # The local stack's environment (a test points it at a file of its own, with free ports).
 LOCAL_ENV ?= local.env
-HONCHO := set -a && . $(abspath $(LOCAL_ENV)) && set +a && $(RUN) honcho start -f Procfile
+LOCAL_STACK := set -a && . $(abspath $(LOCAL_ENV)) && set +a && $(RUN) python -m devstack.procfile
 
 .PHONY: help  ## Show this list
 help:
@@ -40,20 +40,20 @@ run: install
 	@echo "  curl -s localhost:8000/tasks/<id>"
 	@echo "  curl -s localhost:8000/sqs/celery/2"
 	@echo "Ctrl-C stops everything."
-	$(HONCHO)
+	$(LOCAL_STACK)
 
 .PHONY: local-aws  ## Run only the local AWS endpoint (moto) with the queue, DLQ and table
 local-aws: install
-	$(HONCHO) aws
+	$(LOCAL_STACK) aws
 
 .PHONY: worker  ## Run only the Celery worker (needs `make local-aws` running)
 worker: install
 	@mkdir -p .local
-	$(HONCHO) worker
+	$(LOCAL_STACK) worker
 
 .PHONY: web  ## Run only the web service under gunicorn (needs `make local-aws` running)
 web: install
-	$(HONCHO) web
+	$(LOCAL_STACK) web
 
 .PHONY: test  ## Run every test (what CI runs)
 test: install

@@ -1,15 +1,19 @@
-"""`taskqueue-web`: gunicorn serving the web app, with this service's flags, in this process.
+"""`taskqueue-web`: gunicorn serving the web app, with this service's flags.
 
 The image's CMD, the Procfile and the test harness all start the web with this command, so
-the flags are written only here. gunicorn runs in this very process (no child, no shell):
-in the image it is PID 1 and gets ECS's SIGTERM itself, which starts its graceful stop.
-Extra arguments go to gunicorn before the app (they override the config file's settings).
+the flags are written only here. It execs `gunicorn` (no child, no shell): the process keeps
+its PID, so in the image gunicorn's arbiter is PID 1 and gets ECS's SIGTERM itself, which
+starts its graceful stop. An exec, not a call: gunicorn re-executes its own argv on USR2,
+which must be `gunicorn ...`, not this command. Extra arguments go to gunicorn before the
+app (they override the config module's settings).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 # Every setting lives in the config module; it reads the same Settings as the app.
 CONFIG = "python:web_service.gunicorn_conf"
@@ -22,8 +26,6 @@ def gunicorn_argv(extra: Sequence[str] = ()) -> list[str]:
 
 
 def main() -> None:
-    """Run gunicorn's arbiter here, with `gunicorn_argv` and this command's own arguments."""
-    from gunicorn.app.wsgiapp import run
-
-    sys.argv[1:] = gunicorn_argv(sys.argv[1:])
-    run(prog="taskqueue-web")
+    """Become `gunicorn` (same PID) with `gunicorn_argv` of this command's own arguments."""
+    gunicorn = Path(sys.executable).with_name("gunicorn")  # beside this environment's python
+    os.execv(gunicorn, [str(gunicorn), *gunicorn_argv(sys.argv[1:])])
