@@ -18,7 +18,7 @@ from taskqueue_cli.api import TaskApi
 from bench.pickup import wait_for_end
 from bench.proxy import CountingProxy
 from bench.workers import WorkerConfig, start_worker
-from devstack.stack import LocalStack
+from harness.stack import LocalStack
 
 # After the heartbeat appears, let start-up requests pass before the window opens.
 SETTLE_S = 2.0

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from taskqueue_cli.api import TaskApi
 
-from devstack.stack import LocalStack
+from harness.stack import LocalStack
 from tests.short_limits import SHORT_LIMITS
 
 TASKQUEUE = str(Path(sys.executable).parent / "taskqueue")

@@ -8,8 +8,8 @@ import re
 import pytest
 from taskqueue_cli.queues import read_depth
 
-from devstack.processes import wait_until
-from devstack.stack import LocalStack
+from harness.processes import wait_until
+from harness.stack import LocalStack
 from tests.cli.conftest import Cli, Queues, one_line_error
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]

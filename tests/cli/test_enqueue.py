@@ -7,8 +7,8 @@ import json
 import pytest
 from taskqueue_cli.api import TaskApi
 
-from devstack.processes import wait_until
-from devstack.stack import LocalStack
+from harness.processes import wait_until
+from harness.stack import LocalStack
 from tests.cli.conftest import Cli, one_line_error
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]

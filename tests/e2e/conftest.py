@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from taskqueue_cli.api import TaskApi
 
-from devstack.stack import LocalStack
+from harness.stack import LocalStack
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from taskqueue_cli.api import TaskApi
 
-from devstack.processes import wait_until
-from devstack.stack import LocalStack
+from harness.processes import wait_until
+from harness.stack import LocalStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 

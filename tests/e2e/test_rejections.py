@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from taskqueue_cli.api import TaskApi
 
-from devstack.stack import LocalStack
+from harness.stack import LocalStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 

@@ -11,7 +11,7 @@ import pytest
 from taskqueue_cli.api import TaskApi
 from taskqueue_cli.queues import read_depth
 
-from devstack.stack import LocalStack
+from harness.stack import LocalStack
 from tests.short_limits import SHORT_LIMITS
 
 

@@ -16,7 +16,7 @@ from taskqueue_cli.api import TaskApi, UnexpectedAnswer
 
 from bench.load import LoadResult, run_load
 from bench.resources import MB, process_tree
-from devstack.processes import Process
+from harness.processes import Process
 
 DONE = {"SUCCESS", "FAILURE", "REVOKED"}
 

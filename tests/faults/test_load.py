@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from bench.resources import MB
-from devstack.processes import wait_until
-from devstack.stack import LocalStack
+from harness.processes import wait_until
+from harness.stack import LocalStack
 from tests.faults.conftest import dlq_messages, wait_for_states
 from tests.faults.load_support import LoadPlan, RssSampler, closed_loop
 
