@@ -9,7 +9,8 @@
 # See containers/README.md.
 
 IMAGES_BASE ?= localhost/python-base:3.11
-IMAGES_TOOLS := buildah podman runc debootstrap
+# slirp4netns gives each rehearsed task its own network namespace (rehearse.mk).
+IMAGES_TOOLS := buildah podman runc debootstrap slirp4netns
 
 # Engine settings for every buildah/podman command below (and for the tests, which read
 # them from `make .images-env`). STORAGE_DRIVER overrides the driver of storage.conf.

@@ -8,18 +8,10 @@
 # podman containers with Fargate's semantics. Ctrl-C stops and removes everything.
 # See rehearsal/README.md for what is real and what is not.
 
-REHEARSE_TOOLS := slirp4netns
-
-.PHONY: .rehearse-deps
-.rehearse-deps: .images-deps
-	@command -v $(REHEARSE_TOOLS) >/dev/null || { \
-		echo "installing Debian's $(REHEARSE_TOOLS) (needs root)"; \
-		apt-get update -qq && apt-get install -y -qq --no-install-recommends $(REHEARSE_TOOLS) >/dev/null; }
-
 .PHONY: rehearse  ## Rehearse `cdk deploy` of STAGE offline: local AWS, real CDK CLI, Fargate-like containers
-rehearse: install .rehearse-deps $(CDK_CLI)
+rehearse: .python-deps .images-deps $(CDK_CLI)
 	@$(IMAGES_ENV) $(RUN) python -m rehearsal --stage $(STAGE)
 
 .PHONY: test-rehearsal  ## Run the rehearsal's tests (deploys, runs both services as containers)
-test-rehearsal: install .rehearse-deps
+test-rehearsal: .python-deps .node-deps .images-deps
 	$(RUN) pytest tests/rehearsal

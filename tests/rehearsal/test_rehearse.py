@@ -28,7 +28,7 @@ TOOLS = ("buildah", "podman", "runc", "debootstrap", "slirp4netns", "npx")
 def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
-        pytest.fail(f"the rehearsal needs {missing}: make install .rehearse-deps", pytrace=False)
+        pytest.fail(f"the rehearsal needs {missing}: make install", pytrace=False)
     if os.geteuid() != 0:
         pytest.fail("the rehearsal needs root (rootful buildah and podman)", pytrace=False)
     with Rehearsal(stage="dev", state=tmp_path_factory.mktemp("rehearsal")) as running:
