@@ -4,11 +4,29 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 UV_VERSION := 0.13.9
-# Where `pip install uv` puts the uv command, in case that is not on PATH yet.
-export PATH := $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$(PATH)
+# uv, where the machine has none: `make .uv` puts it in a venv of its own in .tools/, which
+# works with an externally managed Python too (PEP 668: Homebrew's, Debian's).
+TOOLS := $(CURDIR)/.tools
+export PATH := $(TOOLS)/bin:$(PATH)
 UV := uv
 RUN := $(UV) run --frozen
-HONCHO := set -a && . ./local.env && set +a && $(RUN) honcho start -f Procfile
+# The local stack's environment (a test points it at a file of its own, with free ports).
+LOCAL_ENV ?= local.env
+LOCAL_STACK := set -a && . $(abspath $(LOCAL_ENV)) && set +a && $(RUN) python -m devstack.procfile
+
+# $(call system_install,<Debian packages>,<what needs them>): apt-get where the machine can
+# (apt-get on PATH and root, as on CI); elsewhere stop with what to install by hand.
+define system_install
+if command -v apt-get >/dev/null && [[ $$(id -u) == 0 ]]; then \
+	echo "installing Debian's $(1) ($(2))"; \
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends $(1) >/dev/null; \
+else \
+	echo "missing: $(1), needed by $(2). Installing them here takes apt-get and root;" \
+		"install them with your system's package manager instead" \
+		"(on Debian, as root: apt-get install $(1))." >&2; \
+	exit 1; \
+fi
+endef
 
 .PHONY: help  ## Show this list
 help:
@@ -16,63 +34,76 @@ help:
 
 .PHONY: .uv
 .uv:
-	@command -v uv >/dev/null || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	@command -v uv >/dev/null || { \
+		echo "uv not found: installing uv $(UV_VERSION) into .tools/ (python3 -m venv, then pip)"; \
+		python3 -m venv $(TOOLS) && $(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"; \
+	} || { \
+		echo "could not install uv with python3 -m venv: install uv $(UV_VERSION) yourself" \
+			"(e.g. brew install uv, pipx install uv==$(UV_VERSION), or uv's standalone" \
+			"installer), then run make again." >&2; \
+		exit 1; }
+
+# What `make run` needs and nothing else: uv, a Python 3.11 uv finds or fetches, the lock.
+.PHONY: .python-deps
+.python-deps: .uv
+	$(UV) sync --frozen
+
+# The CDK CLI pinned in package.json (infra tests, synth).
+.PHONY: .node-deps
+.node-deps:
+	@if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund --silent; fi
 
 # docker-compose only parses the compose file in the tests (no engine runs here).
 .PHONY: .system-deps
 .system-deps:
-	@command -v docker-compose >/dev/null || { \
-		echo "installing Debian's docker-compose (needs root)"; \
-		apt-get update -qq && apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; }
+	@command -v docker-compose >/dev/null || { $(call system_install,docker-compose,the compose file's test); }
 
-.PHONY: install  ## Install the locked Python dependencies, the pinned CDK CLI and docker-compose
-install: .uv .system-deps .images-deps
-	uv sync --frozen
-	@if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund --silent; fi
+.PHONY: install  ## Install everything `make test` needs (Python and Node deps, container tools)
+install: .python-deps .node-deps .system-deps .images-deps
 
 .PHONY: run  ## Run the whole product locally: moto (SQS+DynamoDB), the worker and the web
-run: install
+run: .python-deps
 	@mkdir -p .local
 	@echo "Web on http://127.0.0.1:8000 once the queue is ready. Try:"
 	@echo "  curl -s -X POST localhost:8000/tasks -H 'content-type: application/json' -d '{\"task\":\"long_task\",\"params\":{\"duration\":2}}'"
 	@echo "  curl -s localhost:8000/tasks/<id>"
 	@echo "  curl -s localhost:8000/sqs/celery/2"
 	@echo "Ctrl-C stops everything."
-	$(HONCHO)
+	$(LOCAL_STACK)
 
 .PHONY: local-aws  ## Run only the local AWS endpoint (moto) with the queue, DLQ and table
-local-aws: install
-	$(HONCHO) aws
+local-aws: .python-deps
+	$(LOCAL_STACK) aws
 
 .PHONY: worker  ## Run only the Celery worker (needs `make local-aws` running)
-worker: install
+worker: .python-deps
 	@mkdir -p .local
-	$(HONCHO) worker
+	$(LOCAL_STACK) worker
 
 .PHONY: web  ## Run only the web service under gunicorn (needs `make local-aws` running)
-web: install
-	$(HONCHO) web
+web: .python-deps
+	$(LOCAL_STACK) web
 
 .PHONY: test  ## Run every test (what CI runs)
 test: install
 	$(RUN) pytest
 
 .PHONY: test-unit  ## Run the unit tests only
-test-unit: install
+test-unit: .python-deps
 	$(RUN) pytest tests/unit
 
 .PHONY: test-e2e  ## Run the end-to-end tests (real moto server, worker, gunicorn)
-test-e2e: install
+test-e2e: .python-deps
 	$(RUN) pytest tests/e2e
 
 .PHONY: test-faults  ## Run the fault-injection tests alone (kill, stop, poison, outage, duplicates)
-test-faults: install
+test-faults: .python-deps
 	$(RUN) pytest -m faults
 
 .PHONY: lint  ## Lint and type-check
-lint: install
+lint: .python-deps
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy shared/src services/web/src services/worker/src tools/cli/src devstack infra app.py
+	$(RUN) mypy shared/src services/web/src services/worker/src tools/cli/src devstack harness tests/images/dockerfile.py infra app.py rehearsal
 
--include infra.mk bench.mk images.mk
+-include infra.mk bench.mk images.mk rehearse.mk

@@ -9,5 +9,5 @@
 QUICK ?=
 
 .PHONY: bench  ## Measure latency, throughput, idle cost and memory vs the seed (QUICK=1: short run)
-bench: install
+bench: .python-deps
 	$(RUN) python -m bench.run $(if $(filter-out 0,$(QUICK)),--quick)

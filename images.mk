@@ -9,7 +9,8 @@
 # See containers/README.md.
 
 IMAGES_BASE ?= localhost/python-base:3.11
-IMAGES_TOOLS := buildah podman runc debootstrap
+# slirp4netns gives each rehearsed task its own network namespace (rehearse.mk).
+IMAGES_TOOLS := buildah podman runc debootstrap slirp4netns
 
 # Engine settings for every buildah/podman command below (and for the tests, which read
 # them from `make .images-env`). STORAGE_DRIVER overrides the driver of storage.conf.
@@ -18,25 +19,23 @@ IMAGES_ENV = CONTAINERS_CONF=$(CURDIR)/containers/containers.conf \
 	STORAGE_DRIVER=$(IMAGES_STORAGE_DRIVER)
 IMAGES_STORAGE_DRIVER ?= $(shell bash containers/storage-driver.sh)
 
+# Only the image targets and tests need these (`make run` does not).
 .PHONY: .images-deps
 .images-deps:
 	@missing=$$(for tool in $(IMAGES_TOOLS); do command -v $$tool >/dev/null || echo $$tool; done); \
-	if [[ -n "$$missing" ]]; then \
-		echo "installing Debian's $(IMAGES_TOOLS) (needs root; missing:" $$missing")"; \
-		apt-get update -qq && apt-get install -y -qq --no-install-recommends $(IMAGES_TOOLS) >/dev/null; \
-	fi
+	if [[ -n "$$missing" ]]; then $(call system_install,$(IMAGES_TOOLS),the image targets and tests); fi
 
 .PHONY: .images-env
 .images-env:
 	@printf '%s\n' $(IMAGES_ENV)
 
 .PHONY: images  ## Build the web and worker images from cdk.out (runs synth; base image cached)
-images: .images-deps synth
+images: .images-deps .python-deps synth
 	@$(IMAGES_ENV) bash containers/base-image.sh $(IMAGES_BASE)
 	@$(IMAGES_ENV) $(RUN) python containers/build_images.py --cdk-out $(CDK_OUT) --base $(IMAGES_BASE)
 
 .PHONY: test-images  ## Build the images and run the stack as containers (end-to-end test)
-test-images: .images-deps
+test-images: .images-deps .python-deps
 	$(RUN) pytest tests/images/test_containers.py
 
 .PHONY: images-clean  ## Remove the images, containers and layers of make images

@@ -9,8 +9,8 @@ from pathlib import Path
 from bench.resources import cpu_seconds
 from bench.stamps import read_stamps
 from bench.workers import WorkerConfig, start_worker
-from devstack.processes import Process
-from devstack.stack import LocalStack
+from harness.processes import Process
+from harness.stack import LocalStack
 
 # Fine polling until the first start (it opens the CPU window), coarse after: the end time
 # comes from the stamps, and a coarse poll leaves the CPU to the worker.

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from taskqueue_cli.api import TaskApi
 
-from bench.pickup import post_noop, wait_for_end
+from bench.pickup import wait_for_end
 from bench.proxy import CountingProxy
 from bench.workers import WorkerConfig, start_worker
-from devstack.stack import LocalStack
+from harness.stack import LocalStack
 
 # After the heartbeat appears, let start-up requests pass before the window opens.
 SETTLE_S = 2.0
@@ -51,7 +52,8 @@ def count_requests(
             time.sleep(window_s)
             closed = time.time()
             with requests.Session() as session:
-                ids = [post_noop(session, stack.web_url) for _ in range(tasks)]
+                api = TaskApi(stack.web_url, session=session)
+                ids = [api.enqueue("noop") for _ in range(tasks)]
             for task_id in ids:
                 wait_for_end(stamps, task_id)
             # The acknowledgement (DeleteMessage) follows the task's end.

@@ -16,7 +16,7 @@ from bench.report import KEYS
 from bench.resources import children_rss_mb, tree_pss_mb, tree_rss_mb
 from bench.stackops import cpu_during, empty_queue, per, require_all, sample_body, say
 from bench.workers import WorkerConfig, start_worker
-from devstack.stack import LocalStack
+from harness.stack import LocalStack
 
 
 def pickup_phase(

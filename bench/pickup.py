@@ -14,21 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from taskqueue_cli.api import TaskApi
 
 from bench.stamps import read_stamps
 
 # A task that has not started after this long counts as lost: the run fails loudly.
 START_TIMEOUT_S = 30.0
 POLL_S = 0.002
-
-
-def post_noop(session: requests.Session, web_url: str) -> str:
-    """Queue one noop task through the web; its id."""
-    response = session.post(f"{web_url}/tasks", json={"task": "noop"}, timeout=10)
-    if response.status_code != 202:
-        raise RuntimeError(f"POST /tasks answered {response.status_code}: {response.text}")
-    task_id: str = response.json()["id"]
-    return task_id
 
 
 def wait_for_stamp(
@@ -73,11 +65,12 @@ def measure_pickup(
     """Pickup latency of `count` tasks sent one at a time, each after a random gap."""
     pickups = Pickups(latencies=[], post_round_trips=[])
     with requests.Session() as session:
-        post_noop(session, web_url)  # warm the connection; this task is not measured
+        api = TaskApi(web_url, session=session)
+        api.enqueue("noop")  # warm the connection; this task is not measured
         for _ in range(count):
             time.sleep(rng.uniform(*gap_s))
             posted = time.time()
-            task_id = post_noop(session, web_url)
+            task_id = api.enqueue("noop")
             queued = time.time()
             pickups.latencies.append(wait_for_start(stamps_file, task_id) - posted)
             pickups.post_round_trips.append(queued - posted)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.load import LoadResult, run_load
-from devstack.stack import LocalStack
+from harness.stack import LocalStack
 
 RECEIVE_BATCH = 10  # the SQS maximum per ReceiveMessage
 

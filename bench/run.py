@@ -10,8 +10,6 @@ import argparse
 import os
 import platform
 import shutil
-import signal
-import sys
 import time
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -23,7 +21,8 @@ from bench.measure import measure_config
 from bench.plan import FULL, QUICK, Plan
 from bench.stackops import say
 from bench.workers import PROJECT, SEED
-from devstack.stack import LocalStack
+from harness.processes import exit_on_signals
+from harness.stack import LocalStack
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -65,8 +64,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="directory for results.json and results.md")
     parser.add_argument("--work-dir", type=Path, help="directory for process logs")
     args = parser.parse_args(argv)
-    # SIGTERM unwinds like Ctrl-C, so the stack's processes are stopped by PID on the way out.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    # SIGTERM and SIGHUP unwind like Ctrl-C, so the stack's processes are stopped by PID on
+    # the way out (and once only: `uv run` forwards every signal a second time).
+    exit_on_signals()
     plan = QUICK if args.quick else FULL
     out_dir = args.out or (BENCH_DIR / "tmp" / "quick" if plan.quick else BENCH_DIR)
     work_dir = args.work_dir or BENCH_DIR / "tmp" / ("last-run-quick" if plan.quick else "last-run")

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from bench.load import LoadResult
 from bench.resources import cpu_seconds
-from devstack.stack import LocalStack
+from harness.stack import LocalStack
 
 # More throw-away messages than open polls: one per stopped worker (prefetch <= 10 each).
 ORPHAN_FLUSH_MESSAGES = 10

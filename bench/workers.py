@@ -1,4 +1,4 @@
-"""The two worker configurations, started as the worker image starts: same `celery` flags.
+"""The two worker configurations, started as the worker image starts: `taskqueue-worker`.
 
 Only ``--app`` differs: a bench module that imports `worker_service.worker` and adds task
 stamps (and, for the seed, its three settings). No shared code is edited.
@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.stamps import STAMPS_FILE_VAR
-from devstack.processes import Process, start, wait_until
-from devstack.stack import REPO_ROOT, WORKER_ARGV, LocalStack
+from harness.processes import Process, start, wait_until
+from harness.stack import REPO_ROOT, WORKER_ARGV, LocalStack
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,8 @@ SEED = WorkerConfig(
 
 
 def worker_argv(app: str) -> list[str]:
-    """The worker image's CMD with `--app` pointing at `app`."""
-    argv = [f"--app={app}" if arg.startswith("--app=") else arg for arg in WORKER_ARGV]
-    if argv == WORKER_ARGV:
-        raise ValueError(f"no --app= flag in the worker CMD {WORKER_ARGV}")
-    return argv
+    """The worker image's command with `--app` pointing at `app`."""
+    return [*WORKER_ARGV, f"--app={app}"]
 
 
 def start_worker(

@@ -1,1 +1,1 @@
-"""The local stack for development and tests: moto's server standing in for SQS and DynamoDB."""
+"""The local stack that `make run` starts: moto's server for SQS and DynamoDB, and a wait for it."""

@@ -6,13 +6,13 @@ on the resource or any of its ancestors. Every finding not listed here fails syn
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
 from aws_cdk import Acknowledgment, Validations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from constructs import IConstruct
-
-if TYPE_CHECKING:
-    from infra.stack import TaskQueueStack
 
 ELB2 = (
     "No accessLogsBucket is configured: access logs need a bucket whose policy admits the "
@@ -44,19 +44,25 @@ def _ack(scope: IConstruct, rule_id: str, reason: str) -> None:
     Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
 
 
-def acknowledge_findings(stack: TaskQueueStack) -> None:
+def acknowledge_findings(
+    *,
+    load_balancer: elbv2.ApplicationLoadBalancer,
+    task_definitions: Sequence[ecs.TaskDefinition],
+    table: dynamodb.ITable,
+    access_logs: bool,
+    point_in_time_recovery: bool,
+) -> None:
     """Acknowledge the AwsSolutions findings this design accepts on purpose."""
-    load_balancer = stack.web.load_balancer
-    if stack.config.access_logs_bucket is None:
+    if not access_logs:
         _ack(load_balancer, "AwsSolutions-ELB2", ELB2)
     for security_group in load_balancer.connections.security_groups:
         _ack(security_group, "AwsSolutions-EC23", EC23)
 
-    for task_definition in (stack.web.task_definition, stack.worker.task_definition):
+    for task_definition in task_definitions:
         _ack(task_definition, "AwsSolutions-ECS2", ECS2)
         execution_role = task_definition.execution_role
         if execution_role is not None:
             _ack(execution_role, "AwsSolutions-IAM5[Resource::*]", IAM5_EXECUTION_ROLE)
 
-    if not stack.config.point_in_time_recovery:
-        _ack(stack.results_table.table, "AwsSolutions-DDB3", DDB3_DEV)
+    if not point_in_time_recovery:
+        _ack(table, "AwsSolutions-DDB3", DDB3_DEV)

@@ -241,7 +241,13 @@ class TaskQueueStack(Stack):
             description="ECS worker service name (make scale-workers N=...)",
         )
 
-        acknowledge_findings(self)
+        acknowledge_findings(
+            load_balancer=self.web.load_balancer,
+            task_definitions=(self.web.task_definition, self.worker.task_definition),
+            table=table,
+            access_logs=config.access_logs_bucket is not None,
+            point_in_time_recovery=config.point_in_time_recovery,
+        )
 
     @staticmethod
     def _grant(

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bench.report import KEYS
-from devstack.stack import REPO_ROOT
+from harness.stack import REPO_ROOT
 
 # The short run takes about 1.5 minutes on 2 cores; more on a loaded machine.
 RUN_TIMEOUT_S = 240

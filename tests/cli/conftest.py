@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from taskqueue_cli.api import TaskApi
 
-from devstack.stack import LocalStack
+from harness.stack import LocalStack
 from tests.short_limits import SHORT_LIMITS
 
 TASKQUEUE = str(Path(sys.executable).parent / "taskqueue")
@@ -81,6 +82,12 @@ def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture
+def api(full_stack: LocalStack) -> TaskApi:
+    """The web API of the full local stack, to check what the CLI did."""
+    return TaskApi(full_stack.web_url)
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
+from taskqueue_cli.api import TaskApi
 
-from devstack.processes import wait_until
-from devstack.stack import LocalStack
+from harness.processes import wait_until
+from harness.stack import LocalStack
 from tests.cli.conftest import Cli, one_line_error
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -42,10 +42,9 @@ def test_cancel_marks_a_queued_task_revoked(web_without_workers: Cli) -> None:
     ]
 
 
-def test_cancel_after_the_task_ran_is_too_late(cli: Cli, full_stack: LocalStack) -> None:
+def test_cancel_after_the_task_ran_is_too_late(cli: Cli, api: TaskApi) -> None:
     task_id = cli("enqueue", "noop").stdout.strip()
-    url = f"{full_stack.web_url}/tasks/{task_id}"
-    wait_until(lambda: requests.get(url, timeout=5).json()["state"] == "SUCCESS", 30, "SUCCESS")
+    wait_until(lambda: api.state(task_id) == "SUCCESS", 30, "SUCCESS")
 
     line = one_line_error(cli("cancel", task_id))
 

@@ -6,20 +6,17 @@ from __future__ import annotations
 import re
 
 import pytest
+from taskqueue_cli.queues import read_depth
 
-from devstack.processes import wait_until
-from devstack.stack import LocalStack
+from harness.processes import wait_until
+from harness.stack import LocalStack
 from tests.cli.conftest import Cli, Queues, one_line_error
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 
 
 def depth(stack: LocalStack, url: str) -> int:
-    attributes = stack.client("sqs").get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return sum(int(value) for value in attributes.values())
+    return read_depth(stack.client("sqs"), url).total
 
 
 def test_a_poison_task_lands_in_the_dlq_is_listed_and_redriven_to_the_queue(

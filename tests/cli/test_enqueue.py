@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-import requests
+from taskqueue_cli.api import TaskApi
 
-from devstack.processes import wait_until
-from devstack.stack import LocalStack
+from harness.processes import wait_until
+from harness.stack import LocalStack
 from tests.cli.conftest import Cli, one_line_error
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -28,15 +28,12 @@ def test_enqueue_watch_follows_the_task_to_success_and_the_bar_reaches_100_perce
     assert lines[-1] == 'result: {"duration": 3}'
 
 
-def test_enqueue_prints_the_id_and_status_shows_the_result(
-    cli: Cli, full_stack: LocalStack
-) -> None:
+def test_enqueue_prints_the_id_and_status_shows_the_result(cli: Cli, api: TaskApi) -> None:
     result = cli("enqueue", "long_task", "duration=1")
 
     assert result.returncode == 0, result.stderr
     task_id = result.stdout.strip()
-    url = f"{full_stack.web_url}/tasks/{task_id}"
-    wait_until(lambda: requests.get(url, timeout=5).json()["state"] == "SUCCESS", 30, "SUCCESS")
+    wait_until(lambda: api.state(task_id) == "SUCCESS", 30, "SUCCESS")
     status = cli("status", task_id)
     assert status.returncode == 0, status.stderr
     assert status.stdout.splitlines() == [
@@ -44,23 +41,18 @@ def test_enqueue_prints_the_id_and_status_shows_the_result(
         "state    SUCCESS",
         'result   {"duration": 1}',
     ]
-    assert (
-        json.loads(cli("status", task_id, "--json").stdout) == requests.get(url, timeout=5).json()
-    )
+    assert json.loads(cli("status", task_id, "--json").stdout) == api.status(task_id)
 
 
-def test_status_of_a_task_in_progress_shows_how_far_it_got(
-    cli: Cli, full_stack: LocalStack
-) -> None:
+def test_status_of_a_task_in_progress_shows_how_far_it_got(cli: Cli, api: TaskApi) -> None:
     task_id = cli("enqueue", "long_task", "duration=3").stdout.strip()
-    url = f"{full_stack.web_url}/tasks/{task_id}"
-    wait_until(lambda: requests.get(url, timeout=5).json()["state"] == "PROGRESS", 30, "PROGRESS")
+    wait_until(lambda: api.state(task_id) == "PROGRESS", 30, "PROGRESS")
 
     lines = cli("status", task_id).stdout.splitlines()
 
     assert lines[1] == "state    PROGRESS"
     assert lines[2] in {"progress 1/3 (33%)", "progress 2/3 (66%)", "progress 3/3 (100%)"}
-    wait_until(lambda: requests.get(url, timeout=5).json()["state"] == "SUCCESS", 30, "SUCCESS")
+    wait_until(lambda: api.state(task_id) == "SUCCESS", 30, "SUCCESS")
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from devstack.processes import wait_until
-from devstack.stack import LocalStack
+from harness.processes import wait_until
+from harness.stack import LocalStack
 from tests.cli.conftest import TASKQUEUE, Queues
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from devstack.stack import LocalStack
+from harness.stack import LocalStack
 from tests.cli.conftest import Cli, one_line_error, write_cdk_json
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from taskqueue_cli.api import TaskApi
 
-from devstack.stack import LocalStack
+from harness.stack import LocalStack
 
 
 @pytest.fixture
@@ -31,3 +32,15 @@ def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSta
         yield local
     finally:
         local.stop()
+
+
+@pytest.fixture
+def api(stack: LocalStack) -> TaskApi:
+    """The web API of `stack` (it answers once the test started the web)."""
+    return TaskApi(stack.web_url)
+
+
+@pytest.fixture
+def running_api(running_stack: LocalStack) -> TaskApi:
+    """The web API of `running_stack`."""
+    return TaskApi(running_stack.web_url)

@@ -6,11 +6,12 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-import requests
+from taskqueue_cli.api import TaskApi
 
-from devstack.stack import LocalStack
+from harness.stack import LocalStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -86,11 +87,11 @@ BAD_REQUESTS = [
 
 @pytest.mark.parametrize(("request_kwargs", "status", "field"), BAD_REQUESTS)
 def test_bad_input_gets_a_problem_naming_the_field_and_queues_nothing(
-    web_without_worker: LocalStack, request_kwargs: dict, status: int, field: str | None
+    web_without_worker: LocalStack, request_kwargs: dict[str, Any], status: int, field: str | None
 ) -> None:
     depth_before = web_without_worker.queue_depth()
 
-    response = requests.post(f"{web_without_worker.web_url}/tasks", timeout=10, **request_kwargs)
+    response = TaskApi(web_without_worker.web_url).request("POST", "/tasks", **request_kwargs)
 
     assert response.status_code == status, response.text
     assert response.headers["Content-Type"] == PROBLEM_JSON
@@ -108,7 +109,7 @@ def test_the_seed_route_refuses_durations_out_of_range(
 ) -> None:
     depth_before = web_without_worker.queue_depth()
 
-    response = requests.get(f"{web_without_worker.web_url}/sqs/celery/{duration}", timeout=10)
+    response = TaskApi(web_without_worker.web_url).get(f"/sqs/celery/{duration}")
 
     assert response.status_code in {404, 422}
     assert response.headers["Content-Type"] == PROBLEM_JSON
@@ -118,9 +119,7 @@ def test_the_seed_route_refuses_durations_out_of_range(
 def test_a_valid_request_adds_exactly_one_message(web_without_worker: LocalStack) -> None:
     depth_before = web_without_worker.queue_depth()
 
-    response = requests.post(
-        f"{web_without_worker.web_url}/tasks", json={"task": "noop"}, timeout=10
-    )
+    response = TaskApi(web_without_worker.web_url).post_task("noop")
 
     assert response.status_code == 202
     assert web_without_worker.queue_depth() == depth_before + 1
@@ -128,24 +127,21 @@ def test_a_valid_request_adds_exactly_one_message(web_without_worker: LocalStack
 
 def test_broker_down_is_a_503_within_5_seconds(tmp_path: Path) -> None:
     stack = LocalStack(work_dir=tmp_path)
+    api = TaskApi(stack.web_url)
     try:
         aws = stack.start_aws()
         stack.start_web()
         aws.stop()
 
         started = time.monotonic()
-        response = requests.post(
-            f"{stack.web_url}/tasks",
-            json={"task": "long_task", "params": {"duration": 1}},
-            timeout=30,
-        )
+        response = api.post_task("long_task", {"duration": 1}, timeout=30)
         elapsed = time.monotonic() - started
 
         assert response.status_code == 503
         assert response.headers["Content-Type"] == PROBLEM_JSON
         assert response.json()["title"] == "Queue unavailable"
         assert elapsed < 5, f"took {elapsed:.1f}s"
-        assert requests.get(f"{stack.web_url}/healthz", timeout=5).status_code == 200
+        assert api.get("/healthz", timeout=5).status_code == 200
     finally:
         stack.stop()
 
@@ -159,11 +155,12 @@ def test_a_broker_that_never_answers_is_a_503_within_5_seconds(tmp_path: Path) -
         stack.env.update(
             AWS_ENDPOINT_URL=endpoint, TASK_QUEUE_URL=f"{endpoint}/123456789012/taskqueue-tasks"
         )
+        api = TaskApi(stack.web_url)
         try:
             stack.start_web()
 
             started = time.monotonic()
-            response = requests.post(f"{stack.web_url}/tasks", json={"task": "noop"}, timeout=30)
+            response = api.post_task("noop", timeout=30)
             elapsed = time.monotonic() - started
 
             assert response.status_code == 503

@@ -6,28 +6,20 @@ import time
 from typing import Any
 
 import pytest
-import requests
+from taskqueue_cli.api import TaskApi
 
-from devstack.processes import wait_until
-from devstack.stack import LocalStack
+from harness.processes import wait_until
+from harness.stack import LocalStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 
-def queue(stack: LocalStack, task: str, **params: Any) -> requests.Response:
-    return requests.post(
-        f"{stack.web_url}/tasks", json={"task": task, "params": params}, timeout=10
-    )
-
-
-def poll_states(
-    stack: LocalStack, status_url: str, until: str, timeout: float
-) -> list[dict[str, Any]]:
+def poll_states(api: TaskApi, status_url: str, until: str, timeout: float) -> list[dict[str, Any]]:
     """Every distinct status body seen until the state is `until`."""
     seen: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        body = requests.get(f"{stack.web_url}{status_url}", timeout=5).json()
+        body = api.get(status_url, timeout=5).json()
         if not seen or seen[-1] != body:
             seen.append(body)
         if body["state"] == until:
@@ -37,14 +29,14 @@ def poll_states(
 
 
 def test_queued_task_runs_on_the_worker_with_progress_then_success(
-    running_stack: LocalStack,
+    running_stack: LocalStack, running_api: TaskApi
 ) -> None:
-    response = queue(running_stack, "long_task", duration=3)
+    response = running_api.post_task("long_task", {"duration": 3})
 
     assert response.status_code == 202
     body = response.json()
     assert response.headers["Location"] == body["status_url"] == f"/tasks/{body['id']}"
-    seen = poll_states(running_stack, body["status_url"], "SUCCESS", timeout=30)
+    seen = poll_states(running_api, body["status_url"], "SUCCESS", timeout=30)
     progress = [s["progress"] for s in seen if s["state"] == "PROGRESS"]
     assert progress, f"no PROGRESS state seen: {seen}"
     assert all(p["total"] == 3 and 1 <= p["current"] <= 3 for p in progress)
@@ -60,38 +52,38 @@ def test_queued_task_runs_on_the_worker_with_progress_then_success(
     assert "Completed work on 3" in worker_log
 
 
-def test_the_seed_route_queues_the_long_task(running_stack: LocalStack) -> None:
-    response = requests.get(f"{running_stack.web_url}/sqs/celery/1", timeout=10)
+def test_the_seed_route_queues_the_long_task(running_api: TaskApi) -> None:
+    response = running_api.get("/sqs/celery/1")
 
     assert response.status_code == 202
-    seen = poll_states(running_stack, response.json()["status_url"], "SUCCESS", timeout=30)
+    seen = poll_states(running_api, response.json()["status_url"], "SUCCESS", timeout=30)
     assert seen[-1]["result"] == {"duration": 1}
 
 
-def test_an_id_that_was_never_queued_is_404(running_stack: LocalStack) -> None:
-    response = requests.get(f"{running_stack.web_url}/tasks/no-such-task", timeout=10)
+def test_an_id_that_was_never_queued_is_404(running_api: TaskApi) -> None:
+    response = running_api.get_task("no-such-task")
 
     assert response.status_code == 404
     assert response.headers["Content-Type"] == "application/problem+json"
 
 
-def test_a_queued_task_is_pending_until_a_worker_takes_it(running_stack: LocalStack) -> None:
-    response = queue(running_stack, "noop")
+def test_a_queued_task_is_pending_until_a_worker_takes_it(running_api: TaskApi) -> None:
+    response = running_api.post_task("noop", {})
 
-    first = requests.get(f"{running_stack.web_url}{response.json()['status_url']}", timeout=5)
+    first = running_api.get(response.json()["status_url"], timeout=5)
     assert first.status_code == 200
     assert first.json()["state"] in {"PENDING", "STARTED", "SUCCESS"}
-    seen = poll_states(running_stack, response.json()["status_url"], "SUCCESS", timeout=30)
+    seen = poll_states(running_api, response.json()["status_url"], "SUCCESS", timeout=30)
     assert seen[-1]["result"] is None
 
 
 def test_web_and_worker_log_json_lines_with_request_and_task_ids(
-    running_stack: LocalStack,
+    running_stack: LocalStack, running_api: TaskApi
 ) -> None:
-    response = queue(running_stack, "noop")
+    response = running_api.post_task("noop", {})
     task_id = response.json()["id"]
     request_id = response.headers["X-Request-ID"]
-    poll_states(running_stack, response.json()["status_url"], "SUCCESS", timeout=30)
+    poll_states(running_api, response.json()["status_url"], "SUCCESS", timeout=30)
 
     web, worker = running_stack.processes[2], running_stack.processes[1]
     wait_until(lambda: task_id in worker.log(), 10, "the worker's log of the task")

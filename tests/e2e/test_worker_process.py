@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from devstack.processes import wait_until
-from devstack.stack import BIN, WEB_ARGV, WORKER_ARGV, LocalStack
+from harness.processes import wait_until
+from harness.stack import BIN, WEB_ARGV, WORKER_ARGV, LocalStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 

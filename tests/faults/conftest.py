@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
+from taskqueue_cli.api import TaskApi
+from taskqueue_cli.queues import read_depth
 
-from devstack.stack import LocalStack
+from harness.stack import LocalStack
 from tests.short_limits import SHORT_LIMITS
 
 
@@ -35,18 +36,12 @@ def stack(tmp_path: Path) -> Iterator[LocalStack]:
 
 def enqueue(stack: LocalStack, task: str, **params: Any) -> str:
     """POST /tasks; the task id."""
-    response = requests.post(
-        f"{stack.web_url}/tasks", json={"task": task, "params": params}, timeout=10
-    )
-    assert response.status_code == 202, response.text
-    task_id: str = response.json()["id"]
-    return task_id
+    return TaskApi(stack.web_url).enqueue(task, params)
 
 
 def state(stack: LocalStack, task_id: str) -> str:
     """The task's state as GET /tasks/<id> shows it."""
-    body: dict[str, str] = requests.get(f"{stack.web_url}/tasks/{task_id}", timeout=10).json()
-    return body["state"]
+    return TaskApi(stack.web_url).state(task_id)
 
 
 def wait_for_states(
@@ -64,10 +59,7 @@ def wait_for_states(
 
 
 def dlq_messages(stack: LocalStack) -> int:
-    """Messages in the dead-letter queue."""
+    """Visible messages in the dead-letter queue."""
     sqs = stack.client("sqs")
     url = sqs.get_queue_url(QueueName=stack.settings.task_dlq_name)["QueueUrl"]
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"])
+    return read_depth(sqs, url).visible

@@ -1,4 +1,4 @@
-"""Load test helpers: closed-loop HTTP clients on threads, and the RSS of a process tree."""
+"""Load test helpers: closed-loop HTTP clients on `bench.load`'s threads, and process RSS."""
 
 from __future__ import annotations
 
@@ -12,44 +12,13 @@ from typing import Any
 
 import psutil
 import requests
+from taskqueue_cli.api import TaskApi, UnexpectedAnswer
 
-from devstack.processes import Process
+from bench.load import LoadResult, run_load
+from bench.resources import MB, process_tree
+from harness.processes import Process
 
-MB = 1024 * 1024
 DONE = {"SUCCESS", "FAILURE", "REVOKED"}
-
-
-@dataclass
-class LoadResult:
-    """What the clients sent and saw, summed over every client."""
-
-    seconds: float = 0.0
-    requests: int = 0
-    errors: list[str] = field(default_factory=list)
-    sent: int = 0
-    accepted: list[str] = field(default_factory=list)
-    accepted_by_task: Counter[str] = field(default_factory=Counter)
-    queue_latencies: list[float] = field(default_factory=list)
-    completed: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, requests_sent: int, error: str | None = None) -> None:
-        with self.lock:
-            self.requests += requests_sent
-            if error is not None:
-                self.errors.append(error)
-
-    def summary(self) -> str:
-        rate = self.requests / self.seconds if self.seconds else 0.0
-        latencies = sorted(self.queue_latencies) or [0.0]
-        p95 = latencies[int(0.95 * (len(latencies) - 1))]
-        return (
-            f"{self.requests} requests in {self.seconds:.1f}s ({rate:.0f}/s), "
-            f"{len(self.errors)} errors, {len(self.accepted)} tasks accepted "
-            f"({dict(self.accepted_by_task)}), {self.completed} completed; POST /tasks "
-            f"median {statistics.median(latencies) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
-            f"max {latencies[-1] * 1000:.0f} ms"
-        )
 
 
 @dataclass(frozen=True)
@@ -64,93 +33,112 @@ class LoadPlan:
     task_timeout: float = 20.0
 
 
-def run_load(base_url: str, plan: LoadPlan) -> LoadResult:
-    """`plan.clients` threads, each queueing one task and polling it to the end, in a loop."""
-    result = LoadResult()
-    deadline = time.monotonic() + plan.seconds
-    started = time.monotonic()
-    threads = [
-        threading.Thread(target=_client, args=(base_url, plan, deadline, result), daemon=True)
-        for _ in range(plan.clients)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(plan.seconds + plan.task_timeout + 30)
-    result.seconds = time.monotonic() - started
-    assert not any(thread.is_alive() for thread in threads), "a load client hung"
-    return result
+@dataclass
+class TaskLoad:
+    """What the clients sent and saw, summed over every client; `load` once they stopped."""
 
+    plan: LoadPlan
+    requests: int = 0
+    accepted: list[str] = field(default_factory=list)
+    accepted_by_task: Counter[str] = field(default_factory=Counter)
+    queue_latencies: list[float] = field(default_factory=list)
+    completed: int = 0
+    load: LoadResult | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-def _client(base_url: str, plan: LoadPlan, deadline: float, result: LoadResult) -> None:
-    with requests.Session() as session:
-        while time.monotonic() < deadline:
-            with result.lock:
-                if result.sent >= plan.max_tasks:
-                    return
-                result.sent += 1
-                n = result.sent
-            try:
-                task_id = _queue(session, base_url, plan.task_for(n), result)
-                _follow(session, base_url, task_id, plan, result)
-            except _Counted:
-                continue
-            except Exception as error:  # every failure is counted, none stops the others
-                result.add(0, f"{type(error).__name__}: {error}")
+    @property
+    def errors(self) -> list[str]:
+        """Every failure: a refused request, a task that failed or never ended, an exception."""
+        return self.load.errors if self.load else []
 
+    def call(self, api: TaskApi, index: int) -> None:
+        """One client turn: queue the task (the n-th, counting from 1), follow it to the end."""
+        body = self.plan.task_for(index + 1)
+        task_id = self._queue(api, body)
+        self._follow(api, task_id)
 
-def _queue(
-    session: requests.Session, base_url: str, body: dict[str, Any], result: LoadResult
-) -> str:
-    started = time.monotonic()
-    response = session.post(f"{base_url}/tasks", json=body, timeout=10)
-    latency = time.monotonic() - started
-    if response.status_code != 202:
-        result.add(1, f"POST /tasks {body}: {response.status_code} {response.text[:200]}")
-        raise _Counted()
-    task_id: str = response.json()["id"]
-    with result.lock:
-        result.requests += 1
-        result.accepted.append(task_id)
-        result.accepted_by_task[body["task"]] += 1
-        result.queue_latencies.append(latency)
-    return task_id
+    def _queue(self, api: TaskApi, body: dict[str, Any]) -> str:
+        started = time.monotonic()
+        response = api.post_task(body["task"], body.get("params"))
+        latency = time.monotonic() - started
+        self._count()
+        if response.status_code != 202:
+            raise UnexpectedAnswer(f"POST /tasks {body}", response)
+        task_id: str = response.json()["id"]
+        with self.lock:
+            self.accepted.append(task_id)
+            self.accepted_by_task[body["task"]] += 1
+            self.queue_latencies.append(latency)
+        return task_id
 
-
-def _follow(
-    session: requests.Session, base_url: str, task_id: str, plan: LoadPlan, result: LoadResult
-) -> None:
-    give_up = time.monotonic() + plan.task_timeout
-    while time.monotonic() < give_up:
-        response = session.get(f"{base_url}/tasks/{task_id}", timeout=10)
-        if response.status_code != 200:
-            result.add(1, f"GET /tasks/{task_id}: {response.status_code} {response.text[:200]}")
-            return
-        result.add(1)
-        task_state = response.json()["state"]
-        if task_state in DONE:
-            if task_state != "SUCCESS":
-                result.add(0, f"task {task_id} ended {task_state}: {response.text[:200]}")
+    def _follow(self, api: TaskApi, task_id: str) -> None:
+        give_up = time.monotonic() + self.plan.task_timeout
+        while time.monotonic() < give_up:
+            response = api.get_task(task_id)
+            self._count()
+            if response.status_code != 200:
+                raise UnexpectedAnswer(f"GET /tasks/{task_id}", response)
+            task_state = response.json()["state"]
+            if task_state in DONE:
+                if task_state != "SUCCESS":
+                    raise RuntimeError(f"task {task_id} ended {task_state}: {response.text[:200]}")
+                with self.lock:
+                    self.completed += 1
                 return
-            with result.lock:
-                result.completed += 1
-            return
-        time.sleep(plan.poll_interval)
-    result.add(0, f"task {task_id} not done after {plan.task_timeout}s")
+            time.sleep(self.plan.poll_interval)
+        raise RuntimeError(f"task {task_id} not done after {self.plan.task_timeout}s")
+
+    def _count(self) -> None:
+        with self.lock:
+            self.requests += 1
+
+    def summary(self) -> str:
+        """Requests, errors, tasks and the POST latencies, on one line."""
+        seconds = self.load.elapsed_s if self.load else 0.0
+        rate = self.requests / seconds if seconds else 0.0
+        latencies = sorted(self.queue_latencies) or [0.0]
+        p95 = latencies[int(0.95 * (len(latencies) - 1))]
+        return (
+            f"{self.requests} requests in {seconds:.1f}s ({rate:.0f}/s), "
+            f"{len(self.errors)} errors, {len(self.accepted)} tasks accepted "
+            f"({dict(self.accepted_by_task)}), {self.completed} completed; POST /tasks "
+            f"median {statistics.median(latencies) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+            f"max {latencies[-1] * 1000:.0f} ms"
+        )
 
 
-class _Counted(Exception):
-    """A failure already recorded as an error."""
+def closed_loop(base_url: str, plan: LoadPlan) -> TaskLoad:
+    """`plan.clients` threads, each queueing one task and polling it to the end, in a loop."""
+    tally = TaskLoad(plan)
+    sessions: list[requests.Session] = []
+
+    def connect() -> TaskApi:
+        sessions.append(session := requests.Session())
+        return TaskApi(base_url, session=session)
+
+    try:
+        tally.load = run_load(
+            plan.max_tasks,
+            plan.clients,
+            connect,
+            tally.call,
+            plan.seconds,
+            # A turn in flight at the deadline may still poll its task for `task_timeout`.
+            grace_s=plan.task_timeout + 30,
+        )
+    finally:
+        for session in sessions:
+            session.close()
+    assert tally.load.hung == 0, "a load client hung"
+    return tally
 
 
 def tree_rss(process: Process) -> dict[str, int]:
     """RSS in bytes of `process` and each of its descendants, by `name[pid]`."""
-    root = psutil.Process(process.pid)
-    members = [root, *root.children(recursive=True)]
     rss: dict[str, int] = {}
-    for member in members:
+    for member in process_tree(process.pid):
         try:
-            label = process.name if member.pid == root.pid else f"{process.name} child"
+            label = process.name if member.pid == process.pid else f"{process.name} child"
             rss[f"{label}[{member.pid}]"] = member.memory_info().rss
         except psutil.NoSuchProcess:
             continue

@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from devstack.stack import LocalStack
+from harness.stack import LocalStack
 from tests.faults.conftest import enqueue, wait_for_states
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from schemathesis import APIOperation, BaseSchema, Case, GenerationMode
 from schemathesis.core.result import Err
 
-from devstack.stack import LocalStack
+from harness.stack import LocalStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 

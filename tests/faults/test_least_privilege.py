@@ -21,8 +21,8 @@ from aws_cdk import App
 from botocore.exceptions import ClientError
 
 import app as cdk_app
-from devstack.processes import wait_until
-from devstack.stack import LocalStack
+from harness.processes import wait_until
+from harness.stack import LocalStack
 from tests.faults.conftest import enqueue, state, wait_for_states
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]

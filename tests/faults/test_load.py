@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from devstack.processes import wait_until
-from devstack.stack import LocalStack
+from bench.resources import MB
+from harness.processes import wait_until
+from harness.stack import LocalStack
 from tests.faults.conftest import dlq_messages, wait_for_states
-from tests.faults.load_support import MB, LoadPlan, RssSampler, run_load
+from tests.faults.load_support import LoadPlan, RssSampler, closed_loop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 
@@ -48,13 +49,13 @@ def test_twenty_clients_for_thirty_seconds_no_errors_all_complete_and_rss_flat(
 ) -> None:
     web = stack.start_web()
     worker = stack.start_worker(WORKER_CONCURRENCY="4")
-    warm_up = run_load(stack.web_url, LoadPlan(CLIENTS, WARM_UP_SECONDS, MAX_TASKS, task_for))
+    warm_up = closed_loop(stack.web_url, LoadPlan(CLIENTS, WARM_UP_SECONDS, MAX_TASKS, task_for))
     wait_for_states(stack, warm_up.accepted, {"SUCCESS"}, timeout=30)
     rss = RssSampler([web, worker])
     before = rss.sample()
 
     with rss:
-        load = run_load(stack.web_url, LoadPlan(CLIENTS, LOAD_SECONDS, MAX_TASKS, task_for))
+        load = closed_loop(stack.web_url, LoadPlan(CLIENTS, LOAD_SECONDS, MAX_TASKS, task_for))
 
     wait_for_states(stack, load.accepted, {"SUCCESS"}, timeout=30)
     wait_until(lambda: stack.queue_depth() == 0, 30, "the queue to drain")

@@ -16,8 +16,8 @@ from datetime import datetime
 
 import pytest
 
-from devstack.processes import wait_until
-from devstack.stack import LocalStack
+from harness.processes import wait_until
+from harness.stack import LocalStack
 from tests.faults.conftest import dlq_messages, enqueue, state
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]

@@ -8,8 +8,8 @@ import time
 import psutil
 import pytest
 
-from devstack.processes import wait_until
-from devstack.stack import LocalStack
+from harness.processes import wait_until
+from harness.stack import LocalStack
 from tests.faults.conftest import enqueue, state, wait_for_states
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]

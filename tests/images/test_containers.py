@@ -26,9 +26,9 @@ import pytest
 import requests
 from taskqueue.settings import Settings
 
-from devstack.dockerfile import dockerfile_cmd
-from devstack.processes import start, wait_until
-from devstack.stack import LocalStack
+from harness.processes import start, wait_until
+from harness.stack import LocalStack
+from tests.images.dockerfile import dockerfile_cmd
 from tests.images.engine import Podman, engine_env, make, missing_tools
 
 pytestmark = pytest.mark.timeout(600)

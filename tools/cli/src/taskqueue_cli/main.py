@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import typer
 
-from taskqueue_cli import dlq_commands, queues, tasks, workers_commands
+from taskqueue_cli.commands import dlq, queues, tasks, workers
 from taskqueue_cli.errors import ErrorReportingGroup
+from taskqueue_cli.output import examples
 
-EXAMPLES = """\
-**Examples** (`taskqueue COMMAND --help` shows each command's)
-
-```
-taskqueue enqueue long_task duration=3 --watch
-taskqueue queues --watch
-taskqueue dlq show
-taskqueue dlq redrive
-taskqueue workers scale 3 --stage dev
-```
-"""
+EXAMPLES = examples(
+    "taskqueue enqueue long_task duration=3 --watch",
+    "taskqueue queues --watch",
+    "taskqueue dlq show",
+    "taskqueue dlq redrive",
+    "taskqueue workers scale 3 --stage dev",
+    note="`taskqueue COMMAND --help` shows each command's",
+)
 
 app = typer.Typer(
     cls=ErrorReportingGroup,
@@ -35,5 +33,5 @@ app.command(epilog=tasks.ENQUEUE_EXAMPLES)(tasks.enqueue)
 app.command(epilog=tasks.STATUS_EXAMPLES)(tasks.status)
 app.command()(tasks.cancel)
 app.command(epilog=queues.EXAMPLES)(queues.queues)
-app.add_typer(dlq_commands.app, name="dlq")
-app.add_typer(workers_commands.app, name="workers")
+app.add_typer(dlq.app, name="dlq")
+app.add_typer(workers.app, name="workers")

@@ -41,6 +41,9 @@ Url = Annotated[
     ),
 ]
 
+# `--json` on the commands that list rows: one JSON object a line.
+JsonLines = Annotated[bool, typer.Option("--json", help="Print JSON lines instead.")]
+
 
 def target(stage: str | None, local: bool, url: str | None = None) -> Target:
     """The stack the options name."""

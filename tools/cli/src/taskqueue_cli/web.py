@@ -1,25 +1,25 @@
-"""The web service's HTTP API, as the CLI uses it: queue a task, read its status, cancel it."""
+"""The web service's API as the CLI answers it: each failure becomes one line naming its cause."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
 import requests
 
+from taskqueue_cli.api import TaskApi
 from taskqueue_cli.errors import CliError
 
 
 class WebClient:
-    """`POST /tasks`, `GET /tasks/<id>` and `DELETE /tasks/<id>` on one web service."""
+    """Queue a task, read its status, cancel it: `TaskApi`'s answers as values or `CliError`."""
 
     def __init__(self, base_url: str, timeout: float = 10.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
+        self.api = TaskApi(base_url, timeout)
 
     def enqueue(self, task: str, params: dict[str, Any]) -> str:
         """Queue `task`; its id."""
-        response = self._request("POST", "/tasks", json={"task": task, "params": params})
+        response = self._call(lambda: self.api.post_task(task, params))
         if response.status_code == 202:
             task_id: str = response.json()["id"]
             return task_id
@@ -35,26 +35,22 @@ class WebClient:
 
     def status(self, task_id: str) -> dict[str, Any]:
         """`{"id", "state", "progress", "result", "error"}` of one task."""
-        return _task_body(self._request("GET", _task_path(task_id)), task_id)
+        return _task_body(self._call(lambda: self.api.get_task(task_id)), task_id)
 
     def cancel(self, task_id: str) -> dict[str, Any]:
         """Cancel a task no worker has started; its status body (state REVOKED)."""
-        return _task_body(self._request("DELETE", _task_path(task_id)), task_id)
+        return _task_body(self._call(lambda: self.api.delete_task(task_id)), task_id)
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        url = f"{self.base_url}{path}"
+    def _call(self, send: Callable[[], requests.Response]) -> requests.Response:
+        base_url, timeout = self.api.base_url, self.api.timeout
         try:
-            return requests.request(method, url, timeout=self.timeout, **kwargs)
+            return send()
         except requests.ConnectionError as error:
-            raise CliError(f"cannot reach the web service at {self.base_url}") from error
+            raise CliError(f"cannot reach the web service at {base_url}") from error
         except requests.Timeout as error:
             raise CliError(
-                f"the web service at {self.base_url} did not answer within {self.timeout:g} s"
+                f"the web service at {base_url} did not answer within {timeout:g} s"
             ) from error
-
-
-def _task_path(task_id: str) -> str:
-    return f"/tasks/{quote(task_id, safe='')}"
 
 
 def _task_body(response: requests.Response, task_id: str) -> dict[str, Any]:

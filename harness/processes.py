@@ -1,16 +1,26 @@
-"""Real processes for tests: free ports, start in their own session, stop by PID."""
+"""Real processes for tests and the bench: free ports, start in their own session, stop by PID.
+
+Each process runs in a session of its own, so a signal meant for the test run never reaches
+it half-way: the harness stops it (SIGTERM, then SIGKILL) by PID. What is still running
+when the run ends is stopped too: at exit, and on SIGTERM or SIGHUP (`make bench` stopped,
+a terminal closed), which end the run as Ctrl-C does. Repeated signals (`uv run` forwards
+each one again) are ignored while that clean-up runs.
+"""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 
 def free_port() -> int:
@@ -50,7 +60,6 @@ class Process:
     def stop(self, timeout: float = 15) -> int | None:
         """SIGTERM the process group, then SIGKILL what is left after `timeout` seconds."""
         if not self.stopped:
-            self.stopped = True
             self.kill_group(signal.SIGTERM)
             try:
                 self.popen.wait(timeout)
@@ -58,17 +67,76 @@ class Process:
                 self.kill_group(signal.SIGKILL)
                 self.popen.wait(5)
             self.kill_group(signal.SIGKILL)  # stray pool children
+            # Only now: a stop cut short (an exception while waiting) is done again at exit.
+            self.stopped = True
+            _started[:] = [process for process in _started if process is not self]
         return self.popen.returncode
+
+
+# Every process started and not stopped yet, oldest first.
+_started: list[Process] = []
+_registered = threading.Event()
+_exiting = threading.Event()
+
+
+def stop_all() -> None:
+    """Stop every process the harness started and has not stopped yet, newest first."""
+    for process in reversed(list(_started)):
+        process.stop()
+
+
+def _stop_all_at_exit() -> None:
+    _exiting.set()  # a signal now would cut the clean-up short
+    stop_all()
+
+
+def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
+    """The first SIGTERM/SIGHUP exits with 128 + its number, running the finally blocks."""
+    if not _exiting.is_set():
+        _exiting.set()
+        raise SystemExit(128 + signum)
+
+
+def _interrupt_on_signal(signum: int, _frame: FrameType | None) -> None:
+    """The first SIGTERM/SIGHUP is Ctrl-C (pytest stops the session and tears down)."""
+    if not _exiting.is_set():
+        _exiting.set()
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def exit_on_signals() -> None:
+    """SIGTERM and SIGHUP exit through the normal clean-up (a program's main calls this).
+
+    Once the clean-up has started, further signals are ignored: `uv run` (and make) pass
+    each signal on to their child, which gets it twice when its process group is signalled.
+    """
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _exit_on_signal)
+
+
+def _register() -> None:
+    """Once, at the first start: stop what is left at exit; where SIGTERM and SIGHUP still
+    have their default action (which would leave the children running), make them Ctrl-C."""
+    _registered.set()
+    atexit.register(_stop_all_at_exit)
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(signum) == signal.SIG_DFL:
+                signal.signal(signum, _interrupt_on_signal)
 
 
 def start(name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> Process:
     """Start `argv` in a new session with its output in `log_dir/<name>.log`."""
+    if not _registered.is_set():
+        _register()
     log_path = log_dir / f"{name}.log"
     with log_path.open("ab") as log:
         popen = subprocess.Popen(
             argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-    return Process(name=name, popen=popen, log_path=log_path)
+    process = Process(name=name, popen=popen, log_path=log_path)
+    _started.append(process)
+    return process
 
 
 def wait_until(

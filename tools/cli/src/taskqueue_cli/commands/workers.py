@@ -8,39 +8,25 @@ import typer
 
 from taskqueue_cli import workers
 from taskqueue_cli.options import Local, Stage, target
+from taskqueue_cli.output import echo_fields, examples
 
 app = typer.Typer(
     help="The worker service on ECS (a deployed stack: pass --stage).",
-    epilog="""**Examples**
-
-```
-taskqueue workers status --stage dev
-taskqueue workers scale 3 --stage dev
-```
-""",
+    epilog=examples(
+        "taskqueue workers status --stage dev", "taskqueue workers scale 3 --stage dev"
+    ),
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
 
-SCALE_EXAMPLES = """\
-**Examples**
 
-```
-taskqueue workers scale 3 --stage dev
-taskqueue workers scale 0 --stage dev --no-wait
-make scale-workers N=3 STAGE=dev
-```
-"""
-STATUS_EXAMPLES = """\
-**Examples**
-
-```
-taskqueue workers status --stage prod
-```
-"""
-
-
-@app.command(epilog=SCALE_EXAMPLES)
+@app.command(
+    epilog=examples(
+        "taskqueue workers scale 3 --stage dev",
+        "taskqueue workers scale 0 --stage dev --no-wait",
+        "make scale-workers N=3 STAGE=dev",
+    )
+)
 def scale(
     count: Annotated[int, typer.Argument(metavar="N", min=0, help="The worker tasks to run.")],
     wait: Annotated[bool, typer.Option(help="Print the counts until running = desired.")] = True,
@@ -73,21 +59,21 @@ def scale(
     )
 
 
-@app.command(epilog=STATUS_EXAMPLES)
+@app.command(epilog=examples("taskqueue workers status --stage prod"))
 def status(stage: Stage = None, local: Local = False) -> None:
     """Show the worker service's running, pending and desired tasks, and its min and max."""
     stack = target(stage, local)
     cluster, service = stack.require_workers()
     counts = workers.read_counts(stack.client("ecs"), cluster, service)
     bounds = workers.read_bounds(stack.client("application-autoscaling"), cluster, service)
-    rows = [
-        ("service", service),
-        ("cluster", cluster),
-        ("running", counts.running),
-        ("pending", counts.pending),
-        ("desired", counts.desired),
-        ("min", bounds.low if bounds else "- (no autoscaling)"),
-        ("max", bounds.high if bounds else "- (no autoscaling)"),
-    ]
-    for name, value in rows:
-        typer.echo(f"{name:<9}{value}")
+    echo_fields(
+        [
+            ("service", service),
+            ("cluster", cluster),
+            ("running", counts.running),
+            ("pending", counts.pending),
+            ("desired", counts.desired),
+            ("min", bounds.low if bounds else "- (no autoscaling)"),
+            ("max", bounds.high if bounds else "- (no autoscaling)"),
+        ]
+    )

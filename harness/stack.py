@@ -1,4 +1,4 @@
-"""The local stack as real processes: moto server, `celery worker`, gunicorn.
+"""The local stack as real processes: moto server, the worker and the web (gunicorn).
 
 Each stack gets free ports and its own environment; every process is stopped by PID.
 """
@@ -14,23 +14,17 @@ from typing import Any
 import boto3
 import requests
 from taskqueue.settings import Settings
+from taskqueue_cli.queues import read_depth
 
-from devstack.dockerfile import dockerfile_cmd
-from devstack.processes import Process, free_port, start, wait_until
+from harness.processes import Process, free_port, start, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
-
-def image_cmd(dockerfile: str) -> list[str]:
-    """The exact CMD of an image, from its Dockerfile, run from this venv's bin directory."""
-    executable, *args = dockerfile_cmd(REPO_ROOT / dockerfile)
-    return [str(BIN / executable), *args]
-
-
-# Every e2e test runs the processes exactly as the images start them.
-WORKER_ARGV = image_cmd("services/worker/Dockerfile")
-WEB_ARGV = image_cmd("services/web/Dockerfile")
+# The services' one start command each (services/*/src/*/start.py), as the images' CMD and
+# the Procfile run them: every test starts the web and the worker the way production does.
+WORKER_ARGV = [str(BIN / "taskqueue-worker")]
+WEB_ARGV = [str(BIN / "taskqueue-web")]
 
 
 def stack_env(aws_port: int, web_port: int, work_dir: Path, **overrides: str) -> dict[str, str]:
@@ -135,14 +129,8 @@ class LocalStack:
         return process
 
     def queue_depth(self) -> int:
-        """Messages in the task queue, visible or in flight."""
-        attributes = self.client("sqs").get_queue_attributes(
-            QueueUrl=self.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
+        """Messages in the task queue: visible, in flight or delayed."""
+        return read_depth(self.client("sqs"), self.queue_url).total
 
     def stop(self) -> None:
         """Stop every process, newest first."""

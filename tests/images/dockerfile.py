@@ -1,13 +1,13 @@
-"""A small Dockerfile reader for tests: instructions, stages, the final CMD.
+"""A small Dockerfile reader for the image tests: instructions, stages, the final CMD.
 
 It understands what the project's Dockerfiles use: ``#`` comment lines (also inside
 continued instructions), ``\\`` line continuations, ``FROM ... AS name`` stages and the
 exec (JSON array) form of CMD/ENTRYPOINT/HEALTHCHECK. It is not a full BuildKit parser
 (no heredocs, no ``# escape=`` directive).
 
-Other tests import it to run an image's exact command outside a container::
+The image tests import it::
 
-    from devstack.dockerfile import dockerfile_cmd, dockerfile_env
+    from tests.images.dockerfile import dockerfile_cmd, dockerfile_env
     argv = dockerfile_cmd(REPO / "services/web/Dockerfile")
 """
 

@@ -9,28 +9,17 @@ import typer
 from rich.console import Console
 
 from taskqueue_cli.options import Local, Stage, Url, target
+from taskqueue_cli.output import echo_fields, examples
 from taskqueue_cli.params import parse_params
 from taskqueue_cli.watch import FINAL_STATES, watch
 from taskqueue_cli.web import WebClient
 
-ENQUEUE_EXAMPLES = """\
-**Examples**
-
-```
-taskqueue enqueue long_task duration=3 --watch
-taskqueue enqueue noop
-taskqueue enqueue long_task duration=10 --stage prod
-```
-"""
-
-STATUS_EXAMPLES = """\
-**Examples**
-
-```
-taskqueue status 5f0c2a4e-…
-taskqueue status 5f0c2a4e-… --json
-```
-"""
+ENQUEUE_EXAMPLES = examples(
+    "taskqueue enqueue long_task duration=3 --watch",
+    "taskqueue enqueue noop",
+    "taskqueue enqueue long_task duration=10 --stage prod",
+)
+STATUS_EXAMPLES = examples("taskqueue status 5f0c2a4e-…", "taskqueue status 5f0c2a4e-… --json")
 
 
 def enqueue(
@@ -83,8 +72,7 @@ def status(
     if as_json:
         typer.echo(json.dumps(body))
         return
-    for name, value in describe(body):
-        typer.echo(f"{name:<9}{value}")
+    echo_fields(describe(body))
 
 
 def cancel(
@@ -98,8 +86,7 @@ def cancel(
     The worker that receives it drops it without running it; its state is REVOKED.
     """
     body = WebClient(target(stage, local, url).require_web()).cancel(task_id)
-    for name, value in describe(body):
-        typer.echo(f"{name:<9}{value}")
+    echo_fields(describe(body))
 
 
 def describe(body: dict[str, Any]) -> list[tuple[str, str]]:

@@ -12,52 +12,23 @@ from rich.table import Table
 
 from taskqueue_cli import dlq
 from taskqueue_cli.errors import CliError
-from taskqueue_cli.options import Local, Stage, target
+from taskqueue_cli.options import JsonLines, Local, Stage, target
+from taskqueue_cli.output import examples
+from taskqueue_cli.queues import read_depth
 
 app = typer.Typer(
     help="The dead-letter queue: tasks whose message was received MAX_RECEIVE_COUNT times "
     "without succeeding.",
-    epilog="""**Examples**
-
-```
-taskqueue dlq show
-taskqueue dlq redrive
-taskqueue dlq purge --yes
-```
-""",
+    epilog=examples("taskqueue dlq show", "taskqueue dlq redrive", "taskqueue dlq purge --yes"),
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
 
-SHOW_EXAMPLES = """\
-**Examples**
 
-```
-taskqueue dlq show
-taskqueue dlq show --limit 10 --json
-```
-"""
-REDRIVE_EXAMPLES = """\
-**Examples**
-
-```
-taskqueue dlq redrive
-taskqueue dlq redrive --limit 1 --stage prod
-```
-"""
-PURGE_EXAMPLES = """\
-**Examples**
-
-```
-taskqueue dlq purge --yes
-```
-"""
-
-
-@app.command(epilog=SHOW_EXAMPLES)
+@app.command(epilog=examples("taskqueue dlq show", "taskqueue dlq show --limit 10 --json"))
 def show(
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 100,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead.")] = False,
+    as_json: JsonLines = False,
     stage: Stage = None,
     local: Local = False,
 ) -> None:
@@ -102,7 +73,9 @@ def show(
     console.print(f"{len(letters)} dead-lettered task(s) in {stack.dlq_url.rsplit('/', 1)[-1]}")
 
 
-@app.command(epilog=REDRIVE_EXAMPLES)
+@app.command(
+    epilog=examples("taskqueue dlq redrive", "taskqueue dlq redrive --limit 1 --stage prod")
+)
 def redrive(
     limit: Annotated[
         int | None,
@@ -128,7 +101,7 @@ def redrive(
     typer.echo(f"moved {moved} message(s) from the DLQ to {stack.queue_url.rsplit('/', 1)[-1]}")
 
 
-@app.command(epilog=PURGE_EXAMPLES)
+@app.command(epilog=examples("taskqueue dlq purge --yes"))
 def purge(
     yes: Annotated[
         bool, typer.Option("--yes", help="Confirm: the DLQ's messages are deleted for good.")
@@ -144,6 +117,6 @@ def purge(
         )
     stack = target(stage, local)
     sqs = stack.client("sqs")
-    count = dlq.depth(sqs, stack.dlq_url)
+    count = read_depth(sqs, stack.dlq_url).total
     sqs.purge_queue(QueueUrl=stack.dlq_url)
     typer.echo(f"purged {count} message(s) from the DLQ")

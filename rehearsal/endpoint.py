@@ -1,0 +1,67 @@
+"""The local AWS of a rehearsal: moto's server, empty, on a loopback port.
+
+    python -m rehearsal.endpoint PORT        # serves until SIGTERM or SIGINT
+
+Unlike devstack's endpoint it creates nothing: the CDK CLI's bootstrap and deploy make
+every resource. One change to moto 5.2.5 makes IAM enforcement closer to AWS: moto checks
+DynamoDB calls against the resource "*", so a statement naming the table's ARN (what the
+stack grants) would never match; here a DynamoDB call names its table's ARN, as AWS does,
+and the deployed statements decide. (moto's SQS already names the queue's ARN.)
+moto's warnings (the resource types its CloudFormation skips) go to stderr: the rehearsal
+reads them from the server's log (rehearsal.not_rehearsed).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import warnings
+from types import FrameType
+
+from moto.dynamodb.responses import DynamoHandler
+from moto.server import ThreadedMotoServer
+
+
+def _table_arn(handler: DynamoHandler) -> str:
+    """The ARN of the table a DynamoDB call names ("*" for calls on no table)."""
+    body = handler.body if isinstance(handler.body, dict) else {}
+    table = body.get("TableName")
+    if not isinstance(table, str) or not table:
+        return "*"
+    if table.startswith("arn:"):
+        return table
+    return f"arn:aws:dynamodb:{handler.region}:{handler.current_account}:table/{table}"
+
+
+def enforce_table_resources() -> None:
+    """Make moto authorize DynamoDB calls against the table's ARN."""
+    DynamoHandler._determine_resource = _table_arn  # type: ignore[attr-defined]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve moto on 127.0.0.1:PORT until stopped."""
+    args = sys.argv[1:] if argv is None else argv
+    port = int(args[0])
+    # Every warning once per message, on stderr: the "not rehearsed" list reads them.
+    warnings.simplefilter("default")
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    enforce_table_resources()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    print(f"local AWS ready at http://localhost:{port}", flush=True)
+    stopped = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    stopped.wait()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

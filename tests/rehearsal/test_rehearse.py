@@ -1,0 +1,133 @@
+"""The rehearsal end to end: the real CDK CLI deploys to moto, both services run as containers.
+
+One rehearsal for the module (deploy about 40 s with the images cached, both health checks
+about 35 s more). Everything it started is stopped and removed at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from rehearsal.health import HEALTHY
+from rehearsal.session import Rehearsal
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+TOOLS = ("buildah", "podman", "runc", "debootstrap", "slirp4netns", "npx")
+
+
+@pytest.fixture(scope="module")
+def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(f"the rehearsal needs {missing}: make install", pytrace=False)
+    if os.geteuid() != 0:
+        pytest.fail("the rehearsal needs root (rootful buildah and podman)", pytrace=False)
+    with Rehearsal(stage="dev", state=tmp_path_factory.mktemp("rehearsal")) as running:
+        yield running
+    # The fixture's exit removed everything: no container of this rehearsal is left.
+    listing = running.runner.podman("ps", "--all", "--format={{.Names}}")
+    assert running.runner.prefix not in listing.stdout
+
+
+def enqueue(url: str, task: str, **params: int) -> str:
+    response = requests.post(f"{url}/tasks", json={"task": task, "params": params}, timeout=10)
+    assert response.status_code == 202, response.text
+    task_id: str = response.json()["id"]
+    return task_id
+
+
+def wait_for_state(url: str, task_id: str, wanted: set[str], timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    state = ""
+    while time.monotonic() < deadline:
+        state = str(requests.get(f"{url}/tasks/{task_id}", timeout=10).json()["state"])
+        if state in wanted:
+            return state
+        time.sleep(0.25)
+    raise AssertionError(f"task {task_id} is {state}, not in {wanted} after {timeout}s")
+
+
+def test_both_containers_report_healthy_through_their_task_definition_checks(
+    rehearsal: Rehearsal,
+) -> None:
+    status = rehearsal.wait_healthy(timeout=180)
+    assert set(status.values()) == {HEALTHY}
+    assert {c.name.rsplit("-", 1)[1] for t in rehearsal.runner.tasks for c in t.containers} == {
+        "web",
+        "worker",
+    }
+    # The checks that ran are the task definition's, not the image's HEALTHCHECK.
+    for task in rehearsal.runner.tasks:
+        for container in task.containers:
+            assert container.health is not None
+            assert container.health.spec.command == tuple(
+                container.definition["healthCheck"]["command"]
+            )
+
+
+def test_the_containers_run_what_the_task_definitions_say(rehearsal: Rehearsal) -> None:
+    for task in rehearsal.runner.tasks:
+        container = task.containers[0]
+        info = rehearsal.runner.podman(
+            "inspect", "--format={{.HostConfig.ReadonlyRootfs}}", container.name
+        )
+        assert info.stdout.strip() == "true"
+        assert task.service.task_definition["runtimePlatform"]["cpuArchitecture"] == "X86_64"
+        assert task.service.sources["taskRoleArn"].startswith("template ")
+        # uid 10001 writes /tmp: the task volume holds the image's VOLUME directory.
+        wrote = rehearsal.runner.podman("exec", container.name, "sh", "-c", "id -u && touch /tmp/x")
+        assert wrote.returncode == 0 and wrote.stdout.split() == ["10001"], wrote.stderr
+
+
+def test_a_task_queued_on_the_printed_url_succeeds(rehearsal: Rehearsal) -> None:
+    rehearsal.wait_healthy(timeout=180)
+    task_id = enqueue(rehearsal.web_url, "long_task", duration=1)
+    assert wait_for_state(rehearsal.web_url, task_id, {"SUCCESS"}, timeout=60) == "SUCCESS"
+
+
+def test_iam_is_enforced_on_the_deployed_roles(rehearsal: Rehearsal) -> None:
+    web = rehearsal.tasks("web")[0]
+    credentials = rehearsal.runner.role_credentials[web.service.task_definition["taskRoleArn"]]
+    sqs = rehearsal.aws.client("sqs", credentials)
+    queue = next(v for k, v in web.added.items() if k == "TASK_QUEUE_URL").split(" -> ")[0]
+    with pytest.raises(ClientError) as denied:
+        sqs.receive_message(QueueUrl=queue)  # the web may send, never consume
+    assert denied.value.response["Error"]["Code"] in {"403", "AccessDenied"}
+
+
+def test_stopping_the_worker_mid_task_finishes_or_redelivers_it(rehearsal: Rehearsal) -> None:
+    rehearsal.wait_healthy(timeout=180)
+    url = rehearsal.web_url
+    task_id = enqueue(url, "long_task", duration=6)
+    wait_for_state(url, task_id, {"PROGRESS"}, timeout=60)
+    worker = rehearsal.tasks("worker")[0]
+    stop_timeout = worker.containers[0].stop_timeout
+    started = time.monotonic()
+    codes = rehearsal.runner.stop_task(worker)  # SIGTERM, stopTimeout, SIGKILL, as ECS
+    # Celery's warm shutdown: the running task finishes, then the worker exits by itself.
+    assert time.monotonic() - started < stop_timeout
+    assert list(codes.values()) == [0], codes
+    # The service scheduler's replacement, in case the task went back to the queue.
+    rehearsal.runner.start_task(worker.service, index=1)
+    assert wait_for_state(url, task_id, {"SUCCESS"}, timeout=90) == "SUCCESS"
+
+
+def test_what_moto_did_not_create_is_reported(rehearsal: Rehearsal) -> None:
+    report = "\n".join(rehearsal.report())
+    for kind in ("AWS::CloudWatch::Alarm", "AWS::ApplicationAutoScaling::ScalingPolicy"):
+        assert kind in report
+    assert "the load balancer" in report and "networking" in report
+
+
+def test_the_web_url_is_on_loopback(rehearsal: Rehearsal) -> None:
+    assert rehearsal.web_url.startswith("http://127.0.0.1:")
+    assert Path(rehearsal.state, "docker.jsonl").exists()

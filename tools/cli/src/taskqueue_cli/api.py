@@ -1,0 +1,96 @@
+"""The web service's HTTP API in one place: the CLI, the tests and the bench all call it.
+
+`TaskApi` has one method per route, each returning the raw `requests.Response` (for callers
+that check status codes, headers and problem bodies), and a few typed answers (`enqueue`,
+`status`, `state`) that raise `UnexpectedAnswer` on anything but the route's success code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+DEFAULT_TIMEOUT = 10.0
+
+
+class UnexpectedAnswer(Exception):
+    """The web answered something other than the route's success code."""
+
+    def __init__(self, what: str, response: requests.Response) -> None:
+        self.response = response
+        super().__init__(f"{what} answered {response.status_code}: {response.text[:200]}")
+
+
+def task_path(task_id: str) -> str:
+    """`/tasks/<id>`, the id quoted."""
+    return f"/tasks/{quote(task_id, safe='')}"
+
+
+def task_body(task: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON body of `POST /tasks`; without `params` the key is left out."""
+    return {"task": task} if params is None else {"task": task, "params": params}
+
+
+class TaskApi:
+    """`POST /tasks`, `GET /tasks/<id>`, `DELETE /tasks/<id>` on one web service.
+
+    Each request opens its own connection, unless `session` is given: then they share its
+    keep-alive connections (a session per thread; the caller closes it).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = session
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Any request to the web, `path` below its base URL (the timeout unless given)."""
+        kwargs.setdefault("timeout", self.timeout)
+        send = self.session.request if self.session is not None else requests.request
+        return send(method, f"{self.base_url}{path}", **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        """`GET path`: a status URL, the seed route, /healthz."""
+        return self.request("GET", path, **kwargs)
+
+    def post_task(
+        self, task: str, params: dict[str, Any] | None = None, **kwargs: Any
+    ) -> requests.Response:
+        """`POST /tasks` with `{"task", "params"}`."""
+        return self.request("POST", "/tasks", json=task_body(task, params), **kwargs)
+
+    def get_task(self, task_id: str, **kwargs: Any) -> requests.Response:
+        """`GET /tasks/<id>`."""
+        return self.get(task_path(task_id), **kwargs)
+
+    def delete_task(self, task_id: str, **kwargs: Any) -> requests.Response:
+        """`DELETE /tasks/<id>`: cancel a task no worker has started."""
+        return self.request("DELETE", task_path(task_id), **kwargs)
+
+    def enqueue(self, task: str, params: dict[str, Any] | None = None) -> str:
+        """Queue `task`; its id (an error unless 202)."""
+        response = self.post_task(task, params)
+        if response.status_code != 202:
+            raise UnexpectedAnswer(f"POST /tasks {task_body(task, params)}", response)
+        task_id: str = response.json()["id"]
+        return task_id
+
+    def status(self, task_id: str) -> dict[str, Any]:
+        """`{"id", "state", "progress", "result", "error"}` of one task (an error unless 200)."""
+        response = self.get_task(task_id)
+        if response.status_code != 200:
+            raise UnexpectedAnswer(f"GET {task_path(task_id)}", response)
+        body: dict[str, Any] = response.json()
+        return body
+
+    def state(self, task_id: str) -> str:
+        """The task's state as `GET /tasks/<id>` shows it."""
+        state: str = self.status(task_id)["state"]
+        return state

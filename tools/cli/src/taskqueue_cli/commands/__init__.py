@@ -1,0 +1,1 @@
+"""The `taskqueue` commands, one module per group; `taskqueue_cli.main` composes them."""
