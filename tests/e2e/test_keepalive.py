@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from devstack.stack import LocalStack
+from harness.stack import LocalStack
 
 pytestmark = pytest.mark.timeout(120)
 
