@@ -118,7 +118,8 @@ def complete(
 
 # CloudFormation starts a service that has no DesiredCount with one task; registering its
 # scalable target then moves the count into [MinCapacity, MaxCapacity] (Application Auto
-# Scaling's RegisterScalableTarget). moto does neither: the template's bounds stand in.
+# Scaling's RegisterScalableTarget). moto does neither (it reports 0 and skips the target):
+# the template's bounds stand in.
 CLOUDFORMATION_DEFAULT_COUNT = 1
 
 
@@ -126,7 +127,7 @@ def initial_count(
     described: dict[str, Any], resources: dict[str, Any], logical_id: str
 ) -> tuple[int, str]:
     """The tasks a first deploy runs for the service, and where that number came from."""
-    if described.get("desiredCount") is not None:
+    if "DesiredCount" in resources[logical_id]["Properties"]:
         return int(described["desiredCount"]), DEPLOYED
     for target_id, target in resources.items():
         properties = target.get("Properties", {})

@@ -92,15 +92,22 @@ def scalable_target(minimum: int, maximum: int) -> dict[str, Any]:
 def test_a_service_without_desired_count_starts_as_cloudformation_and_its_scalable_target_would(
     minimum: int, maximum: int, expected: int
 ) -> None:
-    resources = {"WorkerScaling": scalable_target(minimum, maximum)}
+    resources = {
+        "WorkerService3F60922A": {"Type": "AWS::ECS::Service", "Properties": {}},
+        "WorkerScaling": scalable_target(minimum, maximum),
+    }
 
-    count, source = initial_count({"desiredCount": None}, resources, "WorkerService3F60922A")
+    # moto reports 0 for a service created without DesiredCount; AWS starts one task.
+    count, source = initial_count({"desiredCount": 0}, resources, "WorkerService3F60922A")
 
     assert count == expected
     assert source.startswith("template WorkerScaling")
 
 
-def test_a_deployed_desired_count_wins() -> None:
-    resources = {"WorkerScaling": scalable_target(2, 10)}
+def test_a_desired_count_the_template_sets_is_read_as_deployed() -> None:
+    resources = {
+        "WorkerService3F60922A": {"Type": "AWS::ECS::Service", "Properties": {"DesiredCount": 4}},
+        "WorkerScaling": scalable_target(2, 10),
+    }
 
     assert initial_count({"desiredCount": 4}, resources, "WorkerService3F60922A") == (4, DEPLOYED)
