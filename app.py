@@ -2,7 +2,7 @@
 """CDK app: one frozen `InfraConfig` from context, one stack, cdk-nag AwsSolutions checks.
 
 npx cdk synth -c stage=dev            # or: make synth STAGE=prod
-npx cdk deploy -c workerCount=5       # changes the worker service only
+npx cdk deploy -c workerMaxCount=15   # changes the worker scaling bound only
 """
 
 from __future__ import annotations

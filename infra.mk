@@ -3,7 +3,7 @@
 #   make synth                      # dev (default), no AWS credentials or network needed
 #   make synth STAGE=prod
 #   make deploy STAGE=prod CDK_ARGS="-c egress=endpoints"
-#   make scale-workers N=5          # out-of-band; the next deploy restores workerCount
+#   make scale-workers N=5          # out-of-band; autoscaling moves it again, a deploy does not
 #
 # The CDK CLI is pinned in package.json (install it with `npm ci`) and runs through npx,
 # without notices or telemetry, with its state in .cdk-home/ instead of ~/.cdk. The app has
@@ -42,8 +42,9 @@ deploy: $(CDK_CLI)
 destroy: $(CDK_CLI)
 	$(CDK) destroy $(CDK_FLAGS) --all
 
-.PHONY: bootstrap  ## Bootstrap the current AWS account/region for CDK deployments
+.PHONY: bootstrap  ## Bootstrap the current AWS account/region for CDK deployments (and ECS's service-linked role)
 bootstrap: $(CDK_CLI)
+	uv run --frozen python -m infra.service_linked_role
 	$(CDK) bootstrap $(CDK_FLAGS)
 
 .PHONY: scale-workers  ## Set the worker service's desired count: make scale-workers N=5

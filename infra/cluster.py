@@ -1,28 +1,57 @@
-"""The ECS cluster both services run in."""
+"""The ECS cluster both services run in, and the one CPU architecture of their tasks."""
 
 from __future__ import annotations
 
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from constructs import Construct
 
-# Every task of the cluster: the platform both images are built and tested for.
-TASK_PLATFORM = ecs.RuntimePlatform(
-    cpu_architecture=ecs.CpuArchitecture.X86_64,
-    operating_system_family=ecs.OperatingSystemFamily.LINUX,
-)
+from infra.config import CpuArchitecture
+
+# One context value sets both: an image built for another architecture than the task
+# definition's fails every task with `exec format error` (aws-cdk issue #12472).
+_PLATFORMS: dict[CpuArchitecture, tuple[ecs.CpuArchitecture, ecr_assets.Platform]] = {
+    "X86_64": (ecs.CpuArchitecture.X86_64, ecr_assets.Platform.LINUX_AMD64),
+    "ARM64": (ecs.CpuArchitecture.ARM64, ecr_assets.Platform.LINUX_ARM64),
+}
+
+
+def task_platform(architecture: CpuArchitecture) -> ecs.RuntimePlatform:
+    """The task definitions' runtime platform: Linux on `architecture`."""
+    return ecs.RuntimePlatform(
+        cpu_architecture=_PLATFORMS[architecture][0],
+        operating_system_family=ecs.OperatingSystemFamily.LINUX,
+    )
+
+
+def image_platform(architecture: CpuArchitecture) -> ecr_assets.Platform:
+    """The platform the image assets are built for (`docker build --platform`)."""
+    return _PLATFORMS[architecture][1]
 
 
 class ServiceCluster(Construct):
-    """Fargate cluster with Container Insights (its RunningTaskCount drives worker scaling)."""
+    """Fargate cluster with Container Insights (its RunningTaskCount drives worker scaling).
+
+    With `fargate_capacity_providers` the cluster offers FARGATE and FARGATE_SPOT, so a
+    service can name them in its capacity provider strategy.
+    """
 
     cluster: ecs.Cluster
 
-    def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc: ec2.IVpc,
+        fargate_capacity_providers: bool = False,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.cluster = ecs.Cluster(
             self,
             "Cluster",
             vpc=vpc,
             container_insights_v2=ecs.ContainerInsights.ENABLED,
+            enable_fargate_capacity_providers=fargate_capacity_providers,
         )

@@ -4,10 +4,10 @@ Context layout (see `cdk.json`)::
 
     "stage": "dev",                        # or -c stage=prod
     "taskqueue": {"dev": {...}, "prod": {...}}   # every tunable, per stage
-    "workerCount": 5                       # optional top-level override (-c workerCount=5)
+    "workerMaxCount": 20                   # optional top-level override (-c workerMaxCount=20)
 
-A top-level key wins over the stage's block, so ``cdk deploy -c workerCount=5`` changes one
-value. Each field's context key is its name in camelCase; values given with ``-c`` arrive as
+A top-level key wins over the stage's block, so ``cdk deploy -c workerMaxCount=20`` changes
+one value. Each field's context key is its name in camelCase; values given with ``-c`` arrive as
 strings and pydantic converts them. Constructs never read context: they get the typed values
 of this object. The containers' environment is the runtime `Settings` built from it.
 """
@@ -32,6 +32,8 @@ from taskqueue.settings import Settings
 
 Stage = Literal["dev", "prod"]
 Egress = Literal["public", "nat", "endpoints"]
+CpuArchitecture = Literal["X86_64", "ARM64"]
+WorkerCapacity = Literal["FARGATE", "FARGATE_SPOT"]
 
 CONTEXT_NAMESPACE = "taskqueue"
 """cdk.json context key holding one block of tunables per stage."""
@@ -41,6 +43,16 @@ FARGATE_MAX_STOP_TIMEOUT = 120
 
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731)
 """Retention periods CloudWatch Logs accepts (the ones this stack maps)."""
+
+REMOVED_CONTEXT_KEYS = {
+    key: (
+        "autoscaling owns the task count, so the template sets none (a deploy would reset "
+        f"it): set the bounds with {prefix}MinCount/{prefix}MaxCount"
+        + (", or the count now with `make scale-workers N=...`" if prefix == "worker" else "")
+    )
+    for key, prefix in (("webCount", "web"), ("workerCount", "worker"))
+}
+"""Context keys this stack no longer reads, with what to use instead."""
 
 FARGATE_CPU_MEMORY: Mapping[int, tuple[int, int, int]] = {
     256: (512, 2048, 1024),
@@ -58,17 +70,16 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class ServiceCounts:
-    """Desired, minimum and maximum task counts of one ECS service."""
+    """Minimum and maximum task counts of one ECS service (autoscaling moves it between)."""
 
-    desired: int
     minimum: int
     maximum: int
 
     def __post_init__(self) -> None:
-        if not 0 <= self.minimum <= self.desired <= self.maximum:
+        if not 0 <= self.minimum <= self.maximum:
             raise ConfigError(
-                f"task counts must satisfy 0 <= minimum ({self.minimum}) <= desired "
-                f"({self.desired}) <= maximum ({self.maximum})"
+                f"task counts must satisfy 0 <= minimum ({self.minimum}) <= "
+                f"maximum ({self.maximum})"
             )
         if self.maximum < 1:
             raise ConfigError(f"maximum task count must be at least 1, got {self.maximum}")
@@ -104,6 +115,7 @@ def _unset_if_blank(value: object) -> object:
 
 
 Seconds = Annotated[int, Field(gt=0)]
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 AcmArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$")]
 BucketName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]  # S3's rule
 UNSET_IF_BLANK = BeforeValidator(_unset_if_blank)
@@ -127,6 +139,9 @@ class InfraConfig(BaseModel):
     """public: tasks in public subnets, no NAT (dev, nothing billed idle); nat: private
     subnets behind one NAT gateway; endpoints: isolated subnets with VPC endpoints."""
     max_azs: int = Field(ge=2)  # an application load balancer needs 2 AZs
+    cpu_architecture: CpuArchitecture = "X86_64"
+    """Both task definitions' CPU architecture and the platform both images are built for.
+    ARM64 (Graviton) is about 20% cheaper on Fargate and native on Apple silicon."""
 
     # Task timing: the runtime `Settings` fields of the same names, checked by them.
     task_max_duration: Seconds
@@ -142,19 +157,24 @@ class InfraConfig(BaseModel):
 
     web_cpu: int
     web_memory_mib: int = Field(alias="webMemoryMiB")
-    web_count: int
     web_min_count: int = Field(ge=1)  # at least one task behind the load balancer
     web_max_count: int
     web_cpu_target_percent: int = Field(alias="webCpuTarget", ge=1, le=100)
 
     worker_cpu: int
     worker_memory_mib: int = Field(alias="workerMemoryMiB")
-    worker_count: int
     worker_min_count: int
     worker_max_count: int
     worker_concurrency: int = Field(ge=1)
     worker_soft_shutdown_timeout: int = Field(ge=0)
     worker_stop_timeout: int = Field(FARGATE_MAX_STOP_TIMEOUT, gt=0, le=FARGATE_MAX_STOP_TIMEOUT)
+    worker_capacity: WorkerCapacity = "FARGATE"
+    """FARGATE_SPOT: the worker tasks beyond `worker_on_demand_base` run on Fargate Spot."""
+    worker_on_demand_base: int = Field(0, ge=0)
+    """With FARGATE_SPOT: this many worker tasks always run on regular (on-demand) Fargate."""
+    load_balancer_idle_timeout: int = Field(60, ge=1, le=4000)  # the ALB attribute's range
+    """Seconds the load balancer keeps an idle connection open; gunicorn keeps its side open
+    longer (the runtime `Settings` field of the same name)."""
 
     acceptable_latency_seconds: float = Field(alias="acceptableLatency", gt=0)
     """How long a message may wait in the queue (backlog-per-task scaling)."""
@@ -167,6 +187,9 @@ class InfraConfig(BaseModel):
     alb_5xx_alarm_threshold: int = Field(alias="alb5xxAlarmThreshold", ge=0)
     backlog_without_workers_alarm_minutes: int = Field(ge=1)
     alarm_topic_arn: Annotated[str | None, UNSET_IF_BLANK] = None
+    """An existing SNS topic for the alarms. Unset: the stack creates an encrypted one."""
+    alarm_email: Annotated[Email | None, UNSET_IF_BLANK] = None
+    """An address subscribed to the alarm topic (it must confirm the subscription)."""
     certificate_arn: Annotated[AcmArn | None, UNSET_IF_BLANK] = None
     """ACM certificate for the load balancer: HTTPS on 443 and 80 redirecting to it.
     Unset: plain HTTP on 80."""
@@ -182,14 +205,19 @@ class InfraConfig(BaseModel):
             raise ConfigError("prod runs tasks in private subnets: egress must be nat|endpoints")
         for keys, build in {
             "webCpu/webMemoryMiB": lambda: self.web_size,
-            "webCount/webMinCount/webMaxCount": lambda: self.web_counts,
+            "webMinCount/webMaxCount": lambda: self.web_counts,
             "workerCpu/workerMemoryMiB": lambda: self.worker_size,
-            "workerCount/workerMinCount/workerMaxCount": lambda: self.worker_counts,
+            "workerMinCount/workerMaxCount": lambda: self.worker_counts,
         }.items():
             try:
                 build()
             except ConfigError as error:
                 raise ConfigError(f"context keys {keys}: {error}") from None
+        if self.worker_on_demand_base > self.worker_max_count:
+            raise ConfigError(
+                f"workerOnDemandBase ({self.worker_on_demand_base}) must not exceed "
+                f"workerMaxCount ({self.worker_max_count})"
+            )
         # Fargate's stop window, which the runtime settings cannot know.
         if not self.worker_soft_shutdown_timeout < self.worker_stop_timeout:
             raise ConfigError(
@@ -218,9 +246,7 @@ class InfraConfig(BaseModel):
 
     @property
     def web_counts(self) -> ServiceCounts:
-        return ServiceCounts(
-            desired=self.web_count, minimum=self.web_min_count, maximum=self.web_max_count
-        )
+        return ServiceCounts(minimum=self.web_min_count, maximum=self.web_max_count)
 
     @property
     def worker_size(self) -> TaskSize:
@@ -228,9 +254,7 @@ class InfraConfig(BaseModel):
 
     @property
     def worker_counts(self) -> ServiceCounts:
-        return ServiceCounts(
-            desired=self.worker_count, minimum=self.worker_min_count, maximum=self.worker_max_count
-        )
+        return ServiceCounts(minimum=self.worker_min_count, maximum=self.worker_max_count)
 
     @property
     def backlog_per_task_target(self) -> float:
@@ -263,6 +287,9 @@ class InfraConfig(BaseModel):
                 "(see cdk.json)"
             )
         values = {**blocks[stage], "stage": stage}
+        for key, instead in REMOVED_CONTEXT_KEYS.items():
+            if key in values or get(key) is not None:
+                raise ConfigError(f"context key {key!r} is no longer read: {instead}")
         for field in cls.model_fields.values():
             if field.alias and (value := get(field.alias)) is not None:
                 values[field.alias] = value

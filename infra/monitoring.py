@@ -5,7 +5,10 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -18,15 +21,27 @@ from infra.metrics import (
 )
 
 FIVE_MINUTES = Duration.minutes(5)
+_event_field = events.EventField.from_path
+DEPLOYMENT_FAILED = "SERVICE_DEPLOYMENT_FAILED"
 
 
 class Monitoring(Construct):
-    """DLQ, oldest-message, ALB 5xx and backlog-without-workers alarms, and a dashboard."""
+    """DLQ, oldest-message, ALB 5xx, backlog-without-workers and no-healthy-target alarms,
+    a rule that notifies a failed ECS deployment, and a dashboard.
+
+    A failed deployment is an event, not a metric: ECS emits `SERVICE_DEPLOYMENT_FAILED`
+    once, when the circuit breaker gives up (and rolls back), and CloudWatch has no metric
+    for it. An EventBridge rule delivers that event to the topic as it happens; an alarm on
+    a derived metric (running count below desired) would also fire on every scale-out
+    and miss a rollback that restores the count.
+    """
 
     dlq_alarm: cloudwatch.Alarm
     oldest_message_alarm: cloudwatch.Alarm
     alb_5xx_alarm: cloudwatch.Alarm
     backlog_without_workers_alarm: cloudwatch.Alarm
+    no_healthy_targets_alarm: cloudwatch.Alarm
+    deployment_failed_rule: events.Rule | None
     alarms: list[cloudwatch.Alarm]
     dashboard: cloudwatch.Dashboard
 
@@ -43,6 +58,7 @@ class Monitoring(Construct):
         cluster_name: str,
         web_service_name: str,
         worker_service_name: str,
+        services: list[ecs.IBaseService],
         oldest_message_threshold: Duration,
         alb_5xx_threshold: int,
         backlog_without_workers_minutes: int,
@@ -108,16 +124,52 @@ class Monitoring(Construct):
             datapoints_to_alarm=backlog_without_workers_minutes,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+        # Published each minute while the load balancer exists: no data is no load balancer.
+        self.no_healthy_targets_alarm = cloudwatch.Alarm(
+            self,
+            "NoHealthyTargets",
+            alarm_description="The load balancer has no healthy web task: every request fails.",
+            metric=target_group.metrics.healthy_host_count(
+                period=Duration.minutes(1), statistic="Minimum"
+            ),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluation_periods=2,
+            datapoints_to_alarm=2,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
         self.alarms = [
             self.dlq_alarm,
             self.oldest_message_alarm,
             self.alb_5xx_alarm,
             self.backlog_without_workers_alarm,
+            self.no_healthy_targets_alarm,
         ]
+        self.deployment_failed_rule = None
         if alarm_topic is not None:
             for alarm in self.alarms:
                 alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
                 alarm.add_ok_action(cw_actions.SnsAction(alarm_topic))
+            self.deployment_failed_rule = events.Rule(
+                self,
+                "DeploymentFailed",
+                description="An ECS deployment of the web or the worker failed (rolled back).",
+                event_pattern=events.EventPattern(
+                    source=["aws.ecs"],
+                    detail_type=["ECS Deployment State Change"],
+                    resources=[service.service_arn for service in services],
+                    detail={"eventName": [DEPLOYMENT_FAILED]},
+                ),
+                targets=[
+                    targets.SnsTopic(
+                        alarm_topic,
+                        message=events.RuleTargetInput.from_text(
+                            f"ECS deployment failed: {_event_field('$.resources[0]')}"
+                            f": {_event_field('$.detail.reason')}"
+                        ),
+                    )
+                ],
+            )
 
         self.dashboard = cloudwatch.Dashboard(
             self,

@@ -10,10 +10,12 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as sns_subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.cluster import ServiceCluster
+from infra.alarm_topic import AlarmTopic
+from infra.cluster import ServiceCluster, image_platform, task_platform
 from infra.config import InfraConfig
 from infra.log_groups import ServiceLogGroups, retention_days
 from infra.monitoring import Monitoring
@@ -54,6 +56,7 @@ class TaskQueueStack(Stack):
     worker: WorkerService
     worker_autoscaling: WorkerAutoscaling
     monitoring: Monitoring
+    alarm_topic: sns.ITopic
 
     def __init__(
         self,
@@ -99,7 +102,14 @@ class TaskQueueStack(Stack):
         self.log_groups = ServiceLogGroups(
             self, "Logs", retention=retention, removal_policy=removal
         )
-        self.cluster = ServiceCluster(self, "Cluster", vpc=self.network.vpc)
+        self.cluster = ServiceCluster(
+            self,
+            "Cluster",
+            vpc=self.network.vpc,
+            fargate_capacity_providers=config.worker_capacity == "FARGATE_SPOT",
+        )
+        platform = task_platform(config.cpu_architecture)
+        build_platform = image_platform(config.cpu_architecture)
 
         queue = self.task_queue.queue
         dlq = self.task_queue.dead_letter_queue
@@ -119,12 +129,16 @@ class TaskQueueStack(Stack):
             "Web",
             cluster=self.cluster.cluster,
             vpc=self.network.vpc,
-            image=ecs.ContainerImage.from_asset(str(repo_root), file=WEB_DOCKERFILE),
+            image=ecs.ContainerImage.from_asset(
+                str(repo_root), file=WEB_DOCKERFILE, platform=build_platform
+            ),
             environment=environment,
             log_group=self.log_groups.web,
             size=config.web_size,
             counts=config.web_counts,
             cpu_target_percent=config.web_cpu_target_percent,
+            runtime_platform=platform,
+            idle_timeout=Duration.seconds(config.load_balancer_idle_timeout),
             task_subnets=self.network.task_subnets,
             assign_public_ip=self.network.assign_public_ip,
             deletion_protection=config.is_prod,
@@ -143,12 +157,16 @@ class TaskQueueStack(Stack):
             "Worker",
             cluster=self.cluster.cluster,
             vpc=self.network.vpc,
-            image=ecs.ContainerImage.from_asset(str(repo_root), file=WORKER_DOCKERFILE),
+            image=ecs.ContainerImage.from_asset(
+                str(repo_root), file=WORKER_DOCKERFILE, platform=build_platform
+            ),
             environment=environment,
             log_group=self.log_groups.worker,
             size=config.worker_size,
-            desired_count=config.worker_counts.desired,
             stop_timeout=Duration.seconds(config.worker_stop_timeout),
+            runtime_platform=platform,
+            capacity=config.worker_capacity,
+            on_demand_base=config.worker_on_demand_base,
             task_subnets=self.network.task_subnets,
             assign_public_ip=self.network.assign_public_ip,
         )
@@ -167,11 +185,16 @@ class TaskQueueStack(Stack):
         self._grant(self.web.task_role, queue, WEB_QUEUE_ACTIONS, table, WEB_TABLE_ACTIONS)
         self._grant(self.worker.task_role, queue, WORKER_QUEUE_ACTIONS, table, WORKER_TABLE_ACTIONS)
 
-        alarm_topic = (
-            sns.Topic.from_topic_arn(self, "AlarmTopic", config.alarm_topic_arn)
-            if config.alarm_topic_arn
-            else None
-        )
+        if config.alarm_topic_arn:
+            self.alarm_topic = sns.Topic.from_topic_arn(self, "AlarmTopic", config.alarm_topic_arn)
+            if config.alarm_email is not None:
+                self.alarm_topic.add_subscription(
+                    sns_subscriptions.EmailSubscription(config.alarm_email)
+                )
+        else:
+            self.alarm_topic = AlarmTopic(
+                self, "Alarms", email=config.alarm_email, removal_policy=removal
+            ).topic
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -183,12 +206,19 @@ class TaskQueueStack(Stack):
             cluster_name=self.cluster.cluster.cluster_name,
             web_service_name=self.web.service.service_name,
             worker_service_name=self.worker.service.service_name,
+            services=[self.web.service, self.worker.service],
             oldest_message_threshold=Duration.seconds(config.oldest_message_alarm_seconds),
             alb_5xx_threshold=config.alb_5xx_alarm_threshold,
             backlog_without_workers_minutes=config.backlog_without_workers_alarm_minutes,
-            alarm_topic=alarm_topic,
+            alarm_topic=self.alarm_topic,
         )
 
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.alarm_topic.topic_arn,
+            description="SNS topic of the alarms and failed deployments",
+        )
         CfnOutput(self, "ServiceUrl", value=self.web.url, description="Web service URL")
         CfnOutput(self, "QueueUrl", value=queue.queue_url, description="Task queue URL")
         CfnOutput(self, "DlqUrl", value=dlq.queue_url, description="Dead-letter queue URL")

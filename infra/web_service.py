@@ -14,7 +14,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.cluster import TASK_PLATFORM
 from infra.config import ServiceCounts, TaskSize
 from infra.read_only import read_only_root
 
@@ -27,6 +26,10 @@ WEB_BIND = f"0.0.0.0:{CONTAINER_PORT}"
 class WebService(Construct):
     """`ApplicationLoadBalancedFargateService` with a /healthz target-group check,
     a rollback circuit breaker and CPU target-tracking autoscaling.
+
+    The service sets no desired count: autoscaling owns it between `counts` (a count in the
+    template would put it back on every deploy). ECS starts a new service with one task,
+    and registering the scalable target moves the count into [minimum, maximum].
 
     With a `certificate` the load balancer serves HTTPS on 443 (AWS's recommended TLS
     policy) and answers plain HTTP on 80 with a redirect; without one, HTTP on 80. With an
@@ -57,6 +60,8 @@ class WebService(Construct):
         size: TaskSize,
         counts: ServiceCounts,
         cpu_target_percent: int,
+        runtime_platform: ecs.RuntimePlatform,
+        idle_timeout: Duration,
         task_subnets: ec2.SubnetSelection,
         assign_public_ip: bool,
         deletion_protection: bool,
@@ -79,6 +84,8 @@ class WebService(Construct):
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
             drop_invalid_header_fields=True,
             deletion_protection=deletion_protection,
+            # gunicorn's keep-alive is longer (gunicorn_conf.py), both from one setting.
+            idle_timeout=idle_timeout,
         )
         if access_logs_bucket is not None:
             # The attributes themselves: `log_access_logs` would also write the bucket's
@@ -101,14 +108,14 @@ class WebService(Construct):
             redirect_http=https,  # a listener on 80 that answers with a redirect to 443
             cpu=size.cpu,
             memory_limit_mib=size.memory_mib,
-            desired_count=counts.desired,
+            desired_count=None,  # autoscaling owns it
             min_healthy_percent=100,
             max_healthy_percent=200,
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
             health_check_grace_period=Duration.seconds(60),
             task_subnets=task_subnets,
             assign_public_ip=assign_public_ip,
-            runtime_platform=TASK_PLATFORM,
+            runtime_platform=runtime_platform,
             enable_ecs_managed_tags=True,
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
             health_check=ecs.HealthCheck(

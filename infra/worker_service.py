@@ -11,20 +11,26 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.cluster import TASK_PLATFORM
-from infra.config import TaskSize
+from infra.config import TaskSize, WorkerCapacity
 from infra.read_only import read_only_root
 
 CONTAINER_NAME = "worker"
 HEALTH_CHECK_COMMAND = ["CMD", "worker-healthcheck"]
+SPOT_WEIGHT = 4
+"""With FARGATE_SPOT: beyond the on-demand base, 4 of every 5 worker tasks run on Spot."""
 
 
 class WorkerService(Construct):
     """Fargate service running the worker image.
 
     ECS sends SIGTERM, waits ``stop_timeout`` (120 s), then SIGKILL: the worker's soft
-    shutdown window (`WORKER_SOFT_SHUTDOWN_TIMEOUT`) fits inside it. The desired count
-    comes from context; scaling is a separate construct (`WorkerAutoscaling`).
+    shutdown window (`WORKER_SOFT_SHUTDOWN_TIMEOUT`) fits inside it. The service sets no
+    desired count: autoscaling (`WorkerAutoscaling`) owns it.
+
+    With `capacity` FARGATE_SPOT, the first `on_demand_base` tasks run on regular Fargate
+    and 4 of every 5 beyond them on Fargate Spot. Spot stops a task with SIGTERM and two
+    minutes' notice: the same stop as a deploy's, which the soft shutdown fits (the cluster
+    must enable the Fargate capacity providers).
     """
 
     service: ecs.FargateService
@@ -44,8 +50,10 @@ class WorkerService(Construct):
         environment: Mapping[str, str],
         log_group: logs.ILogGroup,
         size: TaskSize,
-        desired_count: int,
         stop_timeout: Duration,
+        runtime_platform: ecs.RuntimePlatform,
+        capacity: WorkerCapacity = "FARGATE",
+        on_demand_base: int = 0,
         task_subnets: ec2.SubnetSelection,
         assign_public_ip: bool,
     ) -> None:
@@ -62,7 +70,7 @@ class WorkerService(Construct):
             cpu=size.cpu,
             memory_limit_mib=size.memory_mib,
             task_role=self.task_role,
-            runtime_platform=TASK_PLATFORM,
+            runtime_platform=runtime_platform,
         )
         self.container = self.task_definition.add_container(
             "Worker",
@@ -93,7 +101,8 @@ class WorkerService(Construct):
             "Service",
             cluster=cluster,
             task_definition=self.task_definition,
-            desired_count=desired_count,
+            desired_count=None,  # autoscaling owns it
+            capacity_provider_strategies=_capacity_providers(capacity, on_demand_base),
             min_healthy_percent=100,
             max_healthy_percent=200,
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
@@ -103,3 +112,18 @@ class WorkerService(Construct):
             enable_ecs_managed_tags=True,
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
         )
+
+
+def _capacity_providers(
+    capacity: WorkerCapacity, on_demand_base: int
+) -> list[ecs.CapacityProviderStrategy] | None:
+    """None (the FARGATE launch type), or `on_demand_base` tasks on FARGATE and the rest
+    shared 1 : `SPOT_WEIGHT` between FARGATE and FARGATE_SPOT."""
+    if capacity == "FARGATE":
+        return None
+    # Not weight 0 on FARGATE: the ECS API reference says a provider of weight 0 "can't be
+    # used to place tasks", and whether its base is still honoured is not documented.
+    return [
+        ecs.CapacityProviderStrategy(capacity_provider="FARGATE", base=on_demand_base, weight=1),
+        ecs.CapacityProviderStrategy(capacity_provider="FARGATE_SPOT", weight=SPOT_WEIGHT),
+    ]

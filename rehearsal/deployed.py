@@ -116,6 +116,31 @@ def complete(
     return merged, sources
 
 
+# CloudFormation starts a service that has no DesiredCount with one task; registering its
+# scalable target then moves the count into [MinCapacity, MaxCapacity] (Application Auto
+# Scaling's RegisterScalableTarget). moto does neither (it reports 0 and skips the target):
+# the template's bounds stand in.
+CLOUDFORMATION_DEFAULT_COUNT = 1
+
+
+def initial_count(
+    described: dict[str, Any], resources: dict[str, Any], logical_id: str
+) -> tuple[int, str]:
+    """The tasks a first deploy runs for the service, and where that number came from."""
+    if "DesiredCount" in resources[logical_id]["Properties"]:
+        return int(described["desiredCount"]), DEPLOYED
+    for target_id, target in resources.items():
+        properties = target.get("Properties", {})
+        if target.get("Type") != "AWS::ApplicationAutoScaling::ScalableTarget":
+            continue
+        if logical_id not in json.dumps(properties.get("ResourceId")):
+            continue
+        low, high = int(properties["MinCapacity"]), int(properties["MaxCapacity"])
+        count = min(max(CLOUDFORMATION_DEFAULT_COUNT, low), high)
+        return count, f"template {target_id} (1 task clamped to {low}..{high})"
+    return CLOUDFORMATION_DEFAULT_COUNT, "CloudFormation's default (no DesiredCount)"
+
+
 def deployed_services(
     ecs: Any, iam: Any, template: dict[str, Any], stack_name: str
 ) -> list[Service]:
@@ -140,11 +165,12 @@ def deployed_services(
                 stack_name=stack_name,
                 iam=iam,
             )
+            desired_count, sources["desiredCount"] = initial_count(described, resources, logical_id)
             services.append(
                 Service(
                     name=described["serviceName"],
                     logical_id=logical_id,
-                    desired_count=int(described["desiredCount"]),
+                    desired_count=desired_count,
                     task_definition=task_definition,
                     sources=sources,
                 )

@@ -72,8 +72,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "egress": "endpoints",
         "alarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:taskqueue-alarms",
     },
-    # As the CLI passes `-c workerCount=5`: a string.
-    "dev_worker5": {"workerCount": "5"},
+    # As the CLI passes `-c workerMaxCount=15`: a string.
+    "dev_worker_max15": {"workerMaxCount": "15"},
+    "dev_arm64": {"cpuArchitecture": "ARM64"},
+    "prod_spot_email": {
+        "stage": "prod",
+        "workerCapacity": "FARGATE_SPOT",
+        "alarmEmail": "ops@example.com",
+    },
     "dev_https": {"certificateArn": CERTIFICATE_ARN},
     "dev_access_logs": {"accessLogsBucket": "org-central-alb-logs"},
 }
@@ -108,8 +114,18 @@ def prod_endpoints(synth_variant: Callable[[str], Synth]) -> Synth:
 
 
 @pytest.fixture(scope="session")
-def dev_worker5(synth_variant: Callable[[str], Synth]) -> Synth:
-    return synth_variant("dev_worker5")
+def dev_worker_max15(synth_variant: Callable[[str], Synth]) -> Synth:
+    return synth_variant("dev_worker_max15")
+
+
+@pytest.fixture(scope="session")
+def dev_arm64(synth_variant: Callable[[str], Synth]) -> Synth:
+    return synth_variant("dev_arm64")
+
+
+@pytest.fixture(scope="session")
+def prod_spot_email(synth_variant: Callable[[str], Synth]) -> Synth:
+    return synth_variant("prod_spot_email")
 
 
 @pytest.fixture(scope="session")

@@ -41,13 +41,19 @@ def make_synth(tmp_path: Path, cdk_args: str) -> subprocess.CompletedProcess[str
 
 def test_make_synth_needs_no_aws_credentials(tmp_path: Path) -> None:
     out = tmp_path / "cdk.out"
-    result = make_synth(tmp_path, "-c workerCount=3")
+    result = make_synth(tmp_path, "-c workerMaxCount=15")
     assert result.returncode == 0, result.stdout + result.stderr
     template = json.loads((out / "taskqueue-dev.template.json").read_text())
-    services = [
-        r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::ECS::Service"
+    resources = template["Resources"].values()
+    services = [r["Properties"] for r in resources if r["Type"] == "AWS::ECS::Service"]
+    assert len(services) == 2
+    assert not [s for s in services if "DesiredCount" in s]  # autoscaling owns the counts
+    targets = [
+        r["Properties"]
+        for r in resources
+        if r["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget"
     ]
-    assert sorted(s["DesiredCount"] for s in services) == [1, 3]
+    assert sorted(t["MaxCapacity"] for t in targets) == [4, 15]
     report = json.loads((out / "validation-report.json").read_text())
     assert all(r["conclusion"] == "success" for r in report["pluginReports"]), report
     manifest = json.loads((out / "manifest.json").read_text())

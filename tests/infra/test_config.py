@@ -45,10 +45,22 @@ def test_visibility_timeout_is_one_named_value_that_reaches_the_containers() -> 
 
 
 def test_top_level_context_overrides_the_stage_block_and_strings_are_converted() -> None:
-    cfg = config(workerCount="5")
+    cfg = config(workerMaxCount="15")
     base = config()
-    assert cfg.worker_counts.desired == 5
-    assert cfg.model_copy(update={"worker_count": base.worker_count}) == base
+    assert cfg.worker_counts.maximum == 15
+    assert cfg.model_copy(update={"worker_max_count": base.worker_max_count}) == base
+
+
+@pytest.mark.parametrize("key", ["webCount", "workerCount"])
+def test_the_removed_desired_counts_are_refused_with_what_to_use_instead(key: str) -> None:
+    """Autoscaling owns the counts: a `-c workerCount=5` that did nothing would mislead."""
+    prefix = key.removesuffix("Count")
+    with pytest.raises(ConfigError, match=f"{key}.*{prefix}MinCount/{prefix}MaxCount"):
+        config(**{key: "5"})
+    context = cdk_json_context()
+    context["taskqueue"]["prod"][key] = 2
+    with pytest.raises(ConfigError, match=f"context key '{key}' is no longer read"):
+        InfraConfig.from_context({**context, "stage": "prod"}.get)
 
 
 def test_backlog_target_is_latency_over_processing_time() -> None:
@@ -72,10 +84,17 @@ def test_the_config_is_frozen() -> None:
         {"queueVisibilityTimeout": "100"},  # not above taskTimeLimit
         {"queueVisibilityTimeout": "43201"},  # SQS: 12 hours at most
         {"workerSoftShutdownTimeout": "120"},
-        {"workerCount": "11"},
-        {"workerMinCount": "2", "workerCount": "1"},
-        {"webMinCount": "0", "webCount": "0"},
-        {"workerCount": "many"},
+        {"workerMinCount": "11"},
+        {"workerMinCount": "2", "workerMaxCount": "1"},
+        {"webMinCount": "0"},
+        {"workerMaxCount": "many"},
+        {"cpuArchitecture": "arm"},
+        {"workerCapacity": "SPOT"},
+        {"workerOnDemandBase": "-1"},
+        {"workerOnDemandBase": "11"},  # above workerMaxCount
+        {"loadBalancerIdleTimeout": "0"},
+        {"loadBalancerIdleTimeout": "4001"},  # the ALB allows 1-4000 s
+        {"alarmEmail": "ops-at-example.com"},
         {"logRetentionDays": "8"},
         {"webCpu": "256", "webMemoryMiB": "4096"},
         {"dlqRetentionDays": "15"},
@@ -101,8 +120,9 @@ def test_a_timing_the_runtime_refuses_fails_with_the_runtime_settings_message() 
 
 
 def test_empty_optional_arns_mean_unset() -> None:
-    cfg = config(alarmTopicArn="", certificateArn=" ", accessLogsBucket="")
+    cfg = config(alarmTopicArn="", certificateArn=" ", accessLogsBucket="", alarmEmail="")
     assert (cfg.alarm_topic_arn, cfg.certificate_arn, cfg.access_logs_bucket) == (None,) * 3
+    assert cfg.alarm_email is None
 
 
 def test_a_missing_tunable_is_refused() -> None:
@@ -121,7 +141,7 @@ def test_an_unknown_key_in_the_stage_block_is_refused() -> None:
 
 def test_value_objects_check_themselves() -> None:
     with pytest.raises(ConfigError):
-        ServiceCounts(desired=3, minimum=0, maximum=2)
+        ServiceCounts(minimum=3, maximum=2)
     with pytest.raises(ConfigError):
         TaskSize(cpu=300, memory_mib=512)
     assert TaskSize(cpu=1024, memory_mib=3072).memory_mib == 3072

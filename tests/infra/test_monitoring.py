@@ -7,7 +7,7 @@ import json
 import pytest
 from aws_cdk.assertions import Match
 
-from tests.infra.conftest import Synth, container, get_att, only, service_for
+from tests.infra.conftest import Synth, container, get_att, only, ref_to, service_for
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -123,7 +123,8 @@ def test_backlog_without_running_workers_alarm(dev: Synth) -> None:
         },
     )
     _, alarm = only(alarms)
-    assert "AlarmActions" not in alarm["Properties"]  # a notification, not the wake-up rule
+    # A notification, not the wake-up rule: its only action is the alarm topic.
+    assert alarm["Properties"]["AlarmActions"] == [ref_to(dev.resources("AWS::SNS::Topic"))]
 
 
 def test_alarms_notify_a_topic_given_in_context(dev: Synth, prod_endpoints: Synth) -> None:
@@ -133,8 +134,14 @@ def test_alarms_notify_a_topic_given_in_context(dev: Synth, prod_endpoints: Synt
         "AWS::CloudWatch::Alarm",
         {"Properties": {"AlarmActions": [topic], "OKActions": [topic]}},
     )
-    assert len(notifying) == 4
-    assert not dev.template.find_resources(
+    assert len(notifying) == 5  # the four above and the no-healthy-targets alarm
+    prod_endpoints.template.resource_count_is("AWS::SNS::Topic", 0)
+    prod_endpoints.template.resource_count_is("AWS::KMS::Key", 0)
+    prod_endpoints.template.has_resource_properties(
+        "AWS::Events::Rule", {"Targets": [Match.object_like({"Arn": topic})]}
+    )
+    # Without one, the stack's own topic (next test), never nobody.
+    assert dev.template.find_resources(
         "AWS::CloudWatch::Alarm", {"Properties": {"OKActions": Match.any_value()}}
     )
 
@@ -155,3 +162,111 @@ def test_dashboard_shows_queue_workers_and_load_balancer(dev: Synth) -> None:
         assert needle in body, needle
     worker_id, _ = service_for(dev, "worker")
     assert worker_id in body
+
+
+def test_without_a_topic_arn_the_stack_makes_an_encrypted_topic(
+    dev: Synth, prod_spot_email: Synth
+) -> None:
+    """Alarms notify somebody by default: the stack's topic, KMS-encrypted, TLS only."""
+    topics = dev.resources("AWS::SNS::Topic")
+    topic_ref = ref_to(topics)
+    _, topic = only(topics)
+    keys = dev.resources("AWS::KMS::Key")
+    assert topic["Properties"]["KmsMasterKeyId"] == get_att(keys, "Arn")
+    _, key = only(keys)
+    assert key["Properties"]["EnableKeyRotation"] is True
+    # CloudWatch (the alarms) and EventBridge (the deployment rule) publish: they need the key.
+    publishers = {
+        statement["Principal"]["Service"]
+        for statement in key["Properties"]["KeyPolicy"]["Statement"]
+        if set(statement["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    }
+    assert publishers == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
+    dev.template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "Topics": [topic_ref],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+    alarms = dev.resources("AWS::CloudWatch::Alarm")
+    notifying = dev.template.find_resources(
+        "AWS::CloudWatch::Alarm",
+        {"Properties": {"AlarmActions": [topic_ref], "OKActions": [topic_ref]}},
+    )
+    assert len(notifying) == len(alarms) - 1  # all but the worker's wake-up alarm
+    assert dev.json["Outputs"]["AlarmTopicArn"]["Value"] == topic_ref
+    dev.template.resource_count_is("AWS::SNS::Subscription", 0)
+    prod_spot_email.template.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {
+            "Protocol": "email",
+            "Endpoint": "ops@example.com",
+            "TopicArn": ref_to(prod_spot_email.resources("AWS::SNS::Topic")),
+        },
+    )
+
+
+def test_a_failed_deployment_of_either_service_notifies_the_topic(dev: Synth) -> None:
+    web_id, _ = service_for(dev, "web")
+    worker_id, _ = service_for(dev, "worker")
+    _, rule = only(dev.resources("AWS::Events::Rule"))
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Deployment State Change"],
+        "resources": [{"Ref": web_id}, {"Ref": worker_id}],  # a service's Ref is its ARN
+        "detail": {"eventName": ["SERVICE_DEPLOYMENT_FAILED"]},
+    }
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == ref_to(dev.resources("AWS::SNS::Topic"))
+    assert "$.detail.reason" in json.dumps(target["InputTransformer"])
+    # EventBridge may publish: the topic policy says so.
+    dev.template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": "sns:Publish",
+                                "Principal": {"Service": "events.amazonaws.com"},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_no_healthy_target_alarm(dev: Synth) -> None:
+    target_groups = dev.resources("AWS::ElasticLoadBalancingV2::TargetGroup")
+    (target_group_id,) = target_groups
+    alarms = dev.template.find_resources(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Properties": {
+                "Namespace": "AWS/ApplicationELB",
+                "MetricName": "HealthyHostCount",
+                "Statistic": "Minimum",
+                "Threshold": 1,
+                "ComparisonOperator": "LessThanThreshold",
+            }
+        },
+    )
+    _, alarm = only(alarms)
+    dimensions = {d["Name"]: d["Value"] for d in alarm["Properties"]["Dimensions"]}
+    assert dimensions["TargetGroup"] == {"Fn::GetAtt": [target_group_id, "TargetGroupFullName"]}
+    assert set(dimensions) == {"LoadBalancer", "TargetGroup"}

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from aws_cdk.assertions import Match
 from constructs import IConstruct
@@ -11,6 +16,7 @@ from tests.infra.conftest import (
     Synth,
     container,
     container_env,
+    only,
     ref_to,
     scalable_target_of,
 )
@@ -75,7 +81,7 @@ def test_web_service_rolls_back_failed_deployments(dev: Synth) -> None:
         {
             "LaunchType": "FARGATE",
             "LoadBalancers": Match.array_with([Match.object_like({"ContainerName": "web"})]),
-            "DesiredCount": dev.stack.config.web_counts.desired,
+            "DesiredCount": Match.absent(),  # autoscaling owns it
             "DeploymentConfiguration": {
                 "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
                 "MaximumPercent": 200,
@@ -209,3 +215,27 @@ def test_without_an_access_logs_bucket_there_are_no_access_logs(dev: Synth) -> N
     (alb,) = dev.resources("AWS::ElasticLoadBalancingV2::LoadBalancer").values()
     keys = {attribute["Key"] for attribute in alb["Properties"]["LoadBalancerAttributes"]}
     assert "access_logs.s3.enabled" not in keys
+
+
+def test_gunicorn_keeps_idle_connections_open_longer_than_the_load_balancer(
+    dev: Synth, tmp_path: Path
+) -> None:
+    """The ALB must close an idle connection first: it sends a request on a connection the
+    target has closed as a 502 (ALB user guide, "Connection idle timeout")."""
+    _, load_balancer = only(dev.resources("AWS::ElasticLoadBalancingV2::LoadBalancer"))
+    attributes = {
+        a["Key"]: a["Value"] for a in load_balancer["Properties"]["LoadBalancerAttributes"]
+    }
+    idle_timeout = int(attributes["idle_timeout.timeout_seconds"])
+    assert idle_timeout == dev.stack.config.load_balancer_idle_timeout == 60
+    # gunicorn's config as the container loads it, from the container's environment.
+    env = {k: v if isinstance(v, str) else "token" for k, v in container_env(dev, "web").items()}
+    keepalive = subprocess.run(
+        [sys.executable, "-c", "import web_service.gunicorn_conf as c; print(c.keepalive)"],
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert int(keepalive) > idle_timeout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from aws_cdk.assertions import Match
 
 from tests.infra.conftest import Synth, container, container_env, service_for
 
@@ -33,30 +34,62 @@ def test_soft_shutdown_fits_inside_the_stop_timeout(dev: Synth) -> None:
     assert "WEB_BIND" not in env
 
 
-def test_worker_service_desired_count_and_rollback(dev: Synth) -> None:
+def test_worker_service_leaves_the_count_to_autoscaling_and_rolls_back(
+    dev: Synth, prod: Synth
+) -> None:
+    """No DesiredCount: a deploy would put the count back in the middle of a backlog."""
+    for synth in (dev, prod):
+        assert "DesiredCount" not in service_for(synth, "worker")[1]["Properties"]
     service = service_for(dev, "worker")[1]["Properties"]
-    assert service["DesiredCount"] == dev.stack.config.worker_counts.desired
     assert service["LaunchType"] == "FARGATE"
+    assert "CapacityProviderStrategy" not in service
     assert service["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {
         "Enable": True,
         "Rollback": True,
     }
 
 
-def test_worker_count_from_context_changes_the_worker_service_only(
-    dev: Synth, dev_worker5: Synth
+def test_worker_max_count_from_context_changes_the_worker_scalable_target_only(
+    dev: Synth, dev_worker_max15: Synth
 ) -> None:
-    """`cdk deploy -c workerCount=5`: one property of one resource differs."""
+    """`cdk deploy -c workerMaxCount=15`: one property of one resource differs."""
     before = dev.json["Resources"]
-    after = dev_worker5.json["Resources"]
+    after = dev_worker_max15.json["Resources"]
     assert before.keys() == after.keys()
     changed = {key for key in before if before[key] != after[key]}
     assert len(changed) == 1
     (key,) = changed
-    assert after[key]["Type"] == "AWS::ECS::Service"
-    assert after[key]["Properties"]["DesiredCount"] == 5
-    assert {**after[key]["Properties"], "DesiredCount": 1} == before[key]["Properties"]
-    assert dev.json["Outputs"] == dev_worker5.json["Outputs"]
+    assert after[key]["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget"
+    assert after[key]["Properties"]["MaxCapacity"] == 15
+    assert {**after[key]["Properties"], "MaxCapacity": 10} == before[key]["Properties"]
+    assert dev.json["Outputs"] == dev_worker_max15.json["Outputs"]
+
+
+def test_spot_workers_keep_an_on_demand_base(prod: Synth, prod_spot_email: Synth) -> None:
+    """workerCapacity=FARGATE_SPOT: the cluster offers both providers; the worker keeps
+    workerOnDemandBase tasks on regular Fargate and puts most of the rest on Spot."""
+    base = prod_spot_email.stack.config.worker_on_demand_base
+    assert base == 1  # cdk.json's prod value
+    service = service_for(prod_spot_email, "worker")[1]["Properties"]
+    assert "LaunchType" not in service
+    strategy = {item["CapacityProvider"]: item for item in service["CapacityProviderStrategy"]}
+    assert strategy["FARGATE"]["Base"] == base
+    assert "Base" not in strategy["FARGATE_SPOT"]
+    assert strategy["FARGATE_SPOT"]["Weight"] > strategy["FARGATE"]["Weight"] > 0
+    prod_spot_email.template.has_resource_properties(
+        "AWS::ECS::ClusterCapacityProviderAssociations",
+        {"CapacityProviders": Match.array_with(["FARGATE", "FARGATE_SPOT"])},
+    )
+    # The web stays on regular Fargate; on the default the cluster has no providers.
+    assert service_for(prod_spot_email, "web")[1]["Properties"]["LaunchType"] == "FARGATE"
+    prod.template.resource_count_is("AWS::ECS::ClusterCapacityProviderAssociations", 0)
+    # Spot's two-minute notice is a SIGTERM: the soft shutdown fits in the stop timeout.
+    worker = container(prod_spot_email, "worker")
+    assert (
+        int(container_env(prod_spot_email, "worker")["WORKER_SOFT_SHUTDOWN_TIMEOUT"])
+        < (worker["StopTimeout"])
+    )
+    assert worker["StopTimeout"] <= 120
 
 
 def test_the_two_services_run_two_different_image_assets(dev: Synth) -> None:

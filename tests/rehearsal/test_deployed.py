@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from rehearsal.deployed import DEPLOYED, NotDeployed, complete, logical_id_of
+from rehearsal.deployed import DEPLOYED, NotDeployed, complete, initial_count, logical_id_of
 
 ROLE = "arn:aws:iam::123456789012:role/taskqueue-dev-WorkerTaskRole9DE568C1-EBO0XI1OEIRI"
 
@@ -65,3 +65,49 @@ def test_an_unresolvable_reference_is_an_error() -> None:
     resource = {"Properties": {"TaskRoleArn": {"Fn::ImportValue": "x"}}}
     with pytest.raises(NotDeployed):
         complete({}, resource, "X", stack_name="taskqueue-dev", iam=FakeIam())
+
+
+def scalable_target(minimum: int, maximum: int) -> dict[str, Any]:
+    """An Application Auto Scaling target on the service `WorkerService3F60922A`."""
+    resource_id = {
+        "Fn::Join": [
+            "",
+            [
+                "service/",
+                {"Ref": "Cluster"},
+                "/",
+                {"Fn::GetAtt": ["WorkerService3F60922A", "Name"]},
+            ],
+        ]
+    }
+    return {
+        "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
+        "Properties": {"MinCapacity": minimum, "MaxCapacity": maximum, "ResourceId": resource_id},
+    }
+
+
+@pytest.mark.parametrize(
+    ("minimum", "maximum", "expected"), [(0, 10, 1), (2, 10, 2), (1, 1, 1), (3, 20, 3)]
+)
+def test_a_service_without_desired_count_starts_as_cloudformation_and_its_scalable_target_would(
+    minimum: int, maximum: int, expected: int
+) -> None:
+    resources = {
+        "WorkerService3F60922A": {"Type": "AWS::ECS::Service", "Properties": {}},
+        "WorkerScaling": scalable_target(minimum, maximum),
+    }
+
+    # moto reports 0 for a service created without DesiredCount; AWS starts one task.
+    count, source = initial_count({"desiredCount": 0}, resources, "WorkerService3F60922A")
+
+    assert count == expected
+    assert source.startswith("template WorkerScaling")
+
+
+def test_a_desired_count_the_template_sets_is_read_as_deployed() -> None:
+    resources = {
+        "WorkerService3F60922A": {"Type": "AWS::ECS::Service", "Properties": {"DesiredCount": 4}},
+        "WorkerScaling": scalable_target(2, 10),
+    }
+
+    assert initial_count({"desiredCount": 4}, resources, "WorkerService3F60922A") == (4, DEPLOYED)

@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     web_bind: str = Field("0.0.0.0:8000", description="Address gunicorn listens on.")
     web_workers: int = Field(2, ge=1, description="gunicorn worker processes.")
     web_threads: int = Field(4, ge=1, description="Threads per gunicorn worker.")
+    load_balancer_idle_timeout: int = Field(
+        60,
+        ge=1,
+        le=4000,
+        description="Seconds the load balancer keeps an idle connection (the ALB's"
+        " idle_timeout.timeout_seconds); gunicorn keeps its side open longer.",
+    )
     log_level: str = Field("INFO", description="Log level of both services.")
 
     @model_validator(mode="after")

@@ -13,7 +13,11 @@ threads = _settings.web_threads
 timeout = 30
 # ECS stops a task after 30 s by default: finish in-flight requests before that.
 graceful_timeout = 20
-keepalive = 5
+# Longer than the load balancer's idle timeout, so the load balancer, not gunicorn, closes an
+# idle connection: a request it sends on a connection gunicorn has just closed is a 502
+# (ALB user guide, "Connection idle timeout"). Both come from LOAD_BALANCER_IDLE_TIMEOUT.
+KEEPALIVE_MARGIN = 5
+keepalive = _settings.load_balancer_idle_timeout + KEEPALIVE_MARGIN
 # The app logs one JSON line per request; gunicorn's own access log would say it twice.
 accesslog = None
 errorlog = "-"

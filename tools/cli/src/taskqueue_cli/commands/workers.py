@@ -38,7 +38,7 @@ def scale(
     """Set the worker service's desired count (ECS UpdateService).
 
     Refuses N outside the service's autoscaling bounds. Autoscaling moves the count again
-    on its next alarm, and the next deploy resets it to `workerCount`.
+    on its next alarm; a deploy leaves it (the template sets no desired count).
     """
     stack = target(stage, local)
     cluster, service = stack.require_workers()
