@@ -26,7 +26,7 @@ from pathlib import Path
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 IMAGE_PREFIX = "localhost/taskqueue-"
 # What cdk-assets passes to `docker build` that this builder maps (anything else: refuse).
-KNOWN_SOURCE_KEYS = {"directory", "dockerFile", "dockerBuildArgs", "dockerBuildTarget"}
+KNOWN_SOURCE_KEYS = {"directory", "dockerFile", "dockerBuildArgs", "dockerBuildTarget", "platform"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ class ImageAsset:
     dockerfile: str
     build_args: dict[str, str]
     target: str | None
+    platform: str | None = None
+    """The asset's `linux/amd64` or `linux/arm64` (the stack's cpuArchitecture)."""
 
     @property
     def service(self) -> str:
@@ -61,6 +63,7 @@ def image_assets(cdk_out: Path) -> list[ImageAsset]:
                 dockerfile=source.get("dockerFile", "Dockerfile"),
                 build_args=dict(source.get("dockerBuildArgs", {})),
                 target=source.get("dockerBuildTarget"),
+                platform=source.get("platform"),
             )
     if not assets:
         raise SystemExit(f"no container image assets in {cdk_out}/*.assets.json: run cdk synth")
@@ -100,6 +103,8 @@ def build_command(asset: ImageAsset, base: str, tags: list[str]) -> list[str]:
     command += [f"--build-arg={key}={value}" for key, value in asset.build_args.items()]
     if asset.target:
         command.append(f"--target={asset.target}")
+    if asset.platform:
+        command.append(f"--platform={asset.platform}")
     command += [f"--tag={tag}" for tag in tags]
     return [*command, str(asset.context)]
 
