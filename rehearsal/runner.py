@@ -223,9 +223,11 @@ class Runner:
                 return str(json.loads(text)[json_key])
             except (ValueError, KeyError, TypeError):
                 raise CannotRun(f"{arn} holds no JSON key {json_key!r}") from None
-        name = (
-            value_from.split(":parameter", 1)[-1] if value_from.startswith("arn:") else value_from
-        )
+        name = value_from
+        if value_from.startswith("arn:"):
+            # parameter/a/b is "/a/b"; parameter/b is "b" (a name without a path has no "/").
+            name = value_from.split(":parameter", 1)[-1]
+            name = name if name.count("/") > 1 else name.lstrip("/")
         answer = self.aws.client("ssm", keys).get_parameters(Names=[name], WithDecryption=True)
         if answer.get("InvalidParameters"):
             raise CannotRun(f"no SSM parameter {name}")
