@@ -14,8 +14,10 @@ of this object. The containers' environment is the runtime `Settings` built from
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import (
@@ -29,6 +31,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 from taskqueue.settings import Settings
+
+from infra.task_secrets import TaskSecrets
 
 Stage = Literal["dev", "prod"]
 Egress = Literal["public", "nat", "endpoints"]
@@ -122,6 +126,15 @@ UNSET_IF_BLANK = BeforeValidator(_unset_if_blank)
 """cdk.json leaves an optional ARN or name empty ("") when it is unset."""
 
 
+def _json_text(value: object) -> object:
+    """A list given with ``-c key=[...]`` arrives as JSON text."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+Cidrs = Annotated[list[IPv4Network | IPv6Network], BeforeValidator(_json_text), Field(min_length=1)]
+WAF_RATE_LIMIT = Field(ge=10, le=2_000_000_000)  # AWS WAF's rate-based rule limit bounds
+
+
 class InfraConfig(BaseModel):
     """Every tunable of the stack, typed and checked once."""
 
@@ -197,6 +210,13 @@ class InfraConfig(BaseModel):
     """An existing S3 bucket whose policy lets Elastic Load Balancing write to it (often an
     organisation's central log bucket): the load balancer's access logs go there, under
     the stack's name. Unset: no access logs."""
+    allowed_cidrs: Cidrs = [IPv4Network("0.0.0.0/0")]
+    """The address ranges the load balancer's security group admits on its listener ports."""
+    rate_limit_per_ip: Annotated[Annotated[int, WAF_RATE_LIMIT] | None, UNSET_IF_BLANK] = None
+    """Requests one IP may make in 5 minutes before an AWS WAF rate-based rule blocks it.
+    Unset: no web ACL."""
+    secrets: TaskSecrets = {}
+    """Environment variable -> Secrets Manager secret or SSM parameter (infra.task_secrets)."""
 
     @model_validator(mode="after")
     def _fits_together(self) -> Self:

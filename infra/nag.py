@@ -21,13 +21,15 @@ ELB2 = (
     "covered by CloudWatch metrics, alarms and the dashboard; the web logs every request."
 )
 EC23 = (
-    "The internet-facing ALB must accept requests from anywhere on its listener ports (80, "
-    "and 443 with a certificate); the tasks behind it accept traffic only from the ALB's "
-    "security group."
+    "allowedCidrs admits anywhere (the default): the internet-facing ALB accepts requests "
+    "from any address on its listener ports (80, and 443 with a certificate) only; the tasks "
+    "behind it accept traffic only from the ALB's security group. Narrow it with "
+    "-c 'allowedCidrs=[...]'."
 )
 ECS2 = (
     "Only non-secret configuration (queue URL/name, table name, time limits, log level) is "
-    "passed as environment variables, named as the runtime Settings fields; no secrets exist."
+    "passed as environment variables, named as the runtime Settings fields; secrets (the "
+    "secrets context) reach the containers as ECS secrets, never as environment."
 )
 IAM5_EXECUTION_ROLE = (
     "ecr:GetAuthorizationToken does not support resource-level permissions and needs "
@@ -51,12 +53,14 @@ def acknowledge_findings(
     table: dynamodb.ITable,
     access_logs: bool,
     point_in_time_recovery: bool,
+    open_to_anyone: bool = True,
 ) -> None:
     """Acknowledge the AwsSolutions findings this design accepts on purpose."""
     if not access_logs:
         _ack(load_balancer, "AwsSolutions-ELB2", ELB2)
-    for security_group in load_balancer.connections.security_groups:
-        _ack(security_group, "AwsSolutions-EC23", EC23)
+    if open_to_anyone:
+        for security_group in load_balancer.connections.security_groups:
+            _ack(security_group, "AwsSolutions-EC23", EC23)
 
     for task_definition in task_definitions:
         _ack(task_definition, "AwsSolutions-ECS2", ECS2)

@@ -17,12 +17,15 @@ from constructs import Construct
 from infra.alarm_topic import AlarmTopic
 from infra.cluster import ServiceCluster, image_platform, task_platform
 from infra.config import InfraConfig
+from infra.container_secrets import container_secrets
 from infra.log_groups import ServiceLogGroups, retention_days
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge_findings
 from infra.network import Network
+from infra.rate_limit import RateLimit
 from infra.results_table import ResultsTable
 from infra.task_queue import TaskQueue
+from infra.task_secrets import SERVICES, for_service
 from infra.web_service import WebService
 from infra.worker_autoscaling import WorkerAutoscaling
 from infra.worker_service import WorkerService
@@ -57,6 +60,7 @@ class TaskQueueStack(Stack):
     worker_autoscaling: WorkerAutoscaling
     monitoring: Monitoring
     alarm_topic: sns.ITopic
+    rate_limit: RateLimit | None = None
 
     def __init__(
         self,
@@ -116,13 +120,21 @@ class TaskQueueStack(Stack):
         table = self.results_table.table
         # The runtime's own settings object, checked as the services check it. It never
         # names AWS_ENDPOINT_URL: on AWS the SDKs use the real endpoints.
-        environment = config.runtime_settings(
-            task_queue_name=queue.queue_name,
-            task_queue_url=queue.queue_url,
-            task_dlq_name=dlq.queue_name,
-            results_table=table.table_name,
-            aws_region=Aws.REGION,
-        ).environment()
+        resources = {
+            "task_queue_name": queue.queue_name,
+            "task_queue_url": queue.queue_url,
+            "task_dlq_name": dlq.queue_name,
+            "results_table": table.table_name,
+            "aws_region": Aws.REGION,
+        }
+        secrets = {service: for_service(config.secrets, service) for service in SERVICES}
+        environment = {
+            # TASK_SECRETS names the service's secret variables (their values are ECS secrets).
+            service: config.runtime_settings(
+                **resources, **({"task_secrets": ",".join(sorted(names))} if names else {})
+            ).environment()
+            for service, names in secrets.items()
+        }
 
         self.web = WebService(
             self,
@@ -132,7 +144,8 @@ class TaskQueueStack(Stack):
             image=ecs.ContainerImage.from_asset(
                 str(repo_root), file=WEB_DOCKERFILE, platform=build_platform
             ),
-            environment=environment,
+            environment=environment["web"],
+            secrets=container_secrets(secrets["web"]),
             log_group=self.log_groups.web,
             size=config.web_size,
             counts=config.web_counts,
@@ -151,7 +164,16 @@ class TaskQueueStack(Stack):
             ),
             access_logs_bucket=config.access_logs_bucket,
             access_logs_prefix=config.stack_name,
+            allowed_cidrs=config.allowed_cidrs,
         )
+        if config.rate_limit_per_ip is not None:
+            self.rate_limit = RateLimit(
+                self,
+                "RateLimit",
+                load_balancer=self.web.load_balancer,
+                limit=config.rate_limit_per_ip,
+                metric_prefix=config.stack_name,
+            )
         self.worker = WorkerService(
             self,
             "Worker",
@@ -160,7 +182,8 @@ class TaskQueueStack(Stack):
             image=ecs.ContainerImage.from_asset(
                 str(repo_root), file=WORKER_DOCKERFILE, platform=build_platform
             ),
-            environment=environment,
+            environment=environment["worker"],
+            secrets=container_secrets(secrets["worker"]),
             log_group=self.log_groups.worker,
             size=config.worker_size,
             stop_timeout=Duration.seconds(config.worker_stop_timeout),
@@ -246,6 +269,7 @@ class TaskQueueStack(Stack):
             task_definitions=(self.web.task_definition, self.worker.task_definition),
             table=table,
             access_logs=config.access_logs_bucket is not None,
+            open_to_anyone=any(cidr.prefixlen == 0 for cidr in config.allowed_cidrs),
             point_in_time_recovery=config.point_in_time_recovery,
         )
 

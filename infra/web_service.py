@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from ipaddress import IPv4Network, IPv6Network
 
 from aws_cdk import Duration
 from aws_cdk import aws_certificatemanager as acm
@@ -34,7 +35,8 @@ class WebService(Construct):
     With a `certificate` the load balancer serves HTTPS on 443 (AWS's recommended TLS
     policy) and answers plain HTTP on 80 with a redirect; without one, HTTP on 80. With an
     `access_logs_bucket` (whose policy already admits Elastic Load Balancing) it writes its
-    access logs there under `access_logs_prefix`.
+    access logs there under `access_logs_prefix`. Its security group admits only
+    `allowed_cidrs` on the listener ports.
 
     The task role starts empty: the stack grants it exactly what the web needs.
     """
@@ -68,6 +70,8 @@ class WebService(Construct):
         certificate: acm.ICertificate | None = None,
         access_logs_bucket: str | None = None,
         access_logs_prefix: str = "taskqueue",
+        allowed_cidrs: Sequence[IPv4Network | IPv6Network] = (IPv4Network("0.0.0.0/0"),),
+        secrets: Mapping[str, ecs.Secret] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.task_role = iam.Role(
@@ -100,7 +104,7 @@ class WebService(Construct):
             cluster=cluster,
             load_balancer=self.load_balancer,
             public_load_balancer=True,
-            open_listener=True,
+            open_listener=False,  # the listener ports admit `allowed_cidrs` only (below)
             listener_port=443 if https else 80,
             protocol=elbv2.ApplicationProtocol.HTTPS if https else elbv2.ApplicationProtocol.HTTP,
             certificate=certificate,
@@ -130,10 +134,17 @@ class WebService(Construct):
                 container_name=CONTAINER_NAME,
                 container_port=CONTAINER_PORT,
                 environment={**environment, "WEB_BIND": WEB_BIND},
+                secrets=dict(secrets or {}),
                 task_role=self.task_role,
                 log_driver=ecs.LogDrivers.aws_logs(stream_prefix="web", log_group=log_group),
             ),
         )
+        for port in (80, 443) if https else (80,):
+            for cidr in allowed_cidrs:
+                peer = ec2.Peer.ipv4(str(cidr)) if cidr.version == 4 else ec2.Peer.ipv6(str(cidr))
+                self.load_balancer.connections.allow_from(
+                    peer, ec2.Port.tcp(port), f"Listener port {port} from {cidr}"
+                )
         self.service = pattern.service
         self.task_definition = pattern.task_definition
         container = self.task_definition.default_container

@@ -56,6 +56,7 @@ class WorkerService(Construct):
         on_demand_base: int = 0,
         task_subnets: ec2.SubnetSelection,
         assign_public_ip: bool,
+        secrets: Mapping[str, ecs.Secret] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.task_role = iam.Role(
@@ -77,6 +78,7 @@ class WorkerService(Construct):
             container_name=CONTAINER_NAME,
             image=image,
             environment=dict(environment),
+            secrets=dict(secrets or {}),
             logging=ecs.LogDrivers.aws_logs(stream_prefix="worker", log_group=log_group),
             stop_timeout=stop_timeout,
             essential=True,

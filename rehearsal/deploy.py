@@ -90,9 +90,15 @@ def cdk(args: list[str], env: dict[str, str], log: Path, timeout: float) -> floa
 
 
 def deploy(
-    aws: LocalAws, stage: str, state: Path, engine_env: dict[str, str], timeout: float = 900
+    aws: LocalAws,
+    stage: str,
+    state: Path,
+    engine_env: dict[str, str],
+    timeout: float = 900,
+    context: dict[str, str] | None = None,
 ) -> Deployment:
-    """`cdk bootstrap` then `cdk deploy` of `stage` to the local endpoint."""
+    """`cdk bootstrap` then `cdk deploy` of `stage` to the local endpoint (with `context`
+    as more ``-c key=value``)."""
     state.mkdir(parents=True, exist_ok=True)
     env = cli_env(aws, state, engine_env)
     cdk_out = state / "cdk.out"
@@ -105,6 +111,8 @@ def deploy(
         "-c",
         f"stage={stage}",
     ]
+    for key, value in (context or {}).items():
+        common += ["-c", f"{key}={value}"]
     name = stack_name(stage)
     log = state / "cdk.log"
     seconds = {

@@ -6,13 +6,16 @@ Unlike devstack's endpoint it creates nothing: the CDK CLI's bootstrap and deplo
 every resource. One change to moto 5.2.5 makes IAM enforcement closer to AWS: moto checks
 DynamoDB calls against the resource "*", so a statement naming the table's ARN (what the
 stack grants) would never match; here a DynamoDB call names its table's ARN, as AWS does,
-and the deployed statements decide. (moto's SQS already names the queue's ARN.)
+and the deployed statements decide. (moto's SQS already names the queue's ARN.) The same
+for the reads of the execution role: a Secrets Manager call on a secret ARN names that ARN,
+an SSM GetParameters of one parameter names the parameter's ARN.
 moto's warnings (the resource types its CloudFormation skips) go to stderr: the rehearsal
 reads them from the server's log (rehearsal.not_rehearsed).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -21,7 +24,9 @@ import warnings
 from types import FrameType
 
 from moto.dynamodb.responses import DynamoHandler
+from moto.secretsmanager.responses import SecretsManagerResponse
 from moto.server import ThreadedMotoServer
+from moto.ssm.responses import SimpleSystemManagerResponse
 
 
 def _table_arn(handler: DynamoHandler) -> str:
@@ -35,9 +40,37 @@ def _table_arn(handler: DynamoHandler) -> str:
     return f"arn:aws:dynamodb:{handler.region}:{handler.current_account}:table/{table}"
 
 
+def _body(handler: SecretsManagerResponse | SimpleSystemManagerResponse) -> dict[str, object]:
+    try:
+        body = json.loads(handler.body or "{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _secret_arn(handler: SecretsManagerResponse) -> str:
+    """The secret ARN a Secrets Manager call names ("*" for a bare name or no secret)."""
+    secret = _body(handler).get("SecretId")
+    return secret if isinstance(secret, str) and secret.startswith("arn:") else "*"
+
+
+def _parameter_arn(handler: SimpleSystemManagerResponse) -> str:
+    """The parameter ARN of an SSM call on exactly one parameter ("*" otherwise)."""
+    names = _body(handler).get("Names")
+    if not isinstance(names, list) or len(names) != 1 or not isinstance(names[0], str):
+        return "*"
+    name = names[0]
+    if name.startswith("arn:"):
+        return name
+    return f"arn:aws:ssm:{handler.region}:{handler.current_account}:parameter/{name.lstrip('/')}"
+
+
 def enforce_table_resources() -> None:
-    """Make moto authorize DynamoDB calls against the table's ARN."""
+    """Make moto authorize DynamoDB calls against the table's ARN, and the execution role's
+    secret reads against the secret's or parameter's ARN."""
     DynamoHandler._determine_resource = _table_arn  # type: ignore[attr-defined]
+    SecretsManagerResponse._determine_resource = _secret_arn  # type: ignore[attr-defined]
+    SimpleSystemManagerResponse._determine_resource = _parameter_arn  # type: ignore[attr-defined]
 
 
 def main(argv: list[str] | None = None) -> None:

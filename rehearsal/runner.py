@@ -191,22 +191,48 @@ class Runner:
         return env
 
     def resolve_secrets(self, td: dict[str, Any], definition: dict[str, Any]) -> dict[str, str]:
-        """`secrets`: SSM parameters and Secrets Manager secrets, read as the execution role."""
+        """`secrets`, read as the ECS agent reads them: with the execution role's credentials,
+        one GetSecretValue per secret (then the JSON key, if `valueFrom` names one) or
+        GetParameters (with decryption) per SSM parameter."""
         found: dict[str, str] = {}
         if not definition.get("secrets"):
             return found
         keys = self.role_credentials.get(td.get("executionRoleArn", ""))
+        if keys is None:
+            raise CannotRun("a container has secrets but its task has no execution role")
         for secret in definition["secrets"]:
-            source = secret["valueFrom"]
-            if ":secretsmanager:" in source:
-                answer = self.aws.client("secretsmanager", keys).get_secret_value(SecretId=source)
-                found[secret["name"]] = answer["SecretString"]
-            else:
-                name = source.split(":parameter", 1)[-1] if source.startswith("arn:") else source
-                ssm = self.aws.client("ssm", keys)
-                answer = ssm.get_parameter(Name=name, WithDecryption=True)
-                found[secret["name"]] = answer["Parameter"]["Value"]
+            found[secret["name"]] = self.read_secret(secret["valueFrom"], keys)
         return found
+
+    def read_secret(self, value_from: str, keys: dict[str, str]) -> str:
+        """One `valueFrom`: a secret ARN [:json-key:version-stage:version-id] or a parameter."""
+        if ":secretsmanager:" in value_from:
+            parts = value_from.split(":")
+            arn, (json_key, stage, version) = ":".join(parts[:7]), [*parts[7:], "", "", ""][:3]
+            request = {"SecretId": arn}
+            if stage:
+                request["VersionStage"] = stage
+            if version:
+                request["VersionId"] = version
+            text: str = self.aws.client("secretsmanager", keys).get_secret_value(**request)[
+                "SecretString"
+            ]
+            if not json_key:
+                return text
+            try:
+                return str(json.loads(text)[json_key])
+            except (ValueError, KeyError, TypeError):
+                raise CannotRun(f"{arn} holds no JSON key {json_key!r}") from None
+        name = value_from
+        if value_from.startswith("arn:"):
+            # parameter/a/b is "/a/b"; parameter/b is "b" (a name without a path has no "/").
+            name = value_from.split(":parameter", 1)[-1]
+            name = name if name.count("/") > 1 else name.lstrip("/")
+        answer = self.aws.client("ssm", keys).get_parameters(Names=[name], WithDecryption=True)
+        if answer.get("InvalidParameters"):
+            raise CannotRun(f"no SSM parameter {name}")
+        value: str = answer["Parameters"][0]["Value"]
+        return value
 
     def mounts(self, task: Task, definition: dict[str, Any], image: dict[str, Any]) -> list[str]:
         """`mountPoints` with Fargate's bind-mount semantics (module docstring)."""

@@ -10,11 +10,13 @@ failure half-way). Used by `python -m rehearsal` (make rehearse) and tests/rehea
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -48,8 +50,18 @@ def engine_env() -> dict[str, str]:
 class Rehearsal:
     """The local endpoint, the deployed stack, and its services running as containers."""
 
-    def __init__(self, *, stage: str, state: Path, python_image: str = BASE_IMAGE) -> None:
+    def __init__(
+        self,
+        *,
+        stage: str,
+        state: Path,
+        python_image: str = BASE_IMAGE,
+        secrets: Mapping[str, str] | None = None,
+    ) -> None:
         self.stage = stage
+        self.secrets = dict(secrets or {})
+        """Variable -> value: each a JSON secret in the local Secrets Manager, deployed with
+        ``-c secrets=...`` (its ``value`` key), which ECS's way reaches both services."""
         self.state = state
         self.env = {**engine_env(), "REHEARSAL_PYTHON_IMAGE": python_image}
         self.python_image = python_image
@@ -90,7 +102,8 @@ class Rehearsal:
             env=self.env,
             check=True,
         )
-        self.deployment = deploy(self.aws, self.stage, self.state, self.env)
+        context = {"secrets": json.dumps(self.create_secrets())} if self.secrets else {}
+        self.deployment = deploy(self.aws, self.stage, self.state, self.env, context=context)
         self.seconds.update(self.deployment.seconds)
         template = load_template(self.deployment.cdk_out, self.deployment.stack_name)
         self.services = deployed_services(
@@ -108,6 +121,18 @@ class Rehearsal:
         for service in self.services:
             self.runner.start_service(service)
         self.seconds["runner start"] = time.monotonic() - started
+
+    def create_secrets(self) -> dict[str, str]:
+        """Each of `secrets` as a JSON secret in the local Secrets Manager: name -> the
+        ``valueFrom`` of its ``value`` key (the complete ARN, suffix included)."""
+        client = self.aws.client("secretsmanager")
+        sources = {}
+        for name, value in self.secrets.items():
+            created = client.create_secret(
+                Name=f"rehearsal/{name.lower()}", SecretString=json.dumps({"value": value})
+            )
+            sources[name] = f"{created['ARN']}:value::"
+        return sources
 
     def start_endpoint(self) -> None:
         """moto's server on a free port (rehearsal.endpoint), ready when it answers."""

@@ -63,6 +63,10 @@ def synthesize(outdir: Path, overrides: Mapping[str, Any]) -> Synth:
 
 
 CERTIFICATE_ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6789"
+DATABASE_URL_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:taskqueue/db-AbCdEf"
+PARTNER_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:partner-x1Y2z3"
+SMTP_PARAMETER = "arn:aws:ssm:eu-west-1:123456789012:parameter/taskqueue/smtp-password"
+SMTP_KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "dev": {},
@@ -82,6 +86,23 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     "dev_https": {"certificateArn": CERTIFICATE_ARN},
     "dev_access_logs": {"accessLogsBucket": "org-central-alb-logs"},
+    # The edge options and secrets, as the CLI passes them: JSON text.
+    "dev_edge": {
+        "certificateArn": CERTIFICATE_ARN,
+        "allowedCidrs": '["203.0.113.0/24", "2001:db8::/32"]',
+        "rateLimitPerIp": "1000",
+        "secrets": json.dumps(
+            {
+                "DATABASE_URL": DATABASE_URL_SECRET,
+                "PARTNER_TOKEN": {"from": f"{PARTNER_SECRET}:token::", "services": ["worker"]},
+                "SMTP_PASSWORD": {
+                    "from": SMTP_PARAMETER,
+                    "services": ["web"],
+                    "kmsKey": SMTP_KEY,
+                },
+            }
+        ),
+    },
 }
 
 
@@ -136,6 +157,11 @@ def dev_https(synth_variant: Callable[[str], Synth]) -> Synth:
 @pytest.fixture(scope="session")
 def dev_access_logs(synth_variant: Callable[[str], Synth]) -> Synth:
     return synth_variant("dev_access_logs")
+
+
+@pytest.fixture(scope="session")
+def dev_edge(synth_variant: Callable[[str], Synth]) -> Synth:
+    return synth_variant("dev_edge")
 
 
 def only(found: Mapping[str, Any]) -> tuple[str, Any]:

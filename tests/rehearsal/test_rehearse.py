@@ -6,6 +6,7 @@ about 35 s more). Everything it started is stopped and removed at the end.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import time
@@ -22,6 +23,8 @@ from rehearsal.session import Rehearsal
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 TOOLS = ("buildah", "podman", "runc", "debootstrap", "slirp4netns", "npx")
+SECRET_NAME = "DATABASE_URL"
+SECRET = "postgres://app:rehearsal-Pa55w0rd@db.internal/app"
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +34,8 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
         pytest.fail(f"the rehearsal needs {missing}: make install", pytrace=False)
     if os.geteuid() != 0:
         pytest.fail("the rehearsal needs root (rootful buildah and podman)", pytrace=False)
-    with Rehearsal(stage="dev", state=tmp_path_factory.mktemp("rehearsal")) as running:
+    state = tmp_path_factory.mktemp("rehearsal")
+    with Rehearsal(stage="dev", state=state, secrets={SECRET_NAME: SECRET}) as running:
         yield running
     # The fixture's exit removed everything: no container of this rehearsal is left.
     listing = running.runner.podman("ps", "--all", "--format={{.Names}}")
@@ -131,3 +135,48 @@ def test_what_moto_did_not_create_is_reported(rehearsal: Rehearsal) -> None:
 def test_the_web_url_is_on_loopback(rehearsal: Rehearsal) -> None:
     assert rehearsal.web_url.startswith("http://127.0.0.1:")
     assert Path(rehearsal.state, "docker.jsonl").exists()
+
+
+def test_a_task_reads_its_secret_from_secrets_manager_through_the_task_definition(
+    rehearsal: Rehearsal,
+) -> None:
+    rehearsal.wait_healthy(timeout=180)
+    worker = rehearsal.tasks("worker")[0]
+    definition = worker.containers[0].definition
+    (secret,) = definition["secrets"]
+    assert secret["name"] == SECRET_NAME and secret["valueFrom"].endswith(":value::")
+    assert SECRET_NAME not in {item["name"] for item in definition.get("environment", [])}
+    digest = hashlib.sha256(SECRET.encode()).hexdigest()
+    url = rehearsal.web_url
+    read = enqueue_params(url, "check_secret", name=SECRET_NAME, sha256=digest)
+    assert wait_for_state(url, read, {"SUCCESS"}, timeout=60) == "SUCCESS"
+    failed = enqueue_params(url, "check_secret", name=SECRET_NAME, sha256="0" * 64)
+    assert wait_for_state(url, failed, {"FAILURE"}, timeout=60) == "FAILURE"
+    time.sleep(1)  # the failure's log line
+    logs = "".join(rehearsal.runner.logs(c) for t in rehearsal.runner.tasks for c in t.containers)
+    assert f"check_secret[{failed}]" in logs
+    assert SECRET not in logs and "Pa55w0rd" not in logs
+
+
+def test_only_the_execution_role_may_read_the_secret(rehearsal: Rehearsal) -> None:
+    worker = rehearsal.tasks("worker")[0]
+    td = worker.service.task_definition
+    arn = td["containerDefinitions"][0]["secrets"][0]["valueFrom"].rsplit(":", 3)[0]
+    execution = rehearsal.runner.role_credentials[td["executionRoleArn"]]
+    task_role = rehearsal.runner.role_credentials[td["taskRoleArn"]]
+    read = rehearsal.aws.client("secretsmanager", execution).get_secret_value(SecretId=arn)
+    assert SECRET in read["SecretString"]
+    with pytest.raises(ClientError) as denied:
+        rehearsal.aws.client("secretsmanager", task_role).get_secret_value(SecretId=arn)
+    assert denied.value.response["Error"]["Code"] in {
+        "403",
+        "AccessDenied",
+        "AccessDeniedException",
+    }
+
+
+def enqueue_params(url: str, task: str, **params: str) -> str:
+    response = requests.post(f"{url}/tasks", json={"task": task, "params": params}, timeout=10)
+    assert response.status_code == 202, response.text
+    task_id: str = response.json()["id"]
+    return task_id

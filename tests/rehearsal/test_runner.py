@@ -63,3 +63,58 @@ def test_an_image_volume_at_the_path_is_copied_into_a_fresh_volume(tmp_path: Pat
     options, runner = mounts(tmp_path, {"/tmp": {}})
     assert options == ["--mount=type=volume,src=rehearse-t-web-0-tmp,dst=/tmp"]
     assert runner.calls == [["volume", "create", "rehearse-t-web-0-tmp"]]
+
+
+class FakeClients(LocalAws):
+    """A LocalAws whose clients answer from dicts and record whose keys they were given."""
+
+    def client(self, service: str, credentials: dict[str, str] | None = None) -> Any:
+        outer = self
+
+        class Client:
+            def get_secret_value(self, **request: str) -> dict[str, str]:
+                outer.calls.append((service, credentials, request))
+                return {"SecretString": '{"password": "p4ss", "user": "app"}'}
+
+            def get_parameters(self, **request: Any) -> dict[str, Any]:
+                outer.calls.append((service, credentials, request))
+                return {"Parameters": [{"Value": "from-ssm"}], "InvalidParameters": []}
+
+        return Client()
+
+
+def test_container_secrets_are_read_with_the_execution_roles_keys(tmp_path: Path) -> None:
+    aws = FakeClients(port=1)
+    aws.calls = []  # type: ignore[attr-defined]
+    runner = Runner(aws=aws, state=tmp_path, engine_env={})
+    runner.role_credentials = {
+        "exec": {"AWS_ACCESS_KEY_ID": "E"},
+        "task": {"AWS_ACCESS_KEY_ID": "T"},
+    }
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"
+    definition = {
+        "secrets": [
+            {"name": "DB_PASSWORD", "valueFrom": f"{arn}:password:AWSCURRENT:"},
+            {"name": "DB_JSON", "valueFrom": arn},
+            {"name": "SMTP", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/a/smtp"},
+            {"name": "PLAIN", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/plain"},
+        ]
+    }
+    found = runner.resolve_secrets({"executionRoleArn": "exec", "taskRoleArn": "task"}, definition)
+    assert found == {
+        "DB_PASSWORD": "p4ss",
+        "DB_JSON": '{"password": "p4ss", "user": "app"}',
+        "SMTP": "from-ssm",
+        "PLAIN": "from-ssm",
+    }
+    calls = aws.calls  # type: ignore[attr-defined]
+    assert {keys["AWS_ACCESS_KEY_ID"] for _, keys, _ in calls} == {"E"}
+    assert calls[0][2] == {"SecretId": arn, "VersionStage": "AWSCURRENT"}
+    assert calls[2][2] == {"Names": ["/a/smtp"], "WithDecryption": True}
+    assert calls[3][2] == {"Names": ["plain"], "WithDecryption": True}
+
+
+def test_secrets_without_an_execution_role_cannot_start(tmp_path: Path) -> None:
+    runner = Runner(aws=LocalAws(port=1), state=tmp_path, engine_env={})
+    with pytest.raises(CannotRun, match="execution role"):
+        runner.resolve_secrets({}, {"secrets": [{"name": "X", "valueFrom": "arn:aws:ssm:x"}]})

@@ -25,7 +25,13 @@ def test_the_request_schema_is_a_union_over_the_registered_tasks(client: FlaskCl
     body_ref = document["paths"]["/tasks"]["post"]["requestBody"]["content"]["application/json"]
     request_schema = schemas[body_ref["schema"]["$ref"].rsplit("/", 1)[1]]
     assert request_schema["discriminator"]["propertyName"] == "task"
-    assert set(request_schema["discriminator"]["mapping"]) == {"long_task", "noop", "fail", "crash"}
+    assert set(request_schema["discriminator"]["mapping"]) == {
+        "long_task",
+        "noop",
+        "fail",
+        "crash",
+        "check_secret",
+    }
     long_params = next(v for k, v in schemas.items() if k.endswith("LongTaskParams"))
     assert long_params["required"] == ["duration"]
     assert long_params["properties"]["duration"]["minimum"] == 1

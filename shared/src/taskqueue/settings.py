@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         " idle_timeout.timeout_seconds); gunicorn keeps its side open longer.",
     )
     log_level: str = Field("INFO", description="Log level of both services.")
+    task_secrets: str = Field(
+        "",
+        description="Comma-separated names of the variables ECS fills from Secrets Manager or"
+        " SSM (cdk.json's secrets); taskqueue.secrets.get reads only these.",
+    )
 
     @model_validator(mode="after")
     def _time_limits_fit_visibility(self) -> Self:

@@ -2,17 +2,20 @@
 
 `fail` raises; `crash` kills its own pool process. Neither is ever acknowledged, so SQS
 delivers it again after the visibility timeout and moves it to the dead-letter queue after
-MAX_RECEIVE_COUNT receives, while other tasks keep flowing.
+MAX_RECEIVE_COUNT receives, while other tasks keep flowing. `check_secret` proves a worker
+reads its secret variables at run time, and fails like `fail` when the value differs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 
 from celery import Task
 from pydantic import Field
 
+from taskqueue import secrets as task_secrets
 from taskqueue.tasks.registry import TaskParams, register
 
 
@@ -36,3 +39,30 @@ class CrashParams(TaskParams):
 def crash(self: Task) -> None:
     """Kill the pool process running this task (SIGKILL): exercises a lost worker."""
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+class CheckSecretParams(TaskParams):
+    """Parameters of check_secret."""
+
+    name: str = Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        max_length=128,
+        description="A secret variable of the worker (TASK_SECRETS).",
+    )
+    sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="The SHA-256 (hex) its value should have."
+    )
+
+
+class SecretMismatch(RuntimeError):
+    """The secret's value is not the one the caller expected."""
+
+
+@register(CheckSecretParams)
+def check_secret(self: Task, name: str, sha256: str) -> dict[str, bool]:
+    """Read the secret variable `name` at run time: succeed if its SHA-256 is `sha256`, else
+    raise an error that shows the secret as SecretStr prints it (masked)."""
+    value = task_secrets.get(name)
+    if hashlib.sha256(value.get_secret_value().encode()).hexdigest() != sha256:
+        raise SecretMismatch(f"{name}={value!r} does not have SHA-256 {sha256}")
+    return {"matches": True}
