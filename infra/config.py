@@ -179,7 +179,8 @@ class InfraConfig(BaseModel):
     acceptable_latency_seconds: float = Field(alias="acceptableLatency", gt=0)
     """How long a message may wait in the queue (backlog-per-task scaling)."""
     average_processing_seconds: float = Field(alias="averageProcessingTime", gt=0)
-    """Average seconds one worker task needs per message (backlog-per-task scaling)."""
+    """Average seconds one message takes to run in one worker process (backlog-per-task
+    scaling; a worker task runs `workerConcurrency` of them at once)."""
     worker_scale_out_cooldown: int = Field(ge=0)
     worker_scale_in_cooldown: int = Field(ge=0)
 
@@ -258,8 +259,15 @@ class InfraConfig(BaseModel):
 
     @property
     def backlog_per_task_target(self) -> float:
-        """Acceptable backlog per worker task: acceptable latency / average processing time."""
-        return round(self.acceptable_latency_seconds / self.average_processing_seconds, 3)
+        """Messages per worker task, waiting or in flight, at which the newest one waits the
+        acceptable latency before it starts.
+
+        A worker task runs `worker_concurrency` messages at once, so in the acceptable latency
+        it starts concurrency x latency / processing time waiting messages, while
+        `worker_concurrency` more are in flight (the autoscaling metric counts both).
+        """
+        starts_per_process = self.acceptable_latency_seconds / self.average_processing_seconds
+        return round(self.worker_concurrency * (starts_per_process + 1), 3)
 
     @property
     def is_prod(self) -> bool:

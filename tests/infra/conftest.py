@@ -82,6 +82,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     "dev_https": {"certificateArn": CERTIFICATE_ARN},
     "dev_access_logs": {"accessLogsBucket": "org-central-alb-logs"},
+    "dev_concurrency4": {"workerConcurrency": "4"},
 }
 
 
@@ -136,6 +137,11 @@ def dev_https(synth_variant: Callable[[str], Synth]) -> Synth:
 @pytest.fixture(scope="session")
 def dev_access_logs(synth_variant: Callable[[str], Synth]) -> Synth:
     return synth_variant("dev_access_logs")
+
+
+@pytest.fixture(scope="session")
+def dev_concurrency4(synth_variant: Callable[[str], Synth]) -> Synth:
+    return synth_variant("dev_concurrency4")
 
 
 def only(found: Mapping[str, Any]) -> tuple[str, Any]:

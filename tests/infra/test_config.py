@@ -63,9 +63,17 @@ def test_the_removed_desired_counts_are_refused_with_what_to_use_instead(key: st
         InfraConfig.from_context({**context, "stage": "prod"}.get)
 
 
-def test_backlog_target_is_latency_over_processing_time() -> None:
-    cfg = config(acceptableLatency="90", averageProcessingTime="3")
-    assert cfg.backlog_per_task_target == 30
+@pytest.mark.parametrize(
+    ("concurrency", "target"),
+    # 3 s a message, 90 s acceptable: one process starts 30 waiting messages in 90 s, so a
+    # worker task of 2 processes starts 60 and holds 2 in flight (62); of 4: 120 + 4 (124).
+    [("1", 31), ("2", 62), ("4", 124)],
+)
+def test_backlog_target_counts_the_processes_of_a_worker_task_and_their_messages_in_flight(
+    concurrency: str, target: float
+) -> None:
+    cfg = config(acceptableLatency="90", averageProcessingTime="3", workerConcurrency=concurrency)
+    assert cfg.backlog_per_task_target == target
 
 
 def test_the_config_is_frozen() -> None:
