@@ -41,6 +41,9 @@ CONTEXT_NAMESPACE = "taskqueue"
 FARGATE_MAX_STOP_TIMEOUT = 120
 """Seconds Fargate waits between SIGTERM and SIGKILL at most (the container stopTimeout)."""
 
+SQS_MAX_INVISIBILITY = 43_200
+"""Seconds SQS keeps a received message invisible at most, extensions included (12 hours)."""
+
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731)
 """Retention periods CloudWatch Logs accepts (the ones this stack maps)."""
 
@@ -110,11 +113,22 @@ def _log_retention(days: int) -> int:
     return days
 
 
+def _at_most_12_hours(seconds: int) -> int:
+    if seconds > SQS_MAX_INVISIBILITY:
+        raise ValueError(
+            f"{seconds} s is more than SQS keeps a received message invisible in all "
+            f"(12 hours, {SQS_MAX_INVISIBILITY} s): the message would be delivered again "
+            "while the task still runs"
+        )
+    return seconds
+
+
 def _unset_if_blank(value: object) -> object:
     return None if isinstance(value, str) and not value.strip() else value
 
 
 Seconds = Annotated[int, Field(gt=0)]
+SqsInvisibility = Annotated[int, Field(gt=0), AfterValidator(_at_most_12_hours)]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 AcmArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$")]
 BucketName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]  # S3's rule
@@ -143,11 +157,15 @@ class InfraConfig(BaseModel):
     """Both task definitions' CPU architecture and the platform both images are built for.
     ARM64 (Graviton) is about 20% cheaper on Fargate and native on Apple silicon."""
 
-    # Task timing: the runtime `Settings` fields of the same names, checked by them.
-    task_max_duration: Seconds
-    task_soft_time_limit: Seconds
-    task_time_limit: Seconds
-    queue_visibility_timeout: int = Field(gt=0, le=43_200)  # SQS allows 12 hours at most
+    # Task timing: the runtime `Settings` fields of the same names, checked by them (the
+    # rules between them are the runtime's). queueVisibilityTimeout is the queue's base
+    # visibility: how soon a dead worker's task comes back. A task may run longer while its
+    # worker keeps extending its message's visibility (the heartbeat), but SQS keeps a
+    # received message invisible 12 hours at most in all, so no limit may exceed that.
+    task_max_duration: SqsInvisibility
+    task_soft_time_limit: SqsInvisibility
+    task_time_limit: SqsInvisibility
+    queue_visibility_timeout: SqsInvisibility
     max_receive_count: int = Field(ge=1, le=1000)
     dlq_retention_days: int = Field(ge=1, le=14)  # SQS keeps messages 14 days at most
     result_expires: Seconds

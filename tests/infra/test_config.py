@@ -91,6 +91,7 @@ def test_the_config_is_frozen() -> None:
         {"taskMaxDuration": "95"},
         {"queueVisibilityTimeout": "100"},  # not above taskTimeLimit
         {"queueVisibilityTimeout": "43201"},  # SQS: 12 hours at most
+        {"workerStopTimeout": "121"},  # Fargate: 120 s at most
         {"workerSoftShutdownTimeout": "120"},
         {"workerMinCount": "11"},
         {"workerMinCount": "2", "workerMaxCount": "1"},
@@ -116,6 +117,26 @@ def test_impossible_settings_are_refused(overrides: dict[str, str]) -> None:
     with pytest.raises(ConfigError) as refused:
         config(**overrides)
     assert any(key in str(refused.value) for key in overrides), refused.value
+
+
+@pytest.mark.parametrize(
+    "key", ["taskMaxDuration", "taskSoftTimeLimit", "taskTimeLimit", "queueVisibilityTimeout"]
+)
+def test_no_task_timing_may_exceed_the_12_hours_sqs_keeps_a_message_invisible(key: str) -> None:
+    """Whatever the runtime's rules between them, SQS redelivers a message after 12 hours."""
+    with pytest.raises(ConfigError) as refused:
+        config(**{key: "43201"})
+    assert str(refused.value).startswith(f"context key '{key}': 43201 s is more")
+    assert "(12 hours, 43200 s)" in str(refused.value)
+
+
+def test_the_worker_stop_timeout_is_in_cdk_json_and_the_soft_shutdown_fits_inside() -> None:
+    for stage in ("dev", "prod"):
+        block = cdk_json_context()["taskqueue"][stage]
+        assert block["workerStopTimeout"] == 120
+        assert block["workerSoftShutdownTimeout"] < block["workerStopTimeout"]
+    with pytest.raises(ConfigError, match=r"workerSoftShutdownTimeout .* stopTimeout"):
+        config(workerStopTimeout="100", workerSoftShutdownTimeout="100")
 
 
 def test_a_timing_the_runtime_refuses_fails_with_the_runtime_settings_message() -> None:
