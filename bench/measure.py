@@ -8,6 +8,7 @@ from typing import Any
 
 from bench.drain import worker_drain
 from bench.enqueue import web_enqueue
+from bench.heartbeat import count_running_task
 from bench.idle import count_requests
 from bench.pickup import measure_pickup, percentile
 from bench.plan import Plan
@@ -136,6 +137,9 @@ def measure_config(
     say(f"{config.title}: idle requests over {plan.idle_window_s:.0f} s, then per task")
     empty_queue(stack)
     counts = count_requests(stack, config, plan.idle_window_s, plan.sample_tasks, work_dir)
+    say(f"{config.title}: one long_task running, requests over {plan.running_task_window_s:.0f} s")
+    empty_queue(stack)
+    running = count_running_task(stack, config, plan.running_task_window_s, work_dir)
     pickup = pickup_phase(stack, config, plan, work_dir)
     enqueue = enqueue_phase(stack, config, plan)
     drain = drain_phase(stack, config, plan, enqueue.pop("body"), work_dir)
@@ -147,6 +151,10 @@ def measure_config(
         **drain,
         **enqueue,
         "rss_web_mb": max(rss_web),
+        # Unchanged by the heartbeat (3.75 before it): a short task ends before any extension.
+        "requests_per_short_task": sum(counts.per_task.values()),
+        "running_task_sqs_requests_per_hour": running.per_hour("sqs"),
+        "running_task_dynamodb_requests_per_hour": running.per_hour("dynamodb"),
     }
     figures = {key: figures[key] for key in KEYS}  # the order
     figures["details"] = {
@@ -156,6 +164,8 @@ def measure_config(
         "idle_requests": counts.idle_requests,
         "idle_requests_by_action": counts.idle_by_action,
         "endpoint_requests_per_task": counts.per_task,
+        "running_task_window_s": running.window_s,
+        "running_task_requests": running.by_action,
         **drain["details"],
         **enqueue["details"],
         "web_workers": stack.settings.web_workers,

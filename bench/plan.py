@@ -17,6 +17,9 @@ class Plan:
     enqueue_tasks: int
     concurrency: int
     drain_tasks: dict[str, int]
+    running_task_window_s: float
+    """Window inside one long_task's run (bench.heartbeat), at most what TASK_MAX_DURATION
+    lets a long_task cover."""
     deadline_s: float = 600.0
 
 
@@ -32,6 +35,8 @@ FULL = Plan(
     concurrency=8,
     # The seed polls again 5 s after each time its prefetch slots are full: a smaller N.
     drain_tasks={"project": 500, "baseline": 50},
+    # Several visibility extensions at a base visibility of 60 s.
+    running_task_window_s=180.0,
 )
 
 # A smoke run: every phase, small sizes. The 5 s idle window sees the seed's polls but
@@ -45,5 +50,6 @@ QUICK = Plan(
     enqueue_tasks=50,
     concurrency=8,
     drain_tasks={"project": 50, "baseline": 4},
+    running_task_window_s=5.0,
     deadline_s=120.0,
 )

@@ -28,6 +28,8 @@ class Request:
     at: float
     service: str
     action: str
+    progress: bool = False
+    """A DynamoDB write of a task's PROGRESS state (the task's own work, not the worker's)."""
 
 
 def classify(headers: dict[str, str], path: str, body: bytes) -> tuple[str, str]:
@@ -84,7 +86,8 @@ class CountingProxy:
                 body = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 service, action = classify(headers, self.path, body)
-                proxy._record(Request(at=time.time(), service=service, action=action))
+                progress = service == "dynamodb" and b'"PROGRESS"' in body
+                proxy._record(Request(time.time(), service, action, progress))
                 upstream = http.client.HTTPConnection(*proxy.upstream, timeout=UPSTREAM_TIMEOUT_S)
                 try:
                     forwarded = {

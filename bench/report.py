@@ -21,6 +21,16 @@ METRICS: list[tuple[str, str, str, tuple[str, float] | None, int]] = [
     ("raw_cpu_ms_per_msg", "raw loop CPU per message", "ms", None, 2),
     ("rss_worker_mb", "worker RSS (main + pool)", "MB", ("<=", 150), 1),
     ("rss_web_mb", "web RSS per gunicorn worker", "MB", ("<=", 80), 1),
+    ("requests_per_short_task", "endpoint requests per short (noop) task", "", None, 2),
+    # What keeping one task running costs (bench.heartbeat): polls and progress writes apart.
+    ("running_task_sqs_requests_per_hour", "SQS requests per running task", "per hour", None, 0),
+    (
+        "running_task_dynamodb_requests_per_hour",
+        "DynamoDB requests per running task",
+        "per hour",
+        None,
+        0,
+    ),
 ]
 KEYS = [key for key, *_ in METRICS]
 # Rows from "details" that explain the figures above, in the same shape as METRICS.
@@ -83,6 +93,9 @@ def markdown(results: dict[str, Any]) -> str:
     per_task = ", ".join(
         f"{action} {count:g}" for action, count in ours_d["endpoint_requests_per_task"].items()
     )
+    running = ", ".join(
+        f"{action} {count:g}" for action, count in ours_d["running_task_requests"].items()
+    )
     lines += [
         "",
         f"Run: {'QUICK (short) run; ' if run['quick'] else ''}{run['started_at']}, "
@@ -96,10 +109,13 @@ def markdown(results: dict[str, Any]) -> str:
         f"{ours_d['pickup_gap_s'][1]:g} s; idle window {ours_d['idle_window_s']:.0f} s; "
         f"enqueue: {ours_d['enqueue_tasks']} requests at concurrency "
         f"{ours_d['enqueue_concurrency']}; drain N = {ours_d['drain_tasks']} (this project), "
-        f"{base_d['drain_tasks']} (seed).",
+        f"{base_d['drain_tasks']} (seed); one long_task running for "
+        f"{ours_d['running_task_window_s']:.0f} s.",
         "",
         f"Endpoint requests per task (this project, worker side): {per_task}. The raw loop "
         "makes 0.2 per message (one ReceiveMessage and one DeleteMessageBatch per 10).",
+        "",
+        f"Requests while one task runs (this project, over the window): {running}.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -45,6 +45,9 @@ CONTEXT_NAMESPACE = "taskqueue"
 FARGATE_MAX_STOP_TIMEOUT = 120
 """Seconds Fargate waits between SIGTERM and SIGKILL at most (the container stopTimeout)."""
 
+SQS_MAX_INVISIBILITY = 43_200
+"""Seconds SQS keeps a received message invisible at most, extensions included (12 hours)."""
+
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731)
 """Retention periods CloudWatch Logs accepts (the ones this stack maps)."""
 
@@ -114,11 +117,22 @@ def _log_retention(days: int) -> int:
     return days
 
 
+def _at_most_12_hours(seconds: int) -> int:
+    if seconds > SQS_MAX_INVISIBILITY:
+        raise ValueError(
+            f"{seconds} s is more than SQS keeps a received message invisible in all "
+            f"(12 hours, {SQS_MAX_INVISIBILITY} s): the message would be delivered again "
+            "while the task still runs"
+        )
+    return seconds
+
+
 def _unset_if_blank(value: object) -> object:
     return None if isinstance(value, str) and not value.strip() else value
 
 
 Seconds = Annotated[int, Field(gt=0)]
+SqsInvisibility = Annotated[int, Field(gt=0), AfterValidator(_at_most_12_hours)]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 AcmArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$")]
 BucketName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]  # S3's rule
@@ -156,11 +170,15 @@ class InfraConfig(BaseModel):
     """Both task definitions' CPU architecture and the platform both images are built for.
     ARM64 (Graviton) is about 20% cheaper on Fargate and native on Apple silicon."""
 
-    # Task timing: the runtime `Settings` fields of the same names, checked by them.
-    task_max_duration: Seconds
-    task_soft_time_limit: Seconds
-    task_time_limit: Seconds
-    queue_visibility_timeout: int = Field(gt=0, le=43_200)  # SQS allows 12 hours at most
+    # Task timing: the runtime `Settings` fields of the same names, checked by them (the
+    # rules between them are the runtime's). queueVisibilityTimeout is the queue's base
+    # visibility: how soon a dead worker's task comes back. A task may run longer while its
+    # worker keeps extending its message's visibility (the heartbeat), but SQS keeps a
+    # received message invisible 12 hours at most in all, so no limit may exceed that.
+    task_max_duration: SqsInvisibility
+    task_soft_time_limit: SqsInvisibility
+    task_time_limit: SqsInvisibility
+    queue_visibility_timeout: SqsInvisibility
     max_receive_count: int = Field(ge=1, le=1000)
     dlq_retention_days: int = Field(ge=1, le=14)  # SQS keeps messages 14 days at most
     result_expires: Seconds
@@ -192,7 +210,8 @@ class InfraConfig(BaseModel):
     acceptable_latency_seconds: float = Field(alias="acceptableLatency", gt=0)
     """How long a message may wait in the queue (backlog-per-task scaling)."""
     average_processing_seconds: float = Field(alias="averageProcessingTime", gt=0)
-    """Average seconds one worker task needs per message (backlog-per-task scaling)."""
+    """Average seconds one message takes to run in one worker process (backlog-per-task
+    scaling; a worker task runs `workerConcurrency` of them at once)."""
     worker_scale_out_cooldown: int = Field(ge=0)
     worker_scale_in_cooldown: int = Field(ge=0)
 
@@ -278,8 +297,15 @@ class InfraConfig(BaseModel):
 
     @property
     def backlog_per_task_target(self) -> float:
-        """Acceptable backlog per worker task: acceptable latency / average processing time."""
-        return round(self.acceptable_latency_seconds / self.average_processing_seconds, 3)
+        """Messages per worker task, waiting or in flight, at which the newest one waits the
+        acceptable latency before it starts.
+
+        A worker task runs `worker_concurrency` messages at once, so in the acceptable latency
+        it starts concurrency x latency / processing time waiting messages, while
+        `worker_concurrency` more are in flight (the autoscaling metric counts both).
+        """
+        starts_per_process = self.acceptable_latency_seconds / self.average_processing_seconds
+        return round(self.worker_concurrency * (starts_per_process + 1), 3)
 
     @property
     def is_prod(self) -> bool:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
 ELB2 = (
@@ -36,6 +37,11 @@ IAM5_EXECUTION_ROLE = (
     "Resource '*'; every other statement of the execution role names its repository or "
     "log group."
 )
+IAM5_TASK_PROTECTION = (
+    "ecs:UpdateTaskProtection and ecs:GetTaskProtection act on one task, whose id exists only "
+    "at run time: the statement names the tasks of this stack's cluster (task/<cluster>/*), "
+    "the tightest ARN a template can give; only the worker task role has it."
+)
 DDB3_DEV = (
     "Dev only: the table holds transient task results that expire through TTL; "
     "point-in-time recovery is enabled in prod."
@@ -46,10 +52,20 @@ def _ack(scope: IConstruct, rule_id: str, reason: str) -> None:
     Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
 
 
+def tasks_of_cluster_rule(cluster: ecs.Cluster) -> str:
+    """The IAM5 finding of a statement on `cluster.arn_for_tasks("*")` (it names the cluster)."""
+    cfn_cluster = cluster.node.default_child
+    assert isinstance(cfn_cluster, CfnElement)
+    logical_id = Stack.of(cluster).get_logical_id(cfn_cluster)
+    arn = f"arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/<{logical_id}>/*"
+    return f"AwsSolutions-IAM5[Resource::{arn}]"
+
+
 def acknowledge_findings(
     *,
     load_balancer: elbv2.ApplicationLoadBalancer,
     task_definitions: Sequence[ecs.TaskDefinition],
+    task_protection: tuple[iam.IRole, ecs.Cluster],
     table: dynamodb.ITable,
     access_logs: bool,
     point_in_time_recovery: bool,
@@ -67,6 +83,9 @@ def acknowledge_findings(
         execution_role = task_definition.execution_role
         if execution_role is not None:
             _ack(execution_role, "AwsSolutions-IAM5[Resource::*]", IAM5_EXECUTION_ROLE)
+
+    role, cluster = task_protection
+    _ack(role, tasks_of_cluster_rule(cluster), IAM5_TASK_PROTECTION)
 
     if not point_in_time_recovery:
         _ack(table, "AwsSolutions-DDB3", DDB3_DEV)

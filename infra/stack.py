@@ -44,6 +44,11 @@ WORKER_QUEUE_ACTIONS = (
 )
 # Every state the worker records, and the idempotency claim, is one conditional UpdateItem.
 WORKER_TABLE_ACTIONS = ("dynamodb:UpdateItem",)
+# A busy worker task protects itself from scale-in and deployments through the ECS agent's
+# endpoint, which calls these with the task role. Both take the resource type `task`
+# (arn:...:task/<cluster>/<id>): the statement names this cluster's tasks, the tightest
+# ARN known at synth time (task ids are not).
+WORKER_TASK_PROTECTION_ACTIONS = ("ecs:UpdateTaskProtection", "ecs:GetTaskProtection")
 
 
 class TaskQueueStack(Stack):
@@ -207,6 +212,12 @@ class TaskQueueStack(Stack):
 
         self._grant(self.web.task_role, queue, WEB_QUEUE_ACTIONS, table, WEB_TABLE_ACTIONS)
         self._grant(self.worker.task_role, queue, WORKER_QUEUE_ACTIONS, table, WORKER_TABLE_ACTIONS)
+        self.worker.task_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=list(WORKER_TASK_PROTECTION_ACTIONS),
+                resources=[self.cluster.cluster.arn_for_tasks("*")],
+            )
+        )
 
         if config.alarm_topic_arn:
             self.alarm_topic = sns.Topic.from_topic_arn(self, "AlarmTopic", config.alarm_topic_arn)
@@ -267,6 +278,7 @@ class TaskQueueStack(Stack):
         acknowledge_findings(
             load_balancer=self.web.load_balancer,
             task_definitions=(self.web.task_definition, self.worker.task_definition),
+            task_protection=(self.worker.task_role, self.cluster.cluster),
             table=table,
             access_logs=config.access_logs_bucket is not None,
             open_to_anyone=any(cidr.prefixlen == 0 for cidr in config.allowed_cidrs),

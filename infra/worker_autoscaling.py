@@ -1,7 +1,11 @@
 """Backlog-per-task autoscaling of the worker service, with a wake-up from zero tasks.
 
-Target tracking follows ``visible messages / running tasks`` towards
-``acceptable latency / average processing time``. CDK's L2 target tracking does not accept
+Target tracking follows ``(visible + in-flight messages) / running tasks`` towards the
+backlog at which a message waits the acceptable latency (`InfraConfig.backlog_per_task_target`,
+which counts the worker's concurrency). The messages in flight count: a worker task busy
+with long tasks has none visible, and counting only the visible ones would make it look
+idle (scale-in itself cannot stop it while it runs a task: it protects itself through the
+ECS agent). CDK's L2 target tracking does not accept
 a metric-math expression (aws-cdk issue #34072), so the policy is the L1
 `CfnScalingPolicy` with a customized metric specification made of `metrics`.
 
@@ -26,7 +30,7 @@ from infra.metrics import backlog_without_workers
 
 Cfn = appscaling.CfnScalingPolicy
 
-BACKLOG_PER_TASK_EXPRESSION = "visible / running"
+BACKLOG_PER_TASK_EXPRESSION = "(visible + inFlight) / running"
 BACKLOG_POLICY_NAME = "backlog-per-task"
 ECS_AUTOSCALING_ROLE = (
     "aws-service-role/ecs.application-autoscaling.amazonaws.com/"
@@ -94,6 +98,13 @@ class WorkerAutoscaling(Construct):
                             stat="Sum",
                         ),
                         _metric_query(
+                            "inFlight",
+                            namespace="AWS/SQS",
+                            metric_name="ApproximateNumberOfMessagesNotVisible",
+                            dimensions={"QueueName": queue.queue_name},
+                            stat="Sum",
+                        ),
+                        _metric_query(
                             "running",
                             namespace="ECS/ContainerInsights",
                             metric_name="RunningTaskCount",
@@ -106,7 +117,7 @@ class WorkerAutoscaling(Construct):
                         Cfn.TargetTrackingMetricDataQueryProperty(
                             id="backlogPerTask",
                             expression=BACKLOG_PER_TASK_EXPRESSION,
-                            label="Visible messages per running worker task",
+                            label="Messages waiting or in flight per running worker task",
                             return_data=True,
                         ),
                     ]

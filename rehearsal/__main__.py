@@ -17,6 +17,7 @@ from pathlib import Path
 from types import FrameType
 
 from rehearsal.deploy import REPO
+from rehearsal.runner import format_agent_calls
 from rehearsal.session import Rehearsal
 
 HEALTHY_WITHIN = 180  # seconds: the longest start period plus three intervals of both checks
@@ -74,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         rehearsal.stop()
+        for line in format_agent_calls(rehearsal.runner.agent_calls):
+            print(line)
         print("stopped; containers, volumes and the endpoint are removed", flush=True)
     return 0
 

@@ -17,9 +17,12 @@ a hand-picked flag; where the image decides on Fargate too (no `command`, `entry
 - the task role's credentials from the local STS, IAM enforced by the endpoint.
 
 What the runner adds, and only this: `AWS_ENDPOINT_URL` (the SDKs' way to the local endpoint),
-SQS queue URLs in the environment rewritten from AWS's form to it (rehearsal.local_aws), and
-the task role's keys as environment variables (Fargate serves them from its credentials
-endpoint instead). `added` lists them for each task.
+SQS queue URLs in the environment rewritten from AWS's form to it (rehearsal.local_aws), the
+task role's keys as environment variables (Fargate serves them from its credentials
+endpoint instead), and `ECS_AGENT_URI`, which the ECS agent sets in every container of a
+task: here it points at a stand-in of the agent's task-protection endpoint, one per task
+(`harness.ecs_agent`, on the host's loopback), which records the task's calls; `agent_calls`
+keeps them once the task stopped. `added` lists these for each task.
 """
 
 from __future__ import annotations
@@ -34,9 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.ecs_agent import EcsAgentStandIn
 from rehearsal.deployed import Service
 from rehearsal.health import HealthCheckSpec, HealthMonitor, podman_exec_probe
-from rehearsal.local_aws import LocalAws
+from rehearsal.local_aws import ACCOUNT, HOST_LOOPBACK_FROM_CONTAINER, LocalAws
 
 FARGATE_STOP_TIMEOUT = 30  # seconds between SIGTERM and SIGKILL when the definition says none
 FARGATE_NOFILE = 65535  # Fargate's default nofile limit, soft and hard
@@ -131,6 +135,8 @@ class Task:
     volumes: list[str] = field(default_factory=list)
     added: dict[str, str] = field(default_factory=dict)
     """Environment variable -> why the runner set or changed it."""
+    agent: EcsAgentStandIn | None = None
+    """The stand-in of the ECS agent's task-protection endpoint that ECS_AGENT_URI names."""
 
     def health(self) -> dict[str, str]:
         """Container name -> health status (containers without a check: UNKNOWN)."""
@@ -148,6 +154,8 @@ class Runner:
     """Role ARN -> credentials from the local STS (assumed before IAM was enforced)."""
     prefix: str = field(default_factory=lambda: f"rehearse-{secrets.token_hex(3)}")
     tasks: list[Task] = field(default_factory=list)
+    agent_calls: dict[str, list[tuple[str, dict[str, Any] | None]]] = field(default_factory=dict)
+    """Task id -> the (method, JSON body) calls its ECS agent stand-in recorded, once stopped."""
 
     def podman(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """`podman <args>` with the project's engine settings, output captured."""
@@ -184,6 +192,11 @@ class Runner:
         env.update(self.resolve_secrets(td, definition))
         env["AWS_ENDPOINT_URL"] = self.aws.container_url
         task.added["AWS_ENDPOINT_URL"] = f"{self.aws.container_url} (the local endpoint)"
+        if task.agent is not None:
+            env["ECS_AGENT_URI"] = f"http://{HOST_LOOPBACK_FROM_CONTAINER}:{task.agent.port}"
+            task.added["ECS_AGENT_URI"] = (
+                f"{env['ECS_AGENT_URI']} (a stand-in of the agent's task-protection endpoint)"
+            )
         role = td.get("taskRoleArn")
         if role:
             env.update(self.role_credentials[role])
@@ -305,6 +318,7 @@ class Runner:
         images = recorded_images(self.state)
         task = Task(service=service, task_id=f"{self.prefix}-{service.short_name}-{index}")
         self.tasks.append(task)
+        self.start_agent(task)
         for definition in service.task_definition["containerDefinitions"]:
             uri = definition["image"]
             if uri not in images:
@@ -325,6 +339,18 @@ class Runner:
                 container.health = HealthMonitor(spec, probe, container.name)
                 container.health.start()
         return task
+
+    def start_agent(self, task: Task) -> None:
+        """The task's ECS agent stand-in, on the host's loopback (containers: 10.0.2.2)."""
+        arn = f"arn:aws:ecs:{self.aws.region}:{ACCOUNT}:task/{self.prefix}/{task.task_id}"
+        task.agent = EcsAgentStandIn(task_arn=arn).start()
+
+    def stop_agent(self, task: Task) -> None:
+        """Stop the task's stand-in and keep what it recorded in `agent_calls`."""
+        if task.agent is not None:
+            task.agent.stop()
+            self.agent_calls[task.task_id] = list(task.agent.calls)
+            task.agent = None
 
     def start_service(self, service: Service) -> list[Task]:
         """The service's desired count of tasks."""
@@ -369,6 +395,7 @@ class Runner:
             self.podman("rm", "--force", "--time=0", container.name)
         for volume in task.volumes:
             self.podman("volume", "rm", "--force", volume)
+        self.stop_agent(task)
         if task in self.tasks:
             self.tasks.remove(task)
 
@@ -376,6 +403,18 @@ class Runner:
         """Stop every task this runner started (Ctrl-C, the end of a test)."""
         for task in list(reversed(self.tasks)):
             self.stop_task(task)
+
+
+def format_agent_calls(calls: dict[str, list[tuple[str, dict[str, Any] | None]]]) -> list[str]:
+    """One line per task: the task-protection calls its ECS agent stand-in recorded."""
+    lines = ["ECS agent task-protection calls (PUT/GET $ECS_AGENT_URI/task-protection/v1/state):"]
+    for task_id, recorded in sorted(calls.items()):
+        described = ", ".join(
+            method if body is None else f"{method} {json.dumps(body, sort_keys=True)}"
+            for method, body in recorded
+        )
+        lines.append(f"  {task_id}: {described or 'none'}")
+    return lines
 
 
 def td_ports(td: dict[str, Any]) -> list[int]:

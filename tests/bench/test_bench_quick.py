@@ -54,6 +54,14 @@ def test_quick_bench_reports_every_figure_for_both_configurations(tmp_path: Path
         assert all(math.isfinite(section[key]) for key in KEYS), section
         assert section["details"]["drain_tasks"] > 0
         assert section["details"]["worker_concurrency"] >= 1
+        # The heartbeat's cost (issue 13): one long_task ran through a window inside its run.
+        assert section["details"]["running_task_window_s"] > 0
+        assert section["details"]["running_task_requests"], "no request while the task ran"
+    assert {
+        "requests_per_short_task",
+        "running_task_sqs_requests_per_hour",
+        "running_task_dynamodb_requests_per_hour",
+    } <= set(KEYS)
 
     table = (tmp_path / "results.md").read_text()
     assert "| Metric | This project | Seed baseline |" in table

@@ -103,6 +103,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
             }
         ),
     },
+    "dev_concurrency4": {"workerConcurrency": "4"},
 }
 
 
@@ -162,6 +163,11 @@ def dev_access_logs(synth_variant: Callable[[str], Synth]) -> Synth:
 @pytest.fixture(scope="session")
 def dev_edge(synth_variant: Callable[[str], Synth]) -> Synth:
     return synth_variant("dev_edge")
+
+
+@pytest.fixture(scope="session")
+def dev_concurrency4(synth_variant: Callable[[str], Synth]) -> Synth:
+    return synth_variant("dev_concurrency4")
 
 
 def only(found: Mapping[str, Any]) -> tuple[str, Any]:

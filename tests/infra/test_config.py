@@ -63,9 +63,17 @@ def test_the_removed_desired_counts_are_refused_with_what_to_use_instead(key: st
         InfraConfig.from_context({**context, "stage": "prod"}.get)
 
 
-def test_backlog_target_is_latency_over_processing_time() -> None:
-    cfg = config(acceptableLatency="90", averageProcessingTime="3")
-    assert cfg.backlog_per_task_target == 30
+@pytest.mark.parametrize(
+    ("concurrency", "target"),
+    # 3 s a message, 90 s acceptable: one process starts 30 waiting messages in 90 s, so a
+    # worker task of 2 processes starts 60 and holds 2 in flight (62); of 4: 120 + 4 (124).
+    [("1", 31), ("2", 62), ("4", 124)],
+)
+def test_backlog_target_counts_the_processes_of_a_worker_task_and_their_messages_in_flight(
+    concurrency: str, target: float
+) -> None:
+    cfg = config(acceptableLatency="90", averageProcessingTime="3", workerConcurrency=concurrency)
+    assert cfg.backlog_per_task_target == target
 
 
 def test_the_config_is_frozen() -> None:
@@ -83,6 +91,7 @@ def test_the_config_is_frozen() -> None:
         {"taskMaxDuration": "95"},
         {"queueVisibilityTimeout": "100"},  # not above taskTimeLimit
         {"queueVisibilityTimeout": "43201"},  # SQS: 12 hours at most
+        {"workerStopTimeout": "121"},  # Fargate: 120 s at most
         {"workerSoftShutdownTimeout": "120"},
         {"workerMinCount": "11"},
         {"workerMinCount": "2", "workerMaxCount": "1"},
@@ -108,6 +117,26 @@ def test_impossible_settings_are_refused(overrides: dict[str, str]) -> None:
     with pytest.raises(ConfigError) as refused:
         config(**overrides)
     assert any(key in str(refused.value) for key in overrides), refused.value
+
+
+@pytest.mark.parametrize(
+    "key", ["taskMaxDuration", "taskSoftTimeLimit", "taskTimeLimit", "queueVisibilityTimeout"]
+)
+def test_no_task_timing_may_exceed_the_12_hours_sqs_keeps_a_message_invisible(key: str) -> None:
+    """Whatever the runtime's rules between them, SQS redelivers a message after 12 hours."""
+    with pytest.raises(ConfigError) as refused:
+        config(**{key: "43201"})
+    assert str(refused.value).startswith(f"context key '{key}': 43201 s is more")
+    assert "(12 hours, 43200 s)" in str(refused.value)
+
+
+def test_the_worker_stop_timeout_is_in_cdk_json_and_the_soft_shutdown_fits_inside() -> None:
+    for stage in ("dev", "prod"):
+        block = cdk_json_context()["taskqueue"][stage]
+        assert block["workerStopTimeout"] == 120
+        assert block["workerSoftShutdownTimeout"] < block["workerStopTimeout"]
+    with pytest.raises(ConfigError, match=r"workerSoftShutdownTimeout .* stopTimeout"):
+        config(workerStopTimeout="100", workerSoftShutdownTimeout="100")
 
 
 def test_a_timing_the_runtime_refuses_fails_with_the_runtime_settings_message() -> None:

@@ -1,4 +1,5 @@
-"""IAM: the two task roles get exactly their lists of actions, on their queue and table."""
+"""IAM: the two task roles get exactly their lists of actions, on their queue and table,
+and the worker's the task-protection actions on its cluster's tasks."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ WORKER_ACTIONS = {
     "sqs:GetQueueAttributes",
     "sqs:SendMessage",
     "dynamodb:UpdateItem",
+    "ecs:UpdateTaskProtection",
+    "ecs:GetTaskProtection",
 }
+TASK_PROTECTION_ACTIONS = {"ecs:UpdateTaskProtection", "ecs:GetTaskProtection"}
 
 
 def actions_of(statement: dict[str, Any]) -> list[str]:
@@ -53,6 +57,30 @@ def task_role_statements(synth: Synth, container_name: str) -> list[dict[str, An
     return statements
 
 
+def tasks_of_the_cluster(synth: Synth) -> dict[str, Any]:
+    """arn:<partition>:ecs:<region>:<account>:task/<the stack's cluster>/* (the resource
+    type `task` of the Service Authorization Reference, any task id)."""
+    cluster = synth.resources("AWS::ECS::Cluster")
+    assert len(cluster) == 1
+    (cluster_id,) = cluster
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":ecs:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":task/",
+                {"Ref": cluster_id},
+                "/*",
+            ],
+        ]
+    }
+
+
 def queue_and_table(synth: Synth) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     queue = synth.template.find_resources(
         "AWS::SQS::Queue", {"Properties": {"RedrivePolicy": Match.any_value()}}
@@ -73,8 +101,12 @@ def test_task_role_has_exactly_its_actions(dev: Synth, name: str, expected: set[
         granted.update(actions)
         services = {action.split(":")[0] for action in actions}
         assert len(services) == 1
-        expected_resource = queue_arn if services == {"sqs"} else table_arn
-        assert services <= {"sqs", "dynamodb"}
+        assert services <= {"sqs", "dynamodb", "ecs"}
+        expected_resource = {
+            "sqs": queue_arn,
+            "dynamodb": table_arn,
+            "ecs": tasks_of_the_cluster(dev),
+        }[services.pop()]
         assert statement["Resource"] == expected_resource
     assert granted == expected
 
@@ -97,8 +129,28 @@ def test_web_role_cannot_receive_or_delete(dev: Synth) -> None:
 def test_worker_role_touches_only_its_queue_and_table(dev: Synth) -> None:
     queue_arn, dlq_arn, table_arn = queue_and_table(dev)
     resources = [s["Resource"] for s in task_role_statements(dev, "worker")]
-    assert all(r in (queue_arn, table_arn) for r in resources)
+    assert all(r in (queue_arn, table_arn, tasks_of_the_cluster(dev)) for r in resources)
     assert dlq_arn not in resources
+
+
+@pytest.mark.parametrize("variant", ["dev", "prod", "prod_endpoints"])
+def test_only_the_worker_role_may_protect_tasks_and_only_its_clusters(
+    synth_variant: Any, variant: str
+) -> None:
+    synth: Synth = synth_variant(variant)
+    web = {a for s in task_role_statements(synth, "web") for a in actions_of(s)}
+    assert not any(a.startswith("ecs:") for a in web)
+    protecting = [
+        statement
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if any("TaskProtection" in a for a in actions_of(statement))
+    ]
+    assert len(protecting) == 1
+    (statement,) = protecting
+    assert statement in task_role_statements(synth, "worker")
+    assert set(actions_of(statement)) == TASK_PROTECTION_ACTIONS
+    assert statement["Resource"] == tasks_of_the_cluster(synth)
 
 
 @pytest.mark.parametrize("variant", ["dev", "prod", "prod_endpoints"])

@@ -38,8 +38,11 @@ def test_backlog_per_task_target_tracking_uses_metric_math(dev: Synth) -> None:
     (queue_id,) = main_queue
     cluster_ids = list(dev.resources("AWS::ECS::Cluster"))
     assert len(cluster_ids) == 1
-    expected_target = cfg.acceptable_latency_seconds / cfg.average_processing_seconds
-    assert expected_target == 30
+    # cdk.json: 60 s acceptable latency, 2 s a message, 2 processes a worker task: one
+    # process starts 30 waiting messages in 60 s, a worker task 60, with 2 more in flight.
+    assert (cfg.acceptable_latency_seconds, cfg.average_processing_seconds) == (60, 2)
+    assert cfg.worker_concurrency == 2
+    expected_target = 62
     dev.template.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalingPolicy",
         {
@@ -69,6 +72,23 @@ def test_backlog_per_task_target_tracking_uses_metric_math(dev: Synth) -> None:
                             },
                         },
                         {
+                            "Id": "inFlight",
+                            "ReturnData": False,
+                            "MetricStat": {
+                                "Stat": "Sum",
+                                "Metric": {
+                                    "Namespace": "AWS/SQS",
+                                    "MetricName": "ApproximateNumberOfMessagesNotVisible",
+                                    "Dimensions": [
+                                        {
+                                            "Name": "QueueName",
+                                            "Value": {"Fn::GetAtt": [queue_id, "QueueName"]},
+                                        }
+                                    ],
+                                },
+                            },
+                        },
+                        {
                             "Id": "running",
                             "ReturnData": False,
                             "MetricStat": {
@@ -88,13 +108,24 @@ def test_backlog_per_task_target_tracking_uses_metric_math(dev: Synth) -> None:
                         },
                         {
                             "Id": "backlogPerTask",
-                            "Expression": "visible / running",
+                            "Expression": "(visible + inFlight) / running",
                             "Label": Match.any_value(),
                             "ReturnData": True,
                         },
                     ]
                 },
             },
+        },
+    )
+
+
+def test_the_target_grows_with_the_worker_concurrency(dev_concurrency4: Synth) -> None:
+    """4 processes a worker task: 4 x 30 waiting messages started in 60 s, plus 4 in flight."""
+    dev_concurrency4.template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": Match.object_like({"TargetValue": 124}),
         },
     )
 

@@ -125,6 +125,24 @@ def test_stopping_the_worker_mid_task_finishes_or_redelivers_it(rehearsal: Rehea
     assert wait_for_state(url, task_id, {"SUCCESS"}, timeout=90) == "SUCCESS"
 
 
+def test_every_task_reaches_its_ecs_agent_stand_in_through_ECS_AGENT_URI(
+    rehearsal: Rehearsal,
+) -> None:
+    """The container asks for its protection state as a worker would; the stand-in records it."""
+    probe = (
+        "import json, os, urllib.request; "
+        "url = os.environ['ECS_AGENT_URI'] + '/task-protection/v1/state'; "
+        "print(json.load(urllib.request.urlopen(url, timeout=5))['protection']['TaskArn'])"
+    )
+    for task in rehearsal.runner.tasks:
+        assert task.agent is not None
+        before = len(task.agent.calls)
+        asked = rehearsal.runner.podman("exec", task.containers[0].name, "python", "-c", probe)
+        assert asked.returncode == 0, asked.stderr
+        assert asked.stdout.strip() == task.agent.task_arn
+        assert task.agent.calls[before:] == [("GET", None)]
+
+
 def test_what_moto_did_not_create_is_reported(rehearsal: Rehearsal) -> None:
     report = "\n".join(rehearsal.report())
     for kind in ("AWS::CloudWatch::Alarm", "AWS::ApplicationAutoScaling::ScalingPolicy"):

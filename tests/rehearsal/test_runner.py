@@ -1,9 +1,12 @@
-"""The runner's Fargate semantics that need no container: architecture, ulimits, volumes."""
+"""The runner's Fargate semantics that need no container: architecture, ulimits, volumes,
+the ECS agent's endpoint."""
 
 from __future__ import annotations
 
+import json
 import stat
 import subprocess
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,14 @@ import pytest
 
 from rehearsal.deployed import Service
 from rehearsal.local_aws import LocalAws
-from rehearsal.runner import CannotRun, Runner, Task, check_architecture, ulimit_options
+from rehearsal.runner import (
+    CannotRun,
+    Runner,
+    Task,
+    check_architecture,
+    format_agent_calls,
+    ulimit_options,
+)
 
 
 def test_an_image_of_another_architecture_is_refused() -> None:
@@ -118,3 +128,41 @@ def test_secrets_without_an_execution_role_cannot_start(tmp_path: Path) -> None:
     runner = Runner(aws=LocalAws(port=1), state=tmp_path, engine_env={})
     with pytest.raises(CannotRun, match="execution role"):
         runner.resolve_secrets({}, {"secrets": [{"name": "X", "valueFrom": "arn:aws:ssm:x"}]})
+
+
+def test_each_task_gets_an_ecs_agent_stand_in_that_its_containers_reach_on_10_0_2_2(
+    tmp_path: Path,
+) -> None:
+    definition: dict[str, Any] = {"name": "worker", "environment": []}
+    td = {"containerDefinitions": [definition]}
+    service = Service(name="s", logical_id="S", desired_count=1, task_definition=td)
+    runner = FakeRunner(aws=LocalAws(port=1), state=tmp_path, engine_env={})
+    runner.calls = []
+    task = Task(service=service, task_id="rehearse-t-worker-0")
+    runner.start_agent(task)
+    assert task.agent is not None
+    agent = task.agent
+    try:
+        env = runner.environment(task, definition)
+        assert env["ECS_AGENT_URI"] == f"http://10.0.2.2:{agent.port}"
+        assert "stand-in" in task.added["ECS_AGENT_URI"]
+        # What a worker in the container sends arrives at the stand-in on the host's loopback.
+        request = urllib.request.Request(
+            agent.url + "/task-protection/v1/state",
+            data=json.dumps({"ProtectionEnabled": True, "ExpiresInMinutes": 5}).encode(),
+            method="PUT",
+        )
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            assert json.loads(answer.read())["protection"]["TaskArn"].endswith(task.task_id)
+    finally:
+        runner.remove(task)
+    assert task.agent is None
+    assert runner.agent_calls == {
+        "rehearse-t-worker-0": [("PUT", {"ProtectionEnabled": True, "ExpiresInMinutes": 5})]
+    }
+    with pytest.raises(OSError):
+        urllib.request.urlopen(agent.url + "/task-protection/v1/state", timeout=2)
+    assert format_agent_calls(runner.agent_calls | {"rehearse-t-web-0": []})[1:] == [
+        "  rehearse-t-web-0: none",
+        '  rehearse-t-worker-0: PUT {"ExpiresInMinutes": 5, "ProtectionEnabled": true}',
+    ]
