@@ -1,4 +1,4 @@
-"""README documents every environment variable the settings read."""
+"""The settings reference (shared/README.md, beside settings.py) documents every variable."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from pathlib import Path
 
 from taskqueue.settings import Settings
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+SETTINGS_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "README.md"
 
 
-def test_readme_lists_every_settings_variable() -> None:
-    text = README.read_text()
+def test_the_settings_reference_lists_every_settings_variable() -> None:
+    text = SETTINGS_REFERENCE.read_text()
 
     missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in text]
 
