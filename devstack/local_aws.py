@@ -46,6 +46,13 @@ def main() -> None:
     server.start()
     logger.info("local AWS ready at %s", settings.aws_endpoint_url)
 
+    wait_for_stop_signal()
+    server.stop()
+    in_process.stop()
+
+
+def wait_for_stop_signal() -> None:
+    """Block until SIGTERM or SIGINT (how the harness, make and the rehearsal stop a server)."""
     stopped = threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
@@ -54,8 +61,6 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     stopped.wait()
-    server.stop()
-    in_process.stop()
 
 
 if __name__ == "__main__":

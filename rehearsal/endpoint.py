@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import sys
-import threading
 import warnings
-from types import FrameType
 
 from moto.dynamodb.responses import DynamoHandler
 from moto.secretsmanager.responses import SecretsManagerResponse
 from moto.server import ThreadedMotoServer
 from moto.ssm.responses import SimpleSystemManagerResponse
+
+from devstack.local_aws import wait_for_stop_signal
 
 
 def _table_arn(handler: DynamoHandler) -> str:
@@ -85,14 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
     print(f"local AWS ready at http://localhost:{port}", flush=True)
-    stopped = threading.Event()
-
-    def _stop(signum: int, _frame: FrameType | None) -> None:
-        stopped.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    stopped.wait()
+    wait_for_stop_signal()
     server.stop()
 
 
