@@ -1,9 +1,13 @@
-"""Cancel a queued task: no remote control on SQS, so the task's own record says REVOKED.
+"""Cancel a task: no remote control on SQS, so the task's own record carries the request.
 
-The message stays in SQS until a worker receives it; that worker's idempotency claim finds
-REVOKED and drops the message without running the body (taskqueue.idempotency). Only a
-task that no run holds can be cancelled: one still queued, or one waiting for its next
-delivery after a failed run. A running or finished task is left as it is.
+A task that no run holds (still queued, or waiting for its next delivery after a failed
+run) is marked REVOKED at once. The message stays in SQS until a worker receives it; that
+worker's idempotency claim finds REVOKED and drops the message without running the body
+(taskqueue.idempotency).
+
+A running task (a live lease) gets a cancel request on its record instead: the worker's
+visibility heartbeat reads it at its next beat, stops the task (taskqueue.visibility),
+records REVOKED and acknowledges the message. A finished task is left as it is.
 """
 
 from __future__ import annotations
@@ -19,15 +23,20 @@ from celery.exceptions import TaskRevokedError
 from taskqueue.results import STATE_ATTRIBUTE, TaskStatus, status_of
 
 CANCELLED = "cancelled before it started"
+CANCELLED_WHILE_RUNNING = "cancelled while it ran"
+# The item attribute that asks a running task to stop: when the request was made.
+CANCEL_ATTRIBUTE = "cancel_requested"
 
 
 @dataclass(frozen=True)
 class Cancellation:
-    """The outcome: the task's state now (None when the id was never queued), and its
-    status when this call cancelled it (None when it was too late)."""
+    """The outcome: the task's state now (None when the id was never queued), its
+    status when this call cancelled it or asked it to stop (None when it was too late),
+    and whether it was asked to stop (running) rather than cancelled (queued)."""
 
     state: str | None
     status: TaskStatus | None = None
+    requested: bool = False
 
 
 def cancel_queued(celery: Celery, task_id: str) -> Cancellation:
@@ -60,3 +69,52 @@ def cancel_queued(celery: Celery, task_id: str) -> Cancellation:
         return Cancellation(state=held.get(STATE_ATTRIBUTE, {}).get("S", states.PENDING))
     status = status_of(backend.meta_from_decoded(dict(meta)))
     return Cancellation(state=states.REVOKED, status=status)
+
+
+def request_cancel(celery: Celery, task_id: str) -> Cancellation:
+    """Ask a running task (a live lease, not finished) to stop; one conditional UpdateItem."""
+    backend = celery.backend
+    now = time.time()
+    try:
+        answer = backend.client.update_item(
+            TableName=backend.table_name,
+            Key=backend.item_key(task_id),
+            UpdateExpression="SET #cancel = :now",
+            ConditionExpression=(
+                "lease_until >= :now AND NOT (#state IN (:success, :failure, :revoked))"
+            ),
+            ExpressionAttributeNames={"#cancel": CANCEL_ATTRIBUTE, "#state": STATE_ATTRIBUTE},
+            ExpressionAttributeValues={
+                ":now": {"N": str(now)},
+                ":success": {"S": states.SUCCESS},
+                ":failure": {"S": states.FAILURE},
+                ":revoked": {"S": states.REVOKED},
+            },
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        held: dict[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
+        if not held:
+            return Cancellation(state=None)
+        return Cancellation(state=held.get(STATE_ATTRIBUTE, {}).get("S", states.PENDING))
+    item = answer["Attributes"]
+    status = status_of(backend.decode_result(item["result"]["B"]))
+    return Cancellation(state=status.state, status=status, requested=True)
+
+
+def mark_revoked(celery: Celery, task_id: str) -> None:
+    """Record a running task that was stopped on request as REVOKED and end its lease."""
+    backend = celery.backend
+    revoked = backend.encode_result(TaskRevokedError(CANCELLED_WHILE_RUNNING), states.REVOKED)
+    update = backend.state_update(task_id, backend.state_meta(task_id, states.REVOKED, revoked))
+    update["UpdateExpression"] += ", lease_until = :expired"
+    update["ExpressionAttributeValues"][":expired"] = {"N": "0"}
+    try:
+        backend.client.update_item(**update)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        # It succeeded first: the success stands.
