@@ -105,3 +105,31 @@ def test_cancel_stops_a_running_task_which_cleans_up_and_never_runs_again(
     assert runs(workers, 20) == 1
     assert "Completed work on 20" not in "".join(worker.log() for worker in workers)
     assert state(stack, task_id) == "REVOKED"
+
+
+def test_sigterm_hands_a_long_task_back_to_another_worker_within_seconds(
+    stack: LocalStack,
+) -> None:
+    stack.env.update(LONG)
+    stack.start_web()
+    [stopping] = start_workers(stack, 1)
+    task_id = enqueue(stack, "long_task", duration=15)
+    wait_until(lambda: state(stack, task_id) == "PROGRESS", 30, "the task running")
+    other = stack.start_worker(
+        "other-worker",
+        WORKER_CONCURRENCY="1",
+        WORKER_HEARTBEAT_FILE=str(stack.work_dir / "other-heartbeat"),
+    )
+
+    stopping.send_signal(signal.SIGTERM)  # a Spot interruption, or `make worker` Ctrl-C
+    stopped_at = time.monotonic()
+    wait_until(lambda: "Working... 1/15" in other.log(), 20, "the task to start elsewhere")
+    started_after = time.monotonic() - stopped_at
+
+    print(f"SIGTERM to restart on another worker: {started_after:.1f}s")
+    assert started_after < 5  # not a visibility timeout, not the soft shutdown
+    assert f"task {task_id} may not finish before the worker stops: handed back" in stopping.log()
+    assert stopping.popen.wait(30) == 0
+    wait_for_states(stack, [task_id], {"SUCCESS"}, timeout=40)
+    assert "Completed work on 15" in other.log()
+    assert "Completed work on 15" not in stopping.log()
