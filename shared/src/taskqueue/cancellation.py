@@ -71,38 +71,51 @@ def cancel_queued(celery: Celery, task_id: str) -> Cancellation:
     return Cancellation(state=states.REVOKED, status=status)
 
 
-def request_cancel(celery: Celery, task_id: str) -> Cancellation:
-    """Ask a running task (a live lease, not finished) to stop; one conditional UpdateItem."""
+class CancelContended(Exception):
+    """The running task's record changed under every attempt to add the cancel request."""
+
+
+def request_cancel(celery: Celery, task_id: str, attempts: int = 5) -> Cancellation:
+    """Ask a running task (a live lease, not finished) to stop.
+
+    The web may only read and put items (its role has no UpdateItem), so the request is the
+    item read consistently and put back with `cancel_requested`, on condition that neither
+    its lease (the worker's heartbeat) nor its timestamp (a state write) changed meanwhile.
+    """
     backend = celery.backend
-    now = time.time()
-    try:
-        answer = backend.client.update_item(
-            TableName=backend.table_name,
-            Key=backend.item_key(task_id),
-            UpdateExpression="SET #cancel = :now",
-            ConditionExpression=(
-                "lease_until >= :now AND NOT (#state IN (:success, :failure, :revoked))"
-            ),
-            ExpressionAttributeNames={"#cancel": CANCEL_ATTRIBUTE, "#state": STATE_ATTRIBUTE},
-            ExpressionAttributeValues={
-                ":now": {"N": str(now)},
-                ":success": {"S": states.SUCCESS},
-                ":failure": {"S": states.FAILURE},
-                ":revoked": {"S": states.REVOKED},
-            },
-            ReturnValues="ALL_NEW",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+    for _ in range(attempts):
+        item: dict[str, Any] = (
+            backend.client.get_item(
+                TableName=backend.table_name, Key=backend.item_key(task_id), ConsistentRead=True
+            ).get("Item")
+            or {}
         )
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        held: dict[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
-        if not held:
+        if not item:
             return Cancellation(state=None)
-        return Cancellation(state=held.get(STATE_ATTRIBUTE, {}).get("S", states.PENDING))
-    item = answer["Attributes"]
-    status = status_of(backend.decode_result(item["result"]["B"]))
-    return Cancellation(state=status.state, status=status, requested=True)
+        state = item.get(STATE_ATTRIBUTE, {}).get("S", states.PENDING)
+        lease_until = float(item.get("lease_until", {}).get("N", "0"))
+        if state in (states.SUCCESS, states.FAILURE, states.REVOKED) or lease_until < time.time():
+            return Cancellation(state=state)
+        status = status_of(backend.decode_result(item["result"]["B"]))
+        if CANCEL_ATTRIBUTE in item:  # asked before: the same answer
+            return Cancellation(state=state, status=status, requested=True)
+        try:
+            backend.client.put_item(
+                TableName=backend.table_name,
+                Item={**item, CANCEL_ATTRIBUTE: {"N": str(time.time())}},
+                ConditionExpression="lease_until = :lease AND #timestamp = :timestamp",
+                ExpressionAttributeNames={"#timestamp": "timestamp"},
+                ExpressionAttributeValues={
+                    ":lease": item["lease_until"],
+                    ":timestamp": item["timestamp"],
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            continue  # the worker wrote in between: read again
+        return Cancellation(state=state, status=status, requested=True)
+    raise CancelContended(task_id)
 
 
 def mark_revoked(celery: Celery, task_id: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from pydantic import ValidationError
 from spectree import Response as SpecResponse
-from taskqueue.cancellation import cancel_queued, request_cancel
+from taskqueue.cancellation import CancelContended, cancel_queued, request_cancel
 from taskqueue.factory import settings_of
 from taskqueue.results import TaskStatus, read_status
 from taskqueue.tasks import TASKS
@@ -122,7 +122,12 @@ def cancel_task(task_id: str) -> Response:
     with results_table():
         outcome = cancel_queued(celery, task_id)
         if outcome.state is not None and outcome.status is None:
-            outcome = request_cancel(celery, task_id)
+            try:
+                outcome = request_cancel(celery, task_id)
+            except CancelContended as error:
+                raise ProblemError(
+                    503, "Task busy", "The running task's record kept changing; try again."
+                ) from error
     if outcome.state is None:
         raise not_queued(task_id)
     if outcome.status is None:
