@@ -1,4 +1,5 @@
-"""`cancel`: a queued task is cancelled; a finished or unknown one is a one-line error."""
+"""`cancel`: a queued task is cancelled, a running one asked to stop; a finished or unknown
+one is a one-line error."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from taskqueue_cli.api import TaskApi
 from harness.processes import wait_until
 from harness.stack import LocalStack
 from tests.cli.conftest import Cli, one_line_error
+from tests.short_limits import SHORT_LIMITS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -56,3 +58,34 @@ def test_cancel_of_an_unknown_id_says_so(cli: Cli) -> None:
     line = one_line_error(cli("cancel", "never-queued"))
 
     assert line == "error: no task with id never-queued was queued (or its result has expired)"
+
+
+@pytest.fixture
+def stack_with_a_long_task_limit(tmp_path: Path) -> Iterator[tuple[Cli, TaskApi]]:
+    """moto, the web and one worker, with short limits; long_task may run 20 s."""
+    stack = LocalStack(work_dir=tmp_path / "stack")
+    (tmp_path / "stack").mkdir()
+    stack.env.update({**SHORT_LIMITS, "TASK_MAX_DURATION": "20"})
+    try:
+        stack.start_aws()
+        stack.start_web()
+        stack.start_worker()
+        yield Cli(env=stack.env, cwd=tmp_path), TaskApi(stack.web_url)
+    finally:
+        stack.stop()
+
+
+def test_cancel_of_a_running_task_asks_its_worker_to_stop_it(
+    stack_with_a_long_task_limit: tuple[Cli, TaskApi],
+) -> None:
+    cli, api = stack_with_a_long_task_limit
+    task_id = cli("enqueue", "long_task", "duration=20").stdout.strip()
+    wait_until(lambda: api.state(task_id) == "PROGRESS", 30, "the task running")
+
+    result = cli("cancel", task_id)
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:2] == [f"id       {task_id}", "state    PROGRESS"]
+    assert lines[-1] == "cancel   requested: its worker stops it at its next heartbeat"
+    wait_until(lambda: api.state(task_id) == "REVOKED", 15, "the task stopped")

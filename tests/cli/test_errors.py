@@ -75,7 +75,7 @@ def test_local_wins_over_a_stage_from_the_environment(cli: Cli) -> None:
 
 
 def test_local_settings_that_would_run_a_task_twice(cli: Cli) -> None:
-    line = one_line_error(cli("queues", TASK_TIME_LIMIT="500"))
+    line = one_line_error(cli("queues", VISIBILITY_HEARTBEAT_INTERVAL="500"))
 
     assert line.startswith("error: invalid local settings: ")
     assert "QUEUE_VISIBILITY_TIMEOUT" in line

@@ -43,15 +43,15 @@ def test_web_health_check_answers_while_gunicorn_serves(stack: LocalStack) -> No
 
 
 @pytest.mark.parametrize("argv", [WORKER_ARGV, WEB_ARGV], ids=["worker", "web"])
-def test_a_time_limit_above_the_visibility_timeout_refuses_to_start(
+def test_a_heartbeat_that_does_not_fit_the_visibility_timeout_refuses_to_start(
     stack: LocalStack, argv: list[str]
 ) -> None:
-    env = {**stack.env, "TASK_TIME_LIMIT": "300", "QUEUE_VISIBILITY_TIMEOUT": "130"}
+    env = {**stack.env, "VISIBILITY_HEARTBEAT_INTERVAL": "70", "QUEUE_VISIBILITY_TIMEOUT": "130"}
 
     result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
 
     assert result.returncode != 0
-    assert "must be below QUEUE_VISIBILITY_TIMEOUT" in result.stdout + result.stderr
+    assert "must fit twice inside QUEUE_VISIBILITY_TIMEOUT" in result.stdout + result.stderr
 
 
 def test_bootstrap_command_creates_the_resources_and_prints_their_urls(stack: LocalStack) -> None:

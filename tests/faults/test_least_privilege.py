@@ -99,8 +99,9 @@ def test_the_web_role_can_queue_but_not_consume(
 def test_the_whole_flow_runs_on_the_task_roles_alone(
     stack: LocalStack, enforced: dict[str, dict[str, str]]
 ) -> None:
-    stack.start_web(**enforced["web"])
-    worker = stack.start_worker(WORKER_CONCURRENCY="1", **enforced["worker"])
+    long_enough = {"TASK_MAX_DURATION": "20"}  # a task to cancel while it runs
+    stack.start_web(**enforced["web"], **long_enough)
+    worker = stack.start_worker(WORKER_CONCURRENCY="1", **enforced["worker"], **long_enough)
 
     # enqueue, consume, progress, result
     task_id = enqueue(stack, "long_task", duration=2)
@@ -129,7 +130,15 @@ def test_the_whole_flow_runs_on_the_task_roles_alone(
         "the failing task in the DLQ",
     )
 
-    # cancel: the web's conditional PutItem (a running task: 409; this one ran: 409 too)
+    # cancel while it runs: the web's GetItem and conditional PutItem; the worker's heartbeat
+    # (ChangeMessageVisibility, UpdateItem) stops it
+    running = enqueue(stack, "long_task", duration=10)
+    wait_until(lambda: state(stack, running) == "PROGRESS", 20, "the task running")
+    asked = requests.delete(f"{stack.web_url}/tasks/{running}", timeout=10)
+    assert asked.status_code == 202, asked.text
+    wait_until(lambda: state(stack, running) == "REVOKED", 20, "the task stopped")
+
+    # cancel: the web's conditional PutItem (this one ran: 409)
     cancelled = requests.delete(f"{stack.web_url}/tasks/{task_id}", timeout=10)
     assert cancelled.status_code == 409, cancelled.text
 

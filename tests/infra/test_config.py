@@ -88,8 +88,9 @@ def test_the_config_is_frozen() -> None:
         {"stage": "prod", "egress": "public"},
         {"egress": "satellite"},
         {"taskSoftTimeLimit": "100", "taskTimeLimit": "100"},
-        {"taskMaxDuration": "95"},
-        {"queueVisibilityTimeout": "100"},  # not above taskTimeLimit
+        {"taskTimeLimit": "43201"},  # SQS keeps a message invisible 12 hours at most
+        {"taskMaxDuration": "43200"},  # long_task's limit: this + taskTimeLimit, over 12 hours
+        {"queueVisibilityTimeout": "30"},  # the 20 s heartbeat does not fit twice inside
         {"queueVisibilityTimeout": "43201"},  # SQS: 12 hours at most
         {"workerStopTimeout": "121"},  # Fargate: 120 s at most
         {"workerSoftShutdownTimeout": "120"},

@@ -1,4 +1,5 @@
-"""DELETE /tasks/<id>: a task no run holds is cancelled; a worker then drops it unrun."""
+"""DELETE /tasks/<id>: a task no run holds is cancelled (a worker then drops it unrun); a
+running one is asked to stop."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from celery import Celery
 from celery.exceptions import Ignore
 from flask import Flask
 from flask.testing import FlaskClient
-from taskqueue.idempotency import claim, release
+from taskqueue.cancellation import mark_revoked
+from taskqueue.idempotency import claim, release, renew
 
 
 @pytest.fixture
@@ -60,14 +62,11 @@ def test_a_worker_drops_a_cancelled_task_without_running_it(
     assert client.get(f"/tasks/{task_id}").json["state"] == "REVOKED"
 
 
-@pytest.mark.parametrize("state", ["STARTED", "SUCCESS"])
-def test_a_running_or_finished_task_is_too_late_to_cancel(
-    client: FlaskClient, celery: Celery, state: str
-) -> None:
+def test_a_finished_task_is_too_late_to_cancel(client: FlaskClient, celery: Celery) -> None:
+    state = "SUCCESS"
     task_id = queued(client)
     claim(delivery(celery, task_id), lease_seconds=60)
-    if state == "SUCCESS":
-        celery.backend.store_result(task_id, None, "SUCCESS")
+    celery.backend.store_result(task_id, None, "SUCCESS")
 
     response = client.delete(f"/tasks/{task_id}")
 
@@ -75,6 +74,26 @@ def test_a_running_or_finished_task_is_too_late_to_cancel(
     assert response.mimetype == "application/problem+json"
     assert f"is {state}" in response.json["detail"]
     assert client.get(f"/tasks/{task_id}").json["state"] == state
+
+
+def test_a_running_task_is_asked_to_stop_and_its_next_renewal_sees_it(
+    client: FlaskClient, celery: Celery
+) -> None:
+    task_id = queued(client)
+    claim(delivery(celery, task_id), lease_seconds=60)
+    assert renew(celery, task_id, lease_seconds=60) is False  # no request yet
+
+    response = client.delete(f"/tasks/{task_id}")
+
+    assert response.status_code == 202
+    assert response.json["state"] == "STARTED"  # until the worker stops it
+    assert renew(celery, task_id, lease_seconds=60) is True
+    mark_revoked(celery, task_id)  # what run_once does once the body stopped
+    body = client.get(f"/tasks/{task_id}").json
+    assert (body["state"], body["error"]) == ("REVOKED", "TaskRevokedError: cancelled while it ran")
+    assert client.delete(f"/tasks/{task_id}").status_code == 200  # REVOKED: same answer
+    with pytest.raises(Ignore):  # a redelivery is dropped
+        claim(delivery(celery, task_id), lease_seconds=60)
 
 
 def test_a_task_waiting_for_redelivery_after_a_failure_can_be_cancelled(

@@ -98,10 +98,11 @@ def test_releasing_an_unclaimed_task_leaves_it_as_queued(celery: Celery) -> None
     assert status is not None and status.state == "PENDING"
 
 
-def test_the_lease_ends_between_the_time_limit_and_the_visibility_timeout() -> None:
-    settings = Settings.from_values(task_time_limit=100, queue_visibility_timeout=130)
+def test_the_lease_ends_between_the_next_renewal_and_the_visibility_timeout() -> None:
+    settings = Settings.from_values(visibility_heartbeat_interval=20, queue_visibility_timeout=60)
 
-    assert settings.task_time_limit < lease_seconds(settings) < settings.queue_visibility_timeout
+    interval = settings.visibility_heartbeat_interval
+    assert interval < lease_seconds(settings) < settings.queue_visibility_timeout
 
 
 def test_run_once_takes_the_lease_from_the_settings(celery: Celery, settings: Settings) -> None:

@@ -22,26 +22,38 @@ def test_each_field_is_read_from_the_upper_cased_variable(monkeypatch: pytest.Mo
 def test_defaults_keep_every_limit_inside_the_next() -> None:
     settings = Settings()
 
-    assert (
-        settings.task_max_duration
-        < settings.task_soft_time_limit
-        < settings.task_time_limit
-        < settings.queue_visibility_timeout
-    )
+    assert settings.task_soft_time_limit < settings.task_time_limit
+    assert settings.task_max_duration >= 3600  # long_task: an hour by default
+    assert 2 * settings.visibility_heartbeat_interval <= settings.queue_visibility_timeout
+    assert settings.task_max_duration + settings.task_time_limit <= 12 * 3600
+
+
+def test_a_heartbeat_lets_the_time_limit_outlast_the_base_visibility() -> None:
+    settings = Settings(task_time_limit=7200, task_soft_time_limit=7000)
+
+    assert settings.task_time_limit > settings.queue_visibility_timeout
 
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"task_time_limit": 130, "queue_visibility_timeout": 130}, "runs twice"),
-        ({"task_time_limit": 200, "queue_visibility_timeout": 130}, "QUEUE_VISIBILITY_TIMEOUT"),
         ({"task_soft_time_limit": 100, "task_time_limit": 100}, "TASK_TIME_LIMIT"),
-        ({"task_max_duration": 90, "task_soft_time_limit": 90}, "TASK_SOFT_TIME_LIMIT"),
+        ({"task_soft_time_limit": 200, "task_time_limit": 43_201}, r"TASK_TIME_LIMIT \(43201\)"),
+        (
+            {"task_max_duration": 43_200 - 99},
+            r"TASK_MAX_DURATION \+ TASK_TIME_LIMIT \(long_task's limit\) \(43201\) is above 12",
+        ),
+        (
+            {"visibility_heartbeat_interval": 31, "queue_visibility_timeout": 60},
+            "VISIBILITY_HEARTBEAT_INTERVAL \\(31\\) must fit twice inside QUEUE_VISIBILITY_TIMEOUT",
+        ),
+        (
+            {"task_protection_renewal": 60, "task_protection_minutes": 1},
+            "protection would lapse",
+        ),
     ],
 )
-def test_limits_that_could_outlive_the_visibility_timeout_are_refused(
-    overrides: dict[str, int], message: str
-) -> None:
+def test_limits_sqs_could_not_keep_are_refused(overrides: dict[str, int], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         Settings(**overrides)
 

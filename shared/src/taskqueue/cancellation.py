@@ -1,9 +1,13 @@
-"""Cancel a queued task: no remote control on SQS, so the task's own record says REVOKED.
+"""Cancel a task: no remote control on SQS, so the task's own record carries the request.
 
-The message stays in SQS until a worker receives it; that worker's idempotency claim finds
-REVOKED and drops the message without running the body (taskqueue.idempotency). Only a
-task that no run holds can be cancelled: one still queued, or one waiting for its next
-delivery after a failed run. A running or finished task is left as it is.
+A task that no run holds (still queued, or waiting for its next delivery after a failed
+run) is marked REVOKED at once. The message stays in SQS until a worker receives it; that
+worker's idempotency claim finds REVOKED and drops the message without running the body
+(taskqueue.idempotency).
+
+A running task (a live lease) gets a cancel request on its record instead: the worker's
+visibility heartbeat reads it at its next beat, stops the task (taskqueue.visibility),
+records REVOKED and acknowledges the message. A finished task is left as it is.
 """
 
 from __future__ import annotations
@@ -19,15 +23,20 @@ from celery.exceptions import TaskRevokedError
 from taskqueue.results import STATE_ATTRIBUTE, TaskStatus, status_of
 
 CANCELLED = "cancelled before it started"
+CANCELLED_WHILE_RUNNING = "cancelled while it ran"
+# The item attribute that asks a running task to stop: when the request was made.
+CANCEL_ATTRIBUTE = "cancel_requested"
 
 
 @dataclass(frozen=True)
 class Cancellation:
-    """The outcome: the task's state now (None when the id was never queued), and its
-    status when this call cancelled it (None when it was too late)."""
+    """The outcome: the task's state now (None when the id was never queued), its
+    status when this call cancelled it or asked it to stop (None when it was too late),
+    and whether it was asked to stop (running) rather than cancelled (queued)."""
 
     state: str | None
     status: TaskStatus | None = None
+    requested: bool = False
 
 
 def cancel_queued(celery: Celery, task_id: str) -> Cancellation:
@@ -60,3 +69,65 @@ def cancel_queued(celery: Celery, task_id: str) -> Cancellation:
         return Cancellation(state=held.get(STATE_ATTRIBUTE, {}).get("S", states.PENDING))
     status = status_of(backend.meta_from_decoded(dict(meta)))
     return Cancellation(state=states.REVOKED, status=status)
+
+
+class CancelContended(Exception):
+    """The running task's record changed under every attempt to add the cancel request."""
+
+
+def request_cancel(celery: Celery, task_id: str, attempts: int = 5) -> Cancellation:
+    """Ask a running task (a live lease, not finished) to stop.
+
+    The web may only read and put items (its role has no UpdateItem), so the request is the
+    item read consistently and put back with `cancel_requested`, on condition that neither
+    its lease (the worker's heartbeat) nor its timestamp (a state write) changed meanwhile.
+    """
+    backend = celery.backend
+    for _ in range(attempts):
+        item: dict[str, Any] = (
+            backend.client.get_item(
+                TableName=backend.table_name, Key=backend.item_key(task_id), ConsistentRead=True
+            ).get("Item")
+            or {}
+        )
+        if not item:
+            return Cancellation(state=None)
+        state = item.get(STATE_ATTRIBUTE, {}).get("S", states.PENDING)
+        lease_until = float(item.get("lease_until", {}).get("N", "0"))
+        if state in (states.SUCCESS, states.FAILURE, states.REVOKED) or lease_until < time.time():
+            return Cancellation(state=state)
+        status = status_of(backend.decode_result(item["result"]["B"]))
+        if CANCEL_ATTRIBUTE in item:  # asked before: the same answer
+            return Cancellation(state=state, status=status, requested=True)
+        try:
+            backend.client.put_item(
+                TableName=backend.table_name,
+                Item={**item, CANCEL_ATTRIBUTE: {"N": str(time.time())}},
+                ConditionExpression="lease_until = :lease AND #timestamp = :timestamp",
+                ExpressionAttributeNames={"#timestamp": "timestamp"},
+                ExpressionAttributeValues={
+                    ":lease": item["lease_until"],
+                    ":timestamp": item["timestamp"],
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            continue  # the worker wrote in between: read again
+        return Cancellation(state=state, status=status, requested=True)
+    raise CancelContended(task_id)
+
+
+def mark_revoked(celery: Celery, task_id: str) -> None:
+    """Record a running task that was stopped on request as REVOKED and end its lease."""
+    backend = celery.backend
+    revoked = backend.encode_result(TaskRevokedError(CANCELLED_WHILE_RUNNING), states.REVOKED)
+    update = backend.state_update(task_id, backend.state_meta(task_id, states.REVOKED, revoked))
+    update["UpdateExpression"] += ", lease_until = :expired"
+    update["ExpressionAttributeValues"][":expired"] = {"N": "0"}
+    try:
+        backend.client.update_item(**update)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        # It succeeded first: the success stands.

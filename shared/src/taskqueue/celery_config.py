@@ -94,8 +94,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "result_serializer": "json",
         "accept_content": ["json"],
         "result_accept_content": ["json"],
-        # Both limits sit below the queue's visibility timeout (Settings enforces it), so a
-        # running task is never delivered to a second worker.
+        # The defaults; a task may have its own (`register`). Any limit may outlast the
+        # queue's base visibility: the heartbeat extends it while the task runs
+        # (taskqueue.visibility), up to SQS's 12 hours (Settings enforces it).
         "task_soft_time_limit": settings.task_soft_time_limit,
         "task_time_limit": settings.task_time_limit,
         # STARTED and PROGRESS states are visible to GET /tasks/<id>. STARTED is written by
@@ -109,7 +110,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "result_expires": settings.result_expires,
         "worker_concurrency": settings.worker_concurrency,
         # ECS sends SIGTERM, then SIGKILL after stopTimeout (120 s): a stopping worker lets
-        # running tasks finish for this long, then puts their messages back.
+        # running tasks finish for this long, then puts their messages back; one that may
+        # not finish in time goes back at once (worker_service.shutdown).
         "worker_soft_shutdown_timeout": settings.worker_soft_shutdown_timeout,
         # The project logs JSON lines itself (see taskqueue.logs).
         "worker_hijack_root_logger": False,

@@ -43,7 +43,12 @@ class FlaskContextTask(Task):  # type: ignore[misc]
 
 def configure_celery(app: Flask) -> Celery:
     """Configure the placeholder from the app's settings; every task gets the app context."""
-    celery.conf.update(celery_config(settings_of(app)))
+    settings = settings_of(app)
+    celery.conf.update(celery_config(settings))
+    # Here, not at the top: the tasks import this module (through taskqueue.idempotency).
+    from taskqueue.tasks.registry import apply_time_limits
+
+    apply_time_limits(settings)
     celery.flask_app = app
     celery.Task = FlaskContextTask
     app.extensions["celery"] = celery

@@ -3,11 +3,15 @@
 SQS delivers at least once, and late acknowledgement redelivers a task whose worker died.
 Before a task's body runs, the worker claims the task's item in the results table with
 one conditional write, which also records the STARTED state (Celery's `task_track_started`
-would cost a write of its own). The claim is a lease that outlasts the task's time limit.
+would cost a write of its own). The claim is a short lease that the visibility heartbeat
+renews while the task runs (taskqueue.visibility), and that ends before the message's
+visibility when it stops being renewed (a dead worker).
 A second delivery of the same id finds the claim and is dropped (`Ignore`: acknowledged,
 no state written) once the task succeeded. A delivery that finds a live lease (another
 worker runs the task, or died running it a moment ago) is rejected without requeue: the
 message stays in SQS and comes back after the visibility timeout, which outlasts the lease.
+A cancel request on a running task (taskqueue.cancellation) is read by the same renewal;
+the stopped task is recorded REVOKED and its message acknowledged (`Ignore`).
 A delivery after the lease expired, or after the body failed, takes the claim over and runs
 the task again, so nothing is lost. A delivery of a task cancelled before any run claimed
 it (REVOKED, taskqueue.cancellation) is dropped too.
@@ -23,11 +27,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from celery import Celery, states
-from celery.exceptions import Ignore, Reject
+from celery.exceptions import Ignore, Reject, SoftTimeLimitExceeded
 
+from taskqueue.cancellation import CANCEL_ATTRIBUTE, mark_revoked
 from taskqueue.factory import settings_of
 from taskqueue.results import STATE_ATTRIBUTE
 from taskqueue.settings import Settings
+from taskqueue.visibility import VisibilityHeartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -93,20 +99,57 @@ def release(celery: Celery, task_id: str) -> None:
             raise
 
 
+def renew(celery: Celery, task_id: str, lease_seconds: float) -> bool:
+    """Extend a running claim's lease by `lease_seconds` from now, unless a cancel was
+    requested: then True (and the lease is left to run out)."""
+    backend = celery.backend
+    try:
+        backend.client.update_item(
+            TableName=backend.table_name,
+            Key=backend.item_key(task_id),
+            UpdateExpression="SET lease_until = :lease",
+            ConditionExpression="attribute_exists(lease_until) AND attribute_not_exists(#cancel)",
+            ExpressionAttributeNames={"#cancel": CANCEL_ATTRIBUTE},
+            ExpressionAttributeValues={":lease": {"N": str(time.time() + lease_seconds)}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        held: dict[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
+        return CANCEL_ATTRIBUTE in held
+    return False
+
+
 def lease_seconds(settings: Settings) -> float:
-    """A claim's lease: it outlasts the task's time limit and ends before its message's
-    visibility timeout, so a redelivery after a crash finds it expired."""
-    return (settings.task_time_limit + settings.queue_visibility_timeout) / 2
+    """A claim's lease: it outlasts the time to the next renewal and ends before its
+    message's (base) visibility timeout, so a redelivery after a crash finds it expired."""
+    return (settings.visibility_heartbeat_interval + settings.queue_visibility_timeout) / 2
 
 
 def run_once(task: Any, body: Callable[[], Any]) -> Any:
-    """Run `body` under a claim on the task's id; see the module docstring."""
+    """Run `body` under a claim on the task's id, with the visibility heartbeat beside it;
+    see the module docstring."""
     task_id = task.request.id
     if task_id is None:  # called directly, not through a worker
         return body()
-    claim(task, lease_seconds(settings_of(task.app.flask_app)))
+    settings = settings_of(task.app.flask_app)
+    lease = lease_seconds(settings)
+    claim(task, lease)
+    heartbeat = VisibilityHeartbeat(task, settings, lambda: renew(task.app, task_id, lease))
+    heartbeat.start()
     try:
-        return body()
-    except BaseException:
+        result = body()
+    except BaseException as error:
+        heartbeat.stop()
+        if heartbeat.cancelled:
+            mark_revoked(task.app, task_id)
+            logger.warning("task %s was cancelled while it ran: stopped", task_id)
+            raise Ignore() from error
         release(task.app, task_id)
         raise
+    try:
+        heartbeat.stop()
+    except SoftTimeLimitExceeded:  # a cancel's signal that came as the body returned
+        logger.info("task %s finished before its cancel could stop it", task_id)
+    return result

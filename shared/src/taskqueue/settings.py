@@ -16,9 +16,21 @@ from typing import Any, Self
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+# SQS keeps a received message invisible for 12 hours at most, extensions included: a task
+# still running after that is delivered again. No time limit may be longer.
+SQS_MAX_INVISIBLE_SECONDS = 43_200
+
 
 class SettingsError(ValueError):
     """The environment describes a configuration that would lose or repeat work."""
+
+
+def too_long(name: str, seconds: float) -> str:
+    """The error for a time limit above SQS's 12 hours of invisibility."""
+    return (
+        f"{name} ({seconds:g}) is above 12 hours ({SQS_MAX_INVISIBLE_SECONDS} s), the longest "
+        "SQS keeps a received message invisible: the task would be delivered again while it runs"
+    )
 
 
 class Settings(BaseSettings):
@@ -50,18 +62,51 @@ class Settings(BaseSettings):
         86_400, gt=0, description="Seconds a result is kept (DynamoDB TTL on the table)."
     )
     queue_visibility_timeout: int = Field(
-        130,
+        60,
         gt=0,
-        le=43_200,
-        description="Seconds a received message stays invisible: the queue's VisibilityTimeout"
-        " (cdk.json's queueVisibilityTimeout on AWS).",
+        le=SQS_MAX_INVISIBLE_SECONDS,
+        description="Base visibility: seconds a received message stays invisible, the queue's"
+        " VisibilityTimeout (cdk.json's queueVisibilityTimeout on AWS); the visibility"
+        " heartbeat extends it while the task runs, so a dead worker's task is back after it.",
+    )
+    visibility_heartbeat_interval: float = Field(
+        20.0,
+        gt=0,
+        description="Seconds between a running task's visibility extensions (and lease renewals,"
+        " and checks for a cancel request).",
     )
     task_soft_time_limit: int = Field(
-        90, gt=0, description="Seconds before a task gets SoftTimeLimitExceeded."
+        90, gt=0, description="Seconds before a task gets SoftTimeLimitExceeded (default)."
     )
-    task_time_limit: int = Field(100, gt=0, description="Seconds before a task is killed.")
+    task_time_limit: int = Field(
+        100, gt=0, description="Seconds before a task is killed (default; 12 hours at most)."
+    )
     task_max_duration: int = Field(
-        60, gt=0, description="Largest `duration` the web accepts for long_task."
+        3600,
+        gt=0,
+        description="Largest `duration` the web accepts for long_task; its limits are this plus"
+        " TASK_SOFT_TIME_LIMIT and TASK_TIME_LIMIT.",
+    )
+    task_cancel_grace: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a running task has to clean up after a cancel's"
+        " SoftTimeLimitExceeded before its pool process is killed.",
+    )
+    ecs_agent_uri: str | None = Field(
+        None,
+        description="The ECS agent's endpoint, set by ECS itself: the worker's scale-in"
+        " protection calls it; unset locally (no protection).",
+    )
+    task_protection_minutes: int = Field(
+        10,
+        ge=1,
+        le=2880,
+        description="ExpiresInMinutes of a busy worker's scale-in protection (1 minute to 48"
+        " hours); renewed while busy.",
+    )
+    task_protection_renewal: float = Field(
+        60.0, gt=0, description="Seconds between renewals of a busy worker's protection."
     )
     worker_concurrency: int = Field(2, ge=1, description="Worker pool processes.")
     worker_soft_shutdown_timeout: float = Field(
@@ -98,23 +143,32 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
-    def _time_limits_fit_visibility(self) -> Self:
-        """Refuse limits that let a task outlive its message's visibility (it would run twice)."""
-        if not self.task_max_duration < self.task_soft_time_limit:
-            raise SettingsError(
-                f"TASK_MAX_DURATION ({self.task_max_duration}) must be below "
-                f"TASK_SOFT_TIME_LIMIT ({self.task_soft_time_limit})"
-            )
+    def _limits_fit_sqs(self) -> Self:
+        """Refuse limits that would let a running task's message reach a second worker."""
         if not self.task_soft_time_limit < self.task_time_limit:
             raise SettingsError(
                 f"TASK_SOFT_TIME_LIMIT ({self.task_soft_time_limit}) must be below "
                 f"TASK_TIME_LIMIT ({self.task_time_limit})"
             )
-        if not self.task_time_limit < self.queue_visibility_timeout:
+        for name, limit in {
+            "TASK_TIME_LIMIT": self.task_time_limit,
+            "TASK_MAX_DURATION + TASK_TIME_LIMIT (long_task's limit)": (
+                self.task_max_duration + self.task_time_limit
+            ),
+        }.items():
+            if limit > SQS_MAX_INVISIBLE_SECONDS:
+                raise SettingsError(too_long(name, limit))
+        if not 2 * self.visibility_heartbeat_interval <= self.queue_visibility_timeout:
             raise SettingsError(
-                f"TASK_TIME_LIMIT ({self.task_time_limit}) must be below "
-                f"QUEUE_VISIBILITY_TIMEOUT ({self.queue_visibility_timeout}): a task that "
-                "outlives its message's visibility is delivered again and runs twice"
+                f"VISIBILITY_HEARTBEAT_INTERVAL ({self.visibility_heartbeat_interval:g}) must fit "
+                f"twice inside QUEUE_VISIBILITY_TIMEOUT ({self.queue_visibility_timeout}): one "
+                "late extension would let a running task's message reach a second worker"
+            )
+        if not self.task_protection_renewal < 60 * self.task_protection_minutes:
+            raise SettingsError(
+                f"TASK_PROTECTION_RENEWAL ({self.task_protection_renewal:g}) must be below "
+                f"TASK_PROTECTION_MINUTES ({self.task_protection_minutes}) in seconds: the "
+                "protection would lapse while the worker is busy"
             )
         return self
 

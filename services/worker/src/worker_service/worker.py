@@ -7,6 +7,7 @@ task runs inside the Flask app context; the worker deploys and scales apart from
 from __future__ import annotations
 
 import gc
+import logging
 from typing import Any
 
 from celery import Celery, signals
@@ -15,6 +16,10 @@ from taskqueue.factory import configure_celery, create_flask_app, settings_of
 from taskqueue.logs import configure_logging
 
 from worker_service.heartbeat import Heartbeat
+from worker_service.protection import ScaleInProtection
+from worker_service.shutdown import hand_back_long_tasks
+
+logger = logging.getLogger(__name__)
 
 app: Flask = create_flask_app(__name__)
 celery: Celery = configure_celery(app)
@@ -39,3 +44,31 @@ def _share_memory_with_the_pool(**_: Any) -> None:
     celery.backend.client  # noqa: B018 (made and cached on first access)
     gc.collect()
     gc.freeze()
+
+
+_protection: list[ScaleInProtection] = []
+
+
+@signals.worker_ready.connect
+def _protect_while_busy(**_: Any) -> None:
+    """On ECS (ECS_AGENT_URI set), keep the task protected from scale-in while it is busy.
+
+    Started once the pool has forked, so the pool processes do not inherit the thread.
+    """
+    agent_uri = settings_of(app).ecs_agent_uri
+    if agent_uri:
+        _protection.append(ScaleInProtection(agent_uri, settings_of(app)).start())
+
+
+@signals.worker_shutdown.connect
+def _release_protection(**_: Any) -> None:
+    """The worker stops: release the protection it may hold."""
+    while _protection:
+        _protection.pop().stop()
+
+
+@signals.worker_shutting_down.connect
+def _hand_back_long_tasks(**_: Any) -> None:
+    """SIGTERM: tasks that may not finish within the soft shutdown go back to the queue now."""
+    for task_id in hand_back_long_tasks(settings_of(app)):
+        logger.warning("task %s may not finish before the worker stops: handed back", task_id)

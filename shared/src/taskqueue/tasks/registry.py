@@ -12,6 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from taskqueue.celery_app import celery
 from taskqueue.idempotency import run_once
+from taskqueue.settings import SQS_MAX_INVISIBLE_SECONDS, Settings, SettingsError, too_long
+
+# A task's own time limit in seconds, or how to compute it from the settings.
+Limit = int | Callable[[Settings], int] | None
 
 
 class TaskParams(BaseModel):
@@ -28,16 +32,37 @@ class TaskSpec:
     task: Task
     params: type[TaskParams]
     summary: str
+    soft_time_limit: Limit = None
+    time_limit: Limit = None
+
+    def time_limits(self, settings: Settings) -> tuple[int, int]:
+        """(soft, hard) seconds for this task: its own, else the settings' defaults."""
+        soft = _seconds(self.soft_time_limit, settings, settings.task_soft_time_limit)
+        hard = _seconds(self.time_limit, settings, settings.task_time_limit)
+        if hard > SQS_MAX_INVISIBLE_SECONDS:
+            raise SettingsError(too_long(f"{self.name}'s time_limit", hard))
+        if not soft < hard:
+            raise SettingsError(
+                f"{self.name}'s soft_time_limit ({soft}) must be below its time_limit ({hard})"
+            )
+        return soft, hard
 
 
 TASKS: dict[str, TaskSpec] = {}
 
 
-def register(params: type[TaskParams]) -> Callable[[Callable[..., Any]], Task]:
+def register(
+    params: type[TaskParams], *, soft_time_limit: Limit = None, time_limit: Limit = None
+) -> Callable[[Callable[..., Any]], Task]:
     """Make `fn` a Celery task named after it, whose keyword arguments `params` validates.
 
     Its body runs once per task id however often SQS delivers it (`taskqueue.idempotency`).
+    `soft_time_limit`/`time_limit` (seconds, or a function of the settings) replace the
+    settings' defaults for this task; 12 hours at most (`apply_time_limits` checks them).
     """
+    for limit in (soft_time_limit, time_limit):
+        if isinstance(limit, int) and limit > SQS_MAX_INVISIBLE_SECONDS:
+            raise SettingsError(too_long("a task's time limit", limit))
 
     def decorate(fn: Callable[..., Any]) -> Task:
         name = fn.__name__
@@ -48,10 +73,30 @@ def register(params: type[TaskParams]) -> Callable[[Callable[..., Any]], Task]:
 
         task = celery.task(name=name, bind=True)(run_once_per_id)
         summary = (fn.__doc__ or name).strip().splitlines()[0]
-        TASKS[name] = TaskSpec(name=name, task=task, params=params, summary=summary)
+        TASKS[name] = TaskSpec(
+            name=name,
+            task=task,
+            params=params,
+            summary=summary,
+            soft_time_limit=soft_time_limit,
+            time_limit=time_limit,
+        )
         return task
 
     return decorate
+
+
+def apply_time_limits(settings: Settings) -> None:
+    """Give every task its (soft, hard) limits for these settings; SettingsError if one
+    cannot work. The worker reads them from the task when it starts a run."""
+    for spec in TASKS.values():
+        spec.task.soft_time_limit, spec.task.time_limit = spec.time_limits(settings)
+
+
+def _seconds(limit: Limit, settings: Settings, default: int) -> int:
+    if limit is None:
+        return default
+    return limit(settings) if callable(limit) else limit
 
 
 def request_models() -> list[type[BaseModel]]:

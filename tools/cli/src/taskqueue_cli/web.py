@@ -38,7 +38,8 @@ class WebClient:
         return _task_body(self._call(lambda: self.api.get_task(task_id)), task_id)
 
     def cancel(self, task_id: str) -> dict[str, Any]:
-        """Cancel a task no worker has started; its status body (state REVOKED)."""
+        """Cancel a task; its status body (REVOKED, or its state now when it runs and was
+        asked to stop)."""
         return _task_body(self._call(lambda: self.api.delete_task(task_id)), task_id)
 
     def _call(self, send: Callable[[], requests.Response]) -> requests.Response:
@@ -55,7 +56,7 @@ class WebClient:
 
 def _task_body(response: requests.Response, task_id: str) -> dict[str, Any]:
     """The status body of a 200; an error naming the cause otherwise."""
-    if response.status_code == 200:
+    if response.status_code in (200, 202):  # 202: a running task was asked to stop
         body: dict[str, Any] = response.json()
         return body
     if response.status_code == 404:

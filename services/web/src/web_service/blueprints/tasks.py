@@ -1,4 +1,4 @@
-"""Queue a task, read its state, cancel it while it waits."""
+"""Queue a task, read its state, cancel it (while it waits, or ask it to stop while it runs)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from pydantic import ValidationError
 from spectree import Response as SpecResponse
-from taskqueue.cancellation import cancel_queued
+from taskqueue.cancellation import CancelContended, cancel_queued, request_cancel
 from taskqueue.factory import settings_of
 from taskqueue.results import TaskStatus, read_status
 from taskqueue.tasks import TASKS
@@ -101,30 +101,45 @@ def task_status(task_id: str) -> Response:
 @bp.delete("/<task_id>")
 @spec.validate(
     resp=SpecResponse(
-        HTTP_200=TaskStatusBody, HTTP_404=Problem, HTTP_409=Problem, HTTP_503=Problem
+        HTTP_200=TaskStatusBody,
+        HTTP_202=TaskStatusBody,
+        HTTP_404=Problem,
+        HTTP_409=Problem,
+        HTTP_503=Problem,
     ),
     tags=["tasks"],
     skip_validation=True,
 )
 def cancel_task(task_id: str) -> Response:
-    """Cancel a task no worker has started: 200 with state REVOKED; 409 once it runs or ran.
+    """Cancel a task: 200 with state REVOKED if no worker runs it; 202 with its state now if
+    one does (it stops at the worker's next heartbeat, then REVOKED); 409 once it finished.
 
     A worker that receives the cancelled task drops it without running it. A task waiting
     for its next delivery after a failed run can be cancelled too.
     """
     require_task_id(task_id)
+    celery = current_app.extensions["celery"]
     with results_table():
-        outcome = cancel_queued(current_app.extensions["celery"], task_id)
+        outcome = cancel_queued(celery, task_id)
+        if outcome.state is not None and outcome.status is None:
+            try:
+                outcome = request_cancel(celery, task_id)
+            except CancelContended as error:
+                raise ProblemError(
+                    503, "Task busy", "The running task's record kept changing; try again."
+                ) from error
     if outcome.state is None:
         raise not_queued(task_id)
     if outcome.status is None:
         raise ProblemError(
             409,
             "Too late to cancel",
-            f"Task {task_id} is {outcome.state}: only a task that is not running and has "
-            "not succeeded can be cancelled.",
+            f"Task {task_id} is {outcome.state}: a task that finished cannot be cancelled.",
         )
-    return status_body(task_id, outcome.status)
+    response = status_body(task_id, outcome.status)
+    if outcome.requested:
+        response.status_code = 202
+    return response
 
 
 def require_task_id(task_id: str) -> None:

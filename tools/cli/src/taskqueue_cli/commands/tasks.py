@@ -81,12 +81,16 @@ def cancel(
     local: Local = False,
     url: Url = None,
 ) -> None:
-    """Cancel a task no worker has started (exit 1 if it already runs or ran).
+    """Cancel a task (exit 1 if it already finished).
 
-    The worker that receives it drops it without running it; its state is REVOKED.
+    A queued task is REVOKED at once: the worker that receives it drops it. A running task is
+    asked to stop: its worker stops it at its next heartbeat, and its state becomes REVOKED.
     """
     body = WebClient(target(stage, local, url).require_web()).cancel(task_id)
-    echo_fields(describe(body))
+    lines = describe(body)
+    if body["state"] != "REVOKED":  # running: asked to stop
+        lines.append(("cancel", "requested: its worker stops it at its next heartbeat"))
+    echo_fields(lines)
 
 
 def describe(body: dict[str, Any]) -> list[tuple[str, str]]:
