@@ -30,7 +30,7 @@ def test_cdk_json_defaults_to_dev_and_builds_both_stages() -> None:
 
 
 def test_visibility_timeout_is_one_named_value_that_reaches_the_containers() -> None:
-    assert config().queue_visibility_timeout == 130  # cdk.json's queueVisibilityTimeout
+    assert config().queue_visibility_timeout == 60  # cdk.json's queueVisibilityTimeout
     cfg = config(taskTimeLimit="200", taskSoftTimeLimit="150", queueVisibilityTimeout="230")
     assert cfg.queue_visibility_timeout == 230
     env = cfg.runtime_settings(
@@ -193,5 +193,6 @@ def test_container_environment_is_accepted_by_the_runtime_settings(stage: str) -
     assert "AWS_ENDPOINT_URL" not in env
     settings = Settings(**{name.lower(): value for name, value in env.items()})
     assert settings.queue_visibility_timeout == cfg.queue_visibility_timeout
-    assert settings.task_time_limit < settings.queue_visibility_timeout
+    # A running task's visibility is extended at least twice within one base visibility.
+    assert 2 * settings.visibility_heartbeat_interval <= settings.queue_visibility_timeout
     assert settings.worker_soft_shutdown_timeout < cfg.worker_stop_timeout == 120
