@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from pydantic import ValidationError
 from spectree import Response as SpecResponse
 from taskqueue.cancellation import cancel_queued
@@ -15,7 +15,8 @@ from taskqueue.factory import settings_of
 from taskqueue.results import TaskStatus, read_status
 from taskqueue.tasks import TASKS
 
-from web_service.api_spec import spec
+from web_service.api_spec import BEARER, spec
+from web_service.auth import protect
 from web_service.enqueue import BROKER_ERRORS, enqueue
 from web_service.problems import ProblemError, validation_problem
 from web_service.schemas import (
@@ -27,6 +28,7 @@ from web_service.schemas import (
 )
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+protect(bp)
 
 # Celery's ids are UUIDs; anything else was never queued here.
 TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
@@ -65,6 +67,7 @@ def parse_task_request() -> Any:
     resp=SpecResponse(
         HTTP_202=TaskAccepted,
         HTTP_400=Problem,
+        HTTP_401=Problem,
         HTTP_413=Problem,
         HTTP_415=Problem,
         HTTP_422=Problem,
@@ -72,27 +75,32 @@ def parse_task_request() -> Any:
     ),
     tags=["tasks"],
     skip_validation=True,
+    security=BEARER,
 )
 def create_task() -> Response:
     """Queue a task; 202 with its id and status URL."""
     task_request = parse_task_request()
     task_id = enqueue(
-        current_app.extensions["celery"], TASKS[task_request.task], task_request.params
+        current_app.extensions["celery"], TASKS[task_request.task], task_request.params, g.client
     )
     return accepted(task_id)
 
 
 @bp.get("/<task_id>")
 @spec.validate(
-    resp=SpecResponse(HTTP_200=TaskStatusBody, HTTP_404=Problem, HTTP_503=Problem),
+    resp=SpecResponse(
+        HTTP_200=TaskStatusBody, HTTP_401=Problem, HTTP_404=Problem, HTTP_503=Problem
+    ),
     tags=["tasks"],
     skip_validation=True,
+    security=BEARER,
 )
 def task_status(task_id: str) -> Response:
-    """State, progress, result or error of a queued task; 404 for an id never queued."""
+    """State, progress, result or error of a queued task; 404 for an id never queued (or
+    queued by another client)."""
     require_task_id(task_id)
     with results_table():
-        status = read_status(current_app.extensions["celery"], task_id)
+        status = read_status(current_app.extensions["celery"], task_id, client=g.client)
     if status is None:
         raise not_queued(task_id)
     return status_body(task_id, status)
@@ -101,10 +109,15 @@ def task_status(task_id: str) -> Response:
 @bp.delete("/<task_id>")
 @spec.validate(
     resp=SpecResponse(
-        HTTP_200=TaskStatusBody, HTTP_404=Problem, HTTP_409=Problem, HTTP_503=Problem
+        HTTP_200=TaskStatusBody,
+        HTTP_401=Problem,
+        HTTP_404=Problem,
+        HTTP_409=Problem,
+        HTTP_503=Problem,
     ),
     tags=["tasks"],
     skip_validation=True,
+    security=BEARER,
 )
 def cancel_task(task_id: str) -> Response:
     """Cancel a task no worker has started: 200 with state REVOKED; 409 once it runs or ran.
@@ -114,7 +127,7 @@ def cancel_task(task_id: str) -> Response:
     """
     require_task_id(task_id)
     with results_table():
-        outcome = cancel_queued(current_app.extensions["celery"], task_id)
+        outcome = cancel_queued(current_app.extensions["celery"], task_id, g.client)
     if outcome.state is None:
         raise not_queued(task_id)
     if outcome.status is None:
