@@ -23,7 +23,7 @@ def web_without_workers(tmp_path: Path) -> Iterator[Cli]:
     try:
         stack.start_aws()
         stack.start_web()
-        yield Cli(env=stack.env, cwd=tmp_path)
+        yield Cli(env=stack.env, cwd=tmp_path, extra={"TASKQUEUE_API_KEY": stack.api_key})
     finally:
         stack.stop()
 

@@ -130,7 +130,7 @@ def test_the_whole_flow_runs_on_the_task_roles_alone(
     )
 
     # cancel: the web's conditional PutItem (a running task: 409; this one ran: 409 too)
-    cancelled = requests.delete(f"{stack.web_url}/tasks/{task_id}", timeout=10)
+    cancelled = stack.api().delete_task(task_id)
     assert cancelled.status_code == 409, cancelled.text
 
     assert "403" not in worker.log() and "AccessDenied" not in worker.log()

@@ -27,9 +27,10 @@ def test_create_list_revoke(aws: None, dynamodb: Any, settings: Settings) -> Non
         "billing",
         "reports",
     ]
-    assert api_keys.client_of(dynamodb, table, first) == "billing"
+    entry = api_keys.lookup(dynamodb, table, first)
+    assert entry is not None and entry.client == "billing"
     assert api_keys.revoke(dynamodb, table, "billing") == 1
-    assert api_keys.client_of(dynamodb, table, first) is None
+    assert api_keys.lookup(dynamodb, table, first) is None
     assert api_keys.revoke(dynamodb, table, "billing") == 0
     assert [entry.client for entry in api_keys.list_keys(dynamodb, table)] == ["reports"]
 
@@ -53,8 +54,10 @@ def test_recording_a_revoked_key_s_use_does_not_bring_it_back(
     aws: None, dynamodb: Any, settings: Settings
 ) -> None:
     key = api_keys.create(dynamodb, settings.results_table, "billing")
+    entry = api_keys.lookup(dynamodb, settings.results_table, key)
+    assert entry is not None
     api_keys.revoke(dynamodb, settings.results_table, "billing")
 
-    api_keys.record_use(dynamodb, settings.results_table, key, 1.0)
+    api_keys.record_use(dynamodb, settings.results_table, key, entry, 1.0)
 
-    assert api_keys.client_of(dynamodb, settings.results_table, key) is None
+    assert api_keys.lookup(dynamodb, settings.results_table, key) is None

@@ -72,7 +72,7 @@ def test_a_missing_or_malformed_key_never_reaches_the_table(
     def no_lookup(*args: Any) -> None:
         raise AssertionError("looked the key up")
 
-    monkeypatch.setattr(api_keys, "client_of", no_lookup)
+    monkeypatch.setattr(api_keys, "lookup", no_lookup)
 
     assert anonymous.post("/tasks", json={"task": "noop"}).status_code == 401
     assert anonymous.get("/tasks/x", headers={"Authorization": "Bearer x"}).status_code == 401
@@ -147,7 +147,7 @@ def test_use_is_recorded_at_most_once_a_minute(
     writes: list[float] = []
     record_use = api_keys.record_use
     monkeypatch.setattr(
-        api_keys, "record_use", lambda *args: writes.append(args[3]) or record_use(*args)
+        api_keys, "record_use", lambda *args: writes.append(args[4]) or record_use(*args)
     )
 
     for _ in range(3):
@@ -175,3 +175,18 @@ def test_the_openapi_document_declares_the_bearer_scheme_and_the_401s(
         assert operation["security"] == [{name: []}]
         assert set(operation["responses"]["401"]["content"]) == {"application/problem+json"}
     assert "security" not in document["paths"]["/healthz"]["get"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("PUT", "/tasks"), ("GET", "/tasks/a/b"), ("GET", "/sqs/celery/-1"), ("GET", "/sqs/x")],
+)
+def test_without_a_key_even_unrouted_work_paths_are_401(
+    anonymous: FlaskClient, method: str, path: str
+) -> None:
+    assert anonymous.open(path, method=method).status_code == 401
+
+
+def test_with_a_key_unrouted_work_paths_answer_as_before(client: FlaskClient) -> None:
+    assert client.put("/tasks").status_code == 405
+    assert client.get("/sqs/x").status_code == 404

@@ -66,6 +66,15 @@ def item_key(digest: str) -> dict[str, dict[str, str]]:
 
 def create(dynamodb: Any, table: str, client: str) -> str:
     """Make a key for a new client named `client`; the key (shown once, stored hashed)."""
+    key = new_key()
+    register(dynamodb, table, client, key)
+    return key
+
+
+def register(dynamodb: Any, table: str, client: str, key: str) -> None:
+    """Store the hash of `key` (made by `new_key`) as the key of a new client `client`."""
+    if not well_formed(key):
+        raise ValueError("not a key made by new_key()")
     if not CLIENT_NAME.fullmatch(client):
         raise ClientNameError(
             f"{client!r} is not a client name: letters, digits, '.', '_' or '-', "
@@ -73,7 +82,6 @@ def create(dynamodb: Any, table: str, client: str) -> str:
         )
     if any(entry.client == client for entry in list_keys(dynamodb, table)):
         raise ClientNameError(f"client {client!r} exists: revoke it first")
-    key = new_key()
     dynamodb.put_item(
         TableName=table,
         Item={
@@ -83,28 +91,43 @@ def create(dynamodb: Any, table: str, client: str) -> str:
         },
         ConditionExpression="attribute_not_exists(id)",
     )
-    return key
 
 
-def client_of(dynamodb: Any, table: str, key: str) -> str | None:
+def lookup(dynamodb: Any, table: str, key: str) -> ClientKey | None:
     """The client whose key `key` is, or None for an unknown (or revoked) key."""
     item = dynamodb.get_item(TableName=table, Key=item_key(key_hash(key))).get("Item")
-    return None if item is None else str(item["client"]["S"])
+    return None if item is None else _entry(item)
 
 
-def record_use(dynamodb: Any, table: str, key: str, when: float) -> None:
-    """Set the key's last use to `when`; a key revoked meanwhile stays deleted."""
+def record_use(dynamodb: Any, table: str, key: str, entry: ClientKey, when: float) -> None:
+    """Set the key's last use to `when`; a key revoked meanwhile stays deleted.
+
+    A conditional PutItem of the whole item, not an UpdateItem: the web's role keeps its two
+    table actions (GetItem, PutItem), and the condition never brings a revoked key back.
+    """
     try:
-        dynamodb.update_item(
+        dynamodb.put_item(
             TableName=table,
-            Key=item_key(key_hash(key)),
-            UpdateExpression="SET last_used = :when",
+            Item={
+                **item_key(key_hash(key)),
+                "client": {"S": entry.client},
+                "created": {"N": str(entry.created)},
+                "last_used": {"N": str(when)},
+            },
             ConditionExpression="attribute_exists(id)",
-            ExpressionAttributeValues={":when": {"N": str(when)}},
         )
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
+
+
+def _entry(item: dict[str, Any]) -> ClientKey:
+    """The `ClientKey` of one key item."""
+    return ClientKey(
+        client=item["client"]["S"],
+        created=float(item["created"]["N"]),
+        last_used=float(item["last_used"]["N"]) if "last_used" in item else None,
+    )
 
 
 def _key_items(dynamodb: Any, table: str) -> Iterator[dict[str, Any]]:
@@ -119,14 +142,7 @@ def _key_items(dynamodb: Any, table: str) -> Iterator[dict[str, Any]]:
 
 def list_keys(dynamodb: Any, table: str) -> list[ClientKey]:
     """Every client's key: who, when made, when last used; oldest first."""
-    entries = [
-        ClientKey(
-            client=item["client"]["S"],
-            created=float(item["created"]["N"]),
-            last_used=float(item["last_used"]["N"]) if "last_used" in item else None,
-        )
-        for item in _key_items(dynamodb, table)
-    ]
+    entries = [_entry(item) for item in _key_items(dynamodb, table)]
     return sorted(entries, key=lambda entry: entry.created)
 
 

@@ -25,7 +25,7 @@ def _nested_model_name(_parent: str, child: str) -> str:
 
 # The scheme every route that queues, reads or cancels work declares (web_service.auth).
 BEARER_SCHEME = "bearerKey"
-BEARER = {BEARER_SCHEME: []}
+BEARER: dict[str, list[str]] = {BEARER_SCHEME: []}
 
 spec = SpecTree(
     "flask",

@@ -1,8 +1,11 @@
 """`Authorization: Bearer <key>` on every route that queues, reads or cancels work.
 
-The blueprints that need it call `protect(bp)`. The check runs before the view, so before
-any body parsing or queueing; a missing, malformed, unknown or revoked key is a 401. The
-client's name goes into `g.client` (the request log and the task's owner read it).
+`init_app(app, protected=...)` names the blueprints; every request below their URL
+prefixes needs a key, even one no route matches: without a key, `/tasks…` answers 401 and
+nothing else (not 404 or 405), so it tells nothing about its routes. The check runs before
+the view, so before any body parsing or queueing; a missing, malformed, unknown or revoked
+key is a 401. The client's name goes into `g.client` (the request log and the task's owner
+read it).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from flask import Blueprint, Flask, current_app, g, request
@@ -21,8 +25,8 @@ from web_service.problems import ProblemError
 
 logger = logging.getLogger(__name__)
 
-# The request log shows when each key was last used; one write a minute per key and
-# process is enough for that and keeps GetItem the only table call of most requests.
+# `taskqueue keys list` shows when each key was last used; one write a minute per key and
+# process is enough for that and keeps a GetItem (at most) the only key call of a request.
 LAST_USED_INTERVAL = 60.0
 # Lookups kept per process; a flood of random keys empties the cache, it cannot grow it.
 MAX_CACHED = 10_000
@@ -34,25 +38,25 @@ class KeyCache:
     last recorded. Keyed by the key's hash, so the process holds no key after the request."""
 
     seconds: float
-    verdicts: dict[str, tuple[str | None, float]] = field(default_factory=dict)
+    verdicts: dict[str, tuple[api_keys.ClientKey | None, float]] = field(default_factory=dict)
     recorded: dict[str, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def client_of(self, key: str) -> str | None:
+    def lookup(self, key: str) -> api_keys.ClientKey | None:
         """The key's client, from the table at most every `seconds`."""
         digest, now = api_keys.key_hash(key), time.monotonic()
         with self.lock:
             cached = self.verdicts.get(digest)
         if cached is not None and now < cached[1]:
             return cached[0]
-        client = api_keys.client_of(table_client(), settings_of(current_app).results_table, key)
+        entry = api_keys.lookup(table_client(), settings_of(current_app).results_table, key)
         with self.lock:
             if len(self.verdicts) >= MAX_CACHED:
                 self.verdicts.clear()
-            self.verdicts[digest] = (client, now + self.seconds)
-        return client
+            self.verdicts[digest] = (entry, now + self.seconds)
+        return entry
 
-    def record_use(self, key: str) -> None:
+    def record_use(self, key: str, entry: api_keys.ClientKey) -> None:
         """Write the key's last use, at most once a minute per key in this process."""
         digest, now = api_keys.key_hash(key), time.monotonic()
         with self.lock:
@@ -63,7 +67,7 @@ class KeyCache:
             self.recorded[digest] = now
         try:
             api_keys.record_use(
-                table_client(), settings_of(current_app).results_table, key, time.time()
+                table_client(), settings_of(current_app).results_table, key, entry, time.time()
             )
         except BROKER_ERRORS as error:  # the request goes on; only the list is behind
             logger.warning("recording the key's use failed: %s", error)
@@ -91,22 +95,25 @@ def require_client() -> None:
         raise unauthorized("The API key is malformed.")
     cache: KeyCache = current_app.extensions["api_keys"]
     try:
-        client = cache.client_of(key)
+        entry = cache.lookup(key)
     except BROKER_ERRORS as error:
         raise ProblemError(
             503, "Keys unavailable", "The key table did not answer; try again shortly."
         ) from error
-    if client is None:
+    if entry is None:
         raise unauthorized("The API key is unknown or revoked.")
-    g.client = client
-    cache.record_use(key)
+    g.client = entry.client
+    cache.record_use(key, entry)
 
 
-def protect(bp: Blueprint) -> None:
-    """Require a client's key on every route of `bp`."""
-    bp.before_request(require_client)
-
-
-def init_app(app: Flask) -> None:
-    """The per-process cache of key lookups (`API_KEY_CACHE_SECONDS`)."""
+def init_app(app: Flask, protected: Iterable[Blueprint]) -> None:
+    """Require a key below the URL prefixes of the `protected` blueprints; the per-process
+    cache of key lookups (`API_KEY_CACHE_SECONDS`)."""
+    prefixes = tuple(str(bp.url_prefix).rstrip("/") for bp in protected)
     app.extensions["api_keys"] = KeyCache(settings_of(app).api_key_cache_seconds)
+
+    @app.before_request
+    def _require_key() -> None:
+        path = request.path.rstrip("/")
+        if any(path == prefix or path.startswith(prefix + "/") for prefix in prefixes):
+            require_client()

@@ -20,7 +20,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     configure_celery(app)
     request_log.init_app(app)
     problems.init_app(app)
-    auth.init_app(app)
+    auth.init_app(app, protected=(tasks.bp, seed.bp))
     app.register_blueprint(health.bp)
     app.register_blueprint(tasks.bp)
     app.register_blueprint(seed.bp)

@@ -10,14 +10,12 @@ from taskqueue.tasks import TASKS
 from taskqueue.tasks.long_task import LongTaskParams
 
 from web_service.api_spec import BEARER, spec
-from web_service.auth import protect
 from web_service.blueprints.tasks import accepted
 from web_service.enqueue import enqueue
 from web_service.problems import validation_problem
 from web_service.schemas import Problem, TaskAccepted
 
 bp = Blueprint("sqs", __name__, url_prefix="/sqs")
-protect(bp)
 
 
 @bp.get("/celery/<int:duration>")
