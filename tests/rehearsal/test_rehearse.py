@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from botocore.exceptions import ClientError
+from taskqueue_cli.api import TaskApi
 
 from rehearsal.health import HEALTHY
 from rehearsal.session import Rehearsal
@@ -38,18 +38,18 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
     assert running.runner.prefix not in listing.stdout
 
 
-def enqueue(url: str, task: str, **params: int) -> str:
-    response = requests.post(f"{url}/tasks", json={"task": task, "params": params}, timeout=10)
+def enqueue(api: TaskApi, task: str, **params: int) -> str:
+    response = api.post_task(task, params)
     assert response.status_code == 202, response.text
     task_id: str = response.json()["id"]
     return task_id
 
 
-def wait_for_state(url: str, task_id: str, wanted: set[str], timeout: float) -> str:
+def wait_for_state(api: TaskApi, task_id: str, wanted: set[str], timeout: float) -> str:
     deadline = time.monotonic() + timeout
     state = ""
     while time.monotonic() < deadline:
-        state = str(requests.get(f"{url}/tasks/{task_id}", timeout=10).json()["state"])
+        state = str(api.get_task(task_id).json()["state"])
         if state in wanted:
             return state
         time.sleep(0.25)
@@ -90,8 +90,9 @@ def test_the_containers_run_what_the_task_definitions_say(rehearsal: Rehearsal) 
 
 def test_a_task_queued_on_the_printed_url_succeeds(rehearsal: Rehearsal) -> None:
     rehearsal.wait_healthy(timeout=180)
-    task_id = enqueue(rehearsal.web_url, "long_task", duration=1)
-    assert wait_for_state(rehearsal.web_url, task_id, {"SUCCESS"}, timeout=60) == "SUCCESS"
+    api = TaskApi(rehearsal.web_url, api_key=rehearsal.api_key)
+    task_id = enqueue(api, "long_task", duration=1)
+    assert wait_for_state(api, task_id, {"SUCCESS"}, timeout=60) == "SUCCESS"
 
 
 def test_iam_is_enforced_on_the_deployed_roles(rehearsal: Rehearsal) -> None:
@@ -106,9 +107,9 @@ def test_iam_is_enforced_on_the_deployed_roles(rehearsal: Rehearsal) -> None:
 
 def test_stopping_the_worker_mid_task_finishes_or_redelivers_it(rehearsal: Rehearsal) -> None:
     rehearsal.wait_healthy(timeout=180)
-    url = rehearsal.web_url
-    task_id = enqueue(url, "long_task", duration=6)
-    wait_for_state(url, task_id, {"PROGRESS"}, timeout=60)
+    api = TaskApi(rehearsal.web_url, api_key=rehearsal.api_key)
+    task_id = enqueue(api, "long_task", duration=6)
+    wait_for_state(api, task_id, {"PROGRESS"}, timeout=60)
     worker = rehearsal.tasks("worker")[0]
     stop_timeout = worker.containers[0].stop_timeout
     started = time.monotonic()
@@ -118,7 +119,7 @@ def test_stopping_the_worker_mid_task_finishes_or_redelivers_it(rehearsal: Rehea
     assert list(codes.values()) == [0], codes
     # The service scheduler's replacement, in case the task went back to the queue.
     rehearsal.runner.start_task(worker.service, index=1)
-    assert wait_for_state(url, task_id, {"SUCCESS"}, timeout=90) == "SUCCESS"
+    assert wait_for_state(api, task_id, {"SUCCESS"}, timeout=90) == "SUCCESS"
 
 
 def test_what_moto_did_not_create_is_reported(rehearsal: Rehearsal) -> None:

@@ -36,8 +36,8 @@ def task_body(task: str, params: dict[str, Any] | None = None) -> dict[str, Any]
 class TaskApi:
     """`POST /tasks`, `GET /tasks/<id>`, `DELETE /tasks/<id>` on one web service.
 
-    Every request carries `Authorization: Bearer <api_key>` (unless the caller passes its
-    own `headers`, or there is no key). Each request opens its own connection, unless
+    Every request carries `Authorization: Bearer <api_key>` (unless there is no key, or the
+    caller's `headers` set their own). Each request opens its own connection, unless
     `session` is given: then they share its keep-alive connections (a session per thread;
     the caller closes it).
     """
@@ -59,7 +59,10 @@ class TaskApi:
         """Any request to the web, `path` below its base URL (the timeout unless given)."""
         kwargs.setdefault("timeout", self.timeout)
         if self.api_key is not None:
-            kwargs.setdefault("headers", {"Authorization": f"Bearer {self.api_key}"})
+            kwargs["headers"] = {
+                "Authorization": f"Bearer {self.api_key}",
+                **(kwargs.get("headers") or {}),
+            }
         send = self.session.request if self.session is not None else requests.request
         return send(method, f"{self.base_url}{path}", **kwargs)
 
