@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from flask import Flask
 from flask.testing import FlaskClient
 from taskqueue import api_keys
@@ -190,3 +191,25 @@ def test_without_a_key_even_unrouted_work_paths_are_401(
 def test_with_a_key_unrouted_work_paths_answer_as_before(client: FlaskClient) -> None:
     assert client.put("/tasks").status_code == 405
     assert client.get("/sqs/x").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "title"),
+    [
+        ("POST", "/tasks", "Queue unavailable"),
+        ("GET", "/sqs/celery/1", "Queue unavailable"),
+        ("GET", "/tasks/t1", "Results unavailable"),
+        ("DELETE", "/tasks/t1", "Results unavailable"),
+    ],
+)
+def test_while_the_table_is_down_a_key_is_a_503_as_the_route_gives_it(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch, method: str, path: str, title: str
+) -> None:
+    def down(*args: Any) -> None:
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
+
+    monkeypatch.setattr(api_keys, "lookup", down)
+
+    response = client.open(path, method=method, json={"task": "noop"})
+
+    assert (response.status_code, response.json["title"]) == (503, title)

@@ -20,7 +20,7 @@ from flask import Blueprint, Flask, current_app, g, request
 from taskqueue import api_keys
 from taskqueue.factory import settings_of
 
-from web_service.enqueue import BROKER_ERRORS
+from web_service.enqueue import BROKER_ERRORS, queue_unavailable
 from web_service.problems import ProblemError
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 LAST_USED_INTERVAL = 60.0
 # Lookups kept per process; a flood of random keys empties the cache, it cannot grow it.
 MAX_CACHED = 10_000
+# The routes that queue work: while the table is down they answer as their enqueue would.
+QUEUEING_ENDPOINTS = {"tasks.create_task", "sqs.add_celery_task"}
 
 
 @dataclass
@@ -85,6 +87,16 @@ def unauthorized(detail: str) -> ProblemError:
     )
 
 
+def table_unavailable() -> ProblemError:
+    """The 503 the route itself gives while the results table (which holds the keys too)
+    does not answer."""
+    if request.endpoint in QUEUEING_ENDPOINTS:
+        return queue_unavailable()
+    return ProblemError(
+        503, "Results unavailable", "The results table did not answer; try again shortly."
+    )
+
+
 def require_client() -> None:
     """Before each protected view: the presented key's client into `g.client`, or 401."""
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
@@ -97,9 +109,7 @@ def require_client() -> None:
     try:
         entry = cache.lookup(key)
     except BROKER_ERRORS as error:
-        raise ProblemError(
-            503, "Keys unavailable", "The key table did not answer; try again shortly."
-        ) from error
+        raise table_unavailable() from error
     if entry is None:
         raise unauthorized("The API key is unknown or revoked.")
     g.client = entry.client
