@@ -64,10 +64,12 @@ install: .python-deps .node-deps .system-deps .images-deps
 .PHONY: run  ## Run the whole product locally: moto (SQS+DynamoDB), the worker and the web
 run: .python-deps
 	@mkdir -p .local
-	@echo "Web on http://127.0.0.1:8000 once the queue is ready. Try:"
-	@echo "  curl -s -X POST localhost:8000/tasks -H 'content-type: application/json' -d '{\"task\":\"long_task\",\"params\":{\"duration\":2}}'"
-	@echo "  curl -s localhost:8000/tasks/<id>"
-	@echo "  curl -s localhost:8000/sqs/celery/2"
+	@echo "Web on http://127.0.0.1:8000 once the queue is ready. Client dev's key (.local/api-key):"
+	@echo "  export TASKQUEUE_API_KEY=$$($(RUN) python -m devstack.dev_client)"
+	@echo "Then try:"
+	@echo "  curl -s -X POST localhost:8000/tasks -H \"Authorization: Bearer \$$TASKQUEUE_API_KEY\" -H 'content-type: application/json' -d '{\"task\":\"long_task\",\"params\":{\"duration\":2}}'"
+	@echo "  curl -s localhost:8000/tasks/<id> -H \"Authorization: Bearer \$$TASKQUEUE_API_KEY\""
+	@echo "  curl -s localhost:8000/sqs/celery/2 -H \"Authorization: Bearer \$$TASKQUEUE_API_KEY\""
 	@echo "Ctrl-C stops everything."
 	$(LOCAL_STACK)
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from taskqueue_cli.api import TaskApi
 
 from bench.pickup import wait_for_stamp, wait_for_start
 from bench.proxy import CountingProxy, Request
@@ -69,9 +68,7 @@ def count_running_task(
         worker = start_worker(stack, config, stamps, endpoint_url=proxy.url)
         try:
             with requests.Session() as session:
-                task_id = TaskApi(stack.web_url, session=session).enqueue(
-                    "long_task", {"duration": duration}
-                )
+                task_id = stack.api(session=session).enqueue("long_task", {"duration": duration})
             opened = wait_for_start(stamps, task_id) + MARGIN_S
             time.sleep(max(0.0, opened - time.time()) + window_s)
             closed = opened + window_s

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from taskqueue_cli.api import TaskApi
 
 from bench.pickup import wait_for_end
 from bench.proxy import CountingProxy
@@ -52,7 +51,7 @@ def count_requests(
             time.sleep(window_s)
             closed = time.time()
             with requests.Session() as session:
-                api = TaskApi(stack.web_url, session=session)
+                api = stack.api(session=session)
                 ids = [api.enqueue("noop") for _ in range(tasks)]
             for task_id in ids:
                 wait_for_end(stamps, task_id)

@@ -31,7 +31,9 @@ def pickup_phase(
     worker = start_worker(stack, config, stamps)
     try:
         rng = random.Random(5)
-        pickups = measure_pickup(stack.web_url, stamps, plan.pickup_tasks, plan.pickup_gap_s, rng)
+        pickups = measure_pickup(
+            stack.web_url, stamps, plan.pickup_tasks, plan.pickup_gap_s, rng, api_key=stack.api_key
+        )
     finally:
         worker.stop()
     return {
@@ -51,11 +53,16 @@ def enqueue_phase(stack: LocalStack, config: WorkerConfig, plan: Plan) -> dict[s
     n, c, deadline = plan.enqueue_tasks, plan.concurrency, plan.deadline_s
     say(f"{config.title}: enqueue {n} tasks, web then raw, concurrency {c}")
     empty_queue(stack)
-    web_enqueue(stack.web_url, 2 * c, c, deadline)  # warm-up: connections, SDK clients
+    web_enqueue(
+        stack.web_url, 2 * c, c, deadline, api_key=stack.api_key
+    )  # warm-up: connections, SDK clients
     body = sample_body(stack)
     empty_queue(stack)
     web, web_cpu = cpu_during(
-        stack, lambda: require_all(web_enqueue(stack.web_url, n, c, deadline), n, "web enqueue")
+        stack,
+        lambda: require_all(
+            web_enqueue(stack.web_url, n, c, deadline, api_key=stack.api_key), n, "web enqueue"
+        ),
     )
     empty_queue(stack)
     raw_send(stack, body, 2 * c, c, deadline)
@@ -97,7 +104,7 @@ def drain_phase(
     require_all(raw_send(stack, body, n, c, deadline), n, "raw fill")
     raw, raw_cpu = cpu_during(stack, lambda: raw_drain(stack, n, deadline))
     empty_queue(stack)
-    require_all(web_enqueue(stack.web_url, n, c, deadline), n, "web fill")
+    require_all(web_enqueue(stack.web_url, n, c, deadline, api_key=stack.api_key), n, "web fill")
     stamps = work_dir / f"{config.key}-drain-stamps"
     (drain, worker), drain_cpu = cpu_during(
         stack, lambda: worker_drain(stack, config, n, stamps, deadline)

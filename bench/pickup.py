@@ -61,11 +61,13 @@ def measure_pickup(
     count: int,
     gap_s: tuple[float, float],
     rng: random.Random,
+    *,
+    api_key: str,
 ) -> Pickups:
     """Pickup latency of `count` tasks sent one at a time, each after a random gap."""
     pickups = Pickups(latencies=[], post_round_trips=[])
     with requests.Session() as session:
-        api = TaskApi(web_url, session=session)
+        api = TaskApi(web_url, session=session, api_key=api_key)
         api.enqueue("noop")  # warm the connection; this task is not measured
         for _ in range(count):
             time.sleep(rng.uniform(*gap_s))

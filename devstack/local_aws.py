@@ -1,11 +1,14 @@
 """Run moto's server on the endpoint in AWS_ENDPOINT_URL and bootstrap the stack's resources.
 
 `python -m devstack.local_aws` serves until it is stopped (SIGINT or SIGTERM). It is a real
-HTTP endpoint: gunicorn, the Celery worker and boto3 reach it over the network.
+HTTP endpoint: gunicorn, the Celery worker and boto3 reach it over the network. With
+`--dev-client` (the Procfile's), the key in .local/api-key is client `dev`'s
+(devstack.dev_client).
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
@@ -14,17 +17,25 @@ import threading
 from types import FrameType
 from urllib.parse import urlsplit
 
+import boto3
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 from taskqueue.bootstrap import bootstrap
 from taskqueue.logs import configure_logging
 from taskqueue.settings import get_settings
 
+from devstack import dev_client
+
 logger = logging.getLogger("devstack.local_aws")
 
 
 def main() -> None:
     """Serve the local endpoint with the queue, DLQ and results table in place."""
+    parser = argparse.ArgumentParser(prog="python -m devstack.local_aws")
+    parser.add_argument(
+        "--dev-client", action="store_true", help="register the key in .local/api-key"
+    )
+    args = parser.parse_args()
     settings = get_settings()
     configure_logging(settings.log_level)
     # One line per request to the endpoint would drown the web's and the worker's logs.
@@ -39,6 +50,9 @@ def main() -> None:
     in_process.start()
     endpoint_variable = os.environ.pop("AWS_ENDPOINT_URL")  # boto3 would send it there
     bootstrap(settings.model_copy(update={"aws_endpoint_url": None}))
+    if args.dev_client:
+        dynamodb = boto3.client("dynamodb", region_name=settings.aws_region)
+        dev_client.register(dynamodb, settings.results_table)
     os.environ["AWS_ENDPOINT_URL"] = endpoint_variable
     server = ThreadedMotoServer(
         ip_address=endpoint.hostname or "127.0.0.1", port=endpoint.port or 80

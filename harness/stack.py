@@ -13,7 +13,9 @@ from typing import Any
 
 import boto3
 import requests
+from taskqueue import api_keys
 from taskqueue.settings import Settings
+from taskqueue_cli.api import TaskApi
 from taskqueue_cli.queues import read_depth
 
 from harness.processes import Process, free_port, start, wait_until
@@ -25,6 +27,8 @@ BIN = Path(sys.executable).parent
 # the Procfile run them: every test starts the web and the worker the way production does.
 WORKER_ARGV = [str(BIN / "taskqueue-worker")]
 WEB_ARGV = [str(BIN / "taskqueue-web")]
+# The client every stack registers: tests, the bench and the CLI call the web as it.
+CLIENT = "harness"
 
 
 def stack_env(aws_port: int, web_port: int, work_dir: Path, **overrides: str) -> dict[str, str]:
@@ -56,17 +60,23 @@ def stack_env(aws_port: int, web_port: int, work_dir: Path, **overrides: str) ->
 
 @dataclass
 class LocalStack:
-    """One local stack's processes and clients."""
+    """One local stack's processes and clients; `api_key` is client `CLIENT`'s key."""
 
     work_dir: Path
     env: dict[str, str] = field(init=False)
     aws_port: int = field(init=False)
     web_port: int = field(init=False)
+    api_key: str = field(init=False, repr=False)
     processes: list[Process] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.aws_port, self.web_port = free_port(), free_port()
         self.env = stack_env(self.aws_port, self.web_port, self.work_dir)
+        self.api_key = api_keys.new_key()
+
+    def api(self, **kwargs: Any) -> TaskApi:
+        """The web API as client `CLIENT` (`kwargs`: TaskApi's timeout, session)."""
+        return TaskApi(self.web_url, api_key=self.api_key, **kwargs)
 
     @property
     def web_url(self) -> str:
@@ -98,7 +108,8 @@ class LocalStack:
         return process
 
     def start_aws(self) -> Process:
-        """moto's server with the queue, the DLQ and the table bootstrapped."""
+        """moto's server with the queue, the DLQ and the table bootstrapped, and the
+        stack's client key registered (again, after a restart: moto keeps nothing)."""
         process = self._start("aws", [sys.executable, "-m", "devstack.local_aws"])
         sqs = self.client("sqs")
         wait_until(
@@ -106,6 +117,9 @@ class LocalStack:
             30,
             "the local AWS endpoint",
             process,
+        )
+        api_keys.register(
+            self.client("dynamodb"), self.settings.results_table, CLIENT, self.api_key
         )
         return process
 

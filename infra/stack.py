@@ -256,6 +256,7 @@ class TaskQueueStack(Stack):
         CfnOutput(self, "ServiceUrl", value=self.web.url, description="Web service URL")
         CfnOutput(self, "QueueUrl", value=queue.queue_url, description="Task queue URL")
         CfnOutput(self, "DlqUrl", value=dlq.queue_url, description="Dead-letter queue URL")
+        CfnOutput(self, "ResultsTableName", value=table.table_name, description="Results table")
         CfnOutput(
             self,
             "ClusterName",

@@ -30,8 +30,10 @@ def banner(rehearsal: Rehearsal, stage: str) -> list[str]:
     return [
         f"Web task of {rehearsal.deployment.stack_name if rehearsal.deployment else stage} "
         f"on {url}. Try:",
-        f"  curl -s -X POST {url}/tasks -H 'content-type: application/json' -d '{body}'",
-        f"  curl -s {url}/tasks/<id>",
+        f"  export TASKQUEUE_API_KEY={rehearsal.api_key}",
+        f'  curl -s -X POST {url}/tasks -H "Authorization: Bearer $TASKQUEUE_API_KEY" '
+        f"-H 'content-type: application/json' -d '{body}'",
+        f'  curl -s {url}/tasks/<id> -H "Authorization: Bearer $TASKQUEUE_API_KEY"',
         f"  uv run --frozen taskqueue status <id> --url {url}",
         "Containers: " + ", ".join(c.name for t in rehearsal.runner.tasks for c in t.containers),
         "Ctrl-C stops and removes everything.",

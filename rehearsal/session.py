@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any
 
 import requests
+from taskqueue import api_keys
 
 from rehearsal import not_rehearsed
 from rehearsal.deploy import REPO, Deployment, deploy
@@ -71,6 +72,7 @@ class Rehearsal:
         self.services: list[Service] = []
         self.runner = Runner(aws=self.aws, state=state, engine_env=self.env)
         self.seconds: dict[str, float] = {}
+        self.api_key = ""  # client `rehearsal`'s, registered in the deployed table
 
     @property
     def endpoint_log(self) -> Path:
@@ -116,6 +118,7 @@ class Rehearsal:
                 role = service.task_definition.get(key)
                 if role and role not in self.runner.role_credentials:
                     self.runner.role_credentials[role] = self.aws.assume(role, service.short_name)
+        self.api_key = self.register_client()
         self.aws.enforce_iam()
         started = time.monotonic()
         for service in self.services:
@@ -133,6 +136,17 @@ class Rehearsal:
             )
             sources[name] = f"{created['ARN']}:value::"
         return sources
+
+    def register_client(self) -> str:
+        """A key for client `rehearsal` in the table the stack's ResultsTableName names."""
+        assert self.deployment is not None
+        stacks = self.aws.client("cloudformation").describe_stacks(
+            StackName=self.deployment.stack_name
+        )
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks["Stacks"][0]["Outputs"]}
+        return api_keys.create(
+            self.aws.client("dynamodb"), outputs["ResultsTableName"], "rehearsal"
+        )
 
     def start_endpoint(self) -> None:
         """moto's server on a free port (rehearsal.endpoint), ready when it answers."""

@@ -87,13 +87,13 @@ def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]
 @pytest.fixture
 def api(full_stack: LocalStack) -> TaskApi:
     """The web API of the full local stack, to check what the CLI did."""
-    return TaskApi(full_stack.web_url)
+    return full_stack.api()
 
 
 @pytest.fixture
 def cli(full_stack: LocalStack, tmp_path: Path) -> Cli:
     """The CLI pointed at the full local stack (no local.env in its directory)."""
-    return Cli(env=full_stack.env, cwd=tmp_path)
+    return Cli(env=full_stack.env, cwd=tmp_path, extra={"TASKQUEUE_API_KEY": full_stack.api_key})
 
 
 def write_cdk_json(cwd: Path, stage: str, stack_name: str) -> None:

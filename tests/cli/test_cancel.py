@@ -25,7 +25,7 @@ def web_without_workers(tmp_path: Path) -> Iterator[Cli]:
     try:
         stack.start_aws()
         stack.start_web()
-        yield Cli(env=stack.env, cwd=tmp_path)
+        yield Cli(env=stack.env, cwd=tmp_path, extra={"TASKQUEUE_API_KEY": stack.api_key})
     finally:
         stack.stop()
 
@@ -70,7 +70,10 @@ def stack_with_a_long_task_limit(tmp_path: Path) -> Iterator[tuple[Cli, TaskApi]
         stack.start_aws()
         stack.start_web()
         stack.start_worker()
-        yield Cli(env=stack.env, cwd=tmp_path), TaskApi(stack.web_url)
+        yield (
+            Cli(env=stack.env, cwd=tmp_path, extra={"TASKQUEUE_API_KEY": stack.api_key}),
+            stack.api(),
+        )
     finally:
         stack.stop()
 

@@ -18,6 +18,10 @@ COMMANDS = [
     ["workers"],
     ["workers", "scale"],
     ["workers", "status"],
+    ["keys"],
+    ["keys", "create"],
+    ["keys", "list"],
+    ["keys", "revoke"],
 ]
 
 

@@ -37,10 +37,10 @@ def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSta
 @pytest.fixture
 def api(stack: LocalStack) -> TaskApi:
     """The web API of `stack` (it answers once the test started the web)."""
-    return TaskApi(stack.web_url)
+    return stack.api()
 
 
 @pytest.fixture
 def running_api(running_stack: LocalStack) -> TaskApi:
     """The web API of `running_stack`."""
-    return TaskApi(running_stack.web_url)
+    return running_stack.api()

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from taskqueue_cli.api import TaskApi
 
 from harness.stack import LocalStack
 
@@ -91,7 +90,7 @@ def test_bad_input_gets_a_problem_naming_the_field_and_queues_nothing(
 ) -> None:
     depth_before = web_without_worker.queue_depth()
 
-    response = TaskApi(web_without_worker.web_url).request("POST", "/tasks", **request_kwargs)
+    response = web_without_worker.api().request("POST", "/tasks", **request_kwargs)
 
     assert response.status_code == status, response.text
     assert response.headers["Content-Type"] == PROBLEM_JSON
@@ -109,7 +108,7 @@ def test_the_seed_route_refuses_durations_out_of_range(
 ) -> None:
     depth_before = web_without_worker.queue_depth()
 
-    response = TaskApi(web_without_worker.web_url).get(f"/sqs/celery/{duration}")
+    response = web_without_worker.api().get(f"/sqs/celery/{duration}")
 
     assert response.status_code in {404, 422}
     assert response.headers["Content-Type"] == PROBLEM_JSON
@@ -119,7 +118,7 @@ def test_the_seed_route_refuses_durations_out_of_range(
 def test_a_valid_request_adds_exactly_one_message(web_without_worker: LocalStack) -> None:
     depth_before = web_without_worker.queue_depth()
 
-    response = TaskApi(web_without_worker.web_url).post_task("noop")
+    response = web_without_worker.api().post_task("noop")
 
     assert response.status_code == 202
     assert web_without_worker.queue_depth() == depth_before + 1
@@ -127,7 +126,7 @@ def test_a_valid_request_adds_exactly_one_message(web_without_worker: LocalStack
 
 def test_broker_down_is_a_503_within_5_seconds(tmp_path: Path) -> None:
     stack = LocalStack(work_dir=tmp_path)
-    api = TaskApi(stack.web_url)
+    api = stack.api()
     try:
         aws = stack.start_aws()
         stack.start_web()
@@ -155,7 +154,7 @@ def test_a_broker_that_never_answers_is_a_503_within_5_seconds(tmp_path: Path) -
         stack.env.update(
             AWS_ENDPOINT_URL=endpoint, TASK_QUEUE_URL=f"{endpoint}/123456789012/taskqueue-tasks"
         )
-        api = TaskApi(stack.web_url)
+        api = stack.api()
         try:
             stack.start_web()
 

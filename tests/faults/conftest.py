@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from taskqueue_cli.api import TaskApi
 from taskqueue_cli.queues import read_depth
 
 from harness.stack import LocalStack
@@ -36,12 +35,12 @@ def stack(tmp_path: Path) -> Iterator[LocalStack]:
 
 def enqueue(stack: LocalStack, task: str, **params: Any) -> str:
     """POST /tasks; the task id."""
-    return TaskApi(stack.web_url).enqueue(task, params)
+    return stack.api().enqueue(task, params)
 
 
 def state(stack: LocalStack, task_id: str) -> str:
     """The task's state as GET /tasks/<id> shows it."""
-    return TaskApi(stack.web_url).state(task_id)
+    return stack.api().state(task_id)
 
 
 def wait_for_states(

@@ -107,14 +107,14 @@ class TaskLoad:
         )
 
 
-def closed_loop(base_url: str, plan: LoadPlan) -> TaskLoad:
+def closed_loop(base_url: str, plan: LoadPlan, *, api_key: str) -> TaskLoad:
     """`plan.clients` threads, each queueing one task and polling it to the end, in a loop."""
     tally = TaskLoad(plan)
     sessions: list[requests.Session] = []
 
     def connect() -> TaskApi:
         sessions.append(session := requests.Session())
-        return TaskApi(base_url, session=session)
+        return TaskApi(base_url, session=session, api_key=api_key)
 
     try:
         tally.load = run_load(

@@ -4,7 +4,8 @@ schemathesis reads `/openapi.json` from the running gunicorn and sends real HTTP
 coverage cases (boundary values, missing or wrong fields, wrong content types, undocumented
 methods), then random positive and negative cases per operation. The web runs against moto
 with no worker, so every message it queues stays in the queue and is counted: the queue's
-depth is read before and after each request.
+depth is read before and after each request. Every case carries the stack's client key,
+except in the run that proves a request without a key is a 401 whatever else it sends.
 """
 
 from __future__ import annotations
@@ -120,11 +121,13 @@ def test_fuzzing_the_openapi_document_finds_no_5xx_and_rejections_queue_nothing(
     tally = Tally()
     started = time.monotonic()
 
+    key = {"Authorization": f"Bearer {stack.api_key}"}
+
     with requests.Session() as session:
 
         def send(case: Case[Any]) -> None:
             depth_before = stack.queue_depth()
-            response = case.call(base_url=stack.web_url, session=session, timeout=10)
+            response = case.call(base_url=stack.web_url, session=session, headers=key, timeout=10)
             tally.record(case, response.status_code, stack.queue_depth() - depth_before)
 
         for operation in operations(schema):
@@ -142,6 +145,34 @@ def test_fuzzing_the_openapi_document_finds_no_5xx_and_rejections_queue_nothing(
     assert sum(n for code, n in tally.statuses.items() if 400 <= code < 500) > 0
 
 
+def test_fuzzing_without_a_key_gets_only_401s_and_queues_nothing(stack: LocalStack) -> None:
+    stack.start_web()
+    schema = schemathesis.openapi.from_url(f"{stack.web_url}/openapi.json")
+    tally = Tally()
+    protected = [op for op in operations(schema) if op.definition.raw.get("security")]
+
+    with requests.Session() as session:
+
+        def send(case: Case[Any]) -> None:
+            headers = case.headers or {}
+            # Whatever the fuzzer put in Authorization, it is not a registered key.
+            assert stack.api_key not in str(headers)
+            depth_before = stack.queue_depth()
+            response = case.call(base_url=stack.web_url, session=session, timeout=10)
+            tally.record(case, response.status_code, stack.queue_depth() - depth_before)
+
+        for operation in protected:
+            for case in coverage_cases(schema, operation):
+                send(case)
+            fuzz(operation, send)
+
+    print(f"\n{tally.summary()}")
+    assert len(protected) == 4
+    assert set(tally.statuses) == {401}, tally.summary()
+    assert tally.requests >= 300
+    assert stack.queue_depth() == 0
+
+
 def test_json_nested_deeper_than_the_parser_allows_is_a_4xx_and_queues_nothing(
     stack: LocalStack,
 ) -> None:
@@ -151,7 +182,10 @@ def test_json_nested_deeper_than_the_parser_allows_is_a_4xx_and_queues_nothing(
         name: requests.post(
             f"{stack.web_url}/tasks",
             data=body,
-            headers={"Content-Type": "application/json"},
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {stack.api_key}",
+            },
             timeout=10,
         )
         for name, body in DEEPLY_NESTED.items()

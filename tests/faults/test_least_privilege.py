@@ -134,12 +134,12 @@ def test_the_whole_flow_runs_on_the_task_roles_alone(
     # (ChangeMessageVisibility, UpdateItem) stops it
     running = enqueue(stack, "long_task", duration=10)
     wait_until(lambda: state(stack, running) == "PROGRESS", 20, "the task running")
-    asked = requests.delete(f"{stack.web_url}/tasks/{running}", timeout=10)
+    asked = stack.api().delete_task(running)
     assert asked.status_code == 202, asked.text
     wait_until(lambda: state(stack, running) == "REVOKED", 20, "the task stopped")
 
     # cancel: the web's conditional PutItem (this one ran: 409)
-    cancelled = requests.delete(f"{stack.web_url}/tasks/{task_id}", timeout=10)
+    cancelled = stack.api().delete_task(task_id)
     assert cancelled.status_code == 409, cancelled.text
 
     assert "403" not in worker.log() and "AccessDenied" not in worker.log()

@@ -49,13 +49,21 @@ def test_twenty_clients_for_thirty_seconds_no_errors_all_complete_and_rss_flat(
 ) -> None:
     web = stack.start_web()
     worker = stack.start_worker(WORKER_CONCURRENCY="4")
-    warm_up = closed_loop(stack.web_url, LoadPlan(CLIENTS, WARM_UP_SECONDS, MAX_TASKS, task_for))
+    warm_up = closed_loop(
+        stack.web_url,
+        LoadPlan(CLIENTS, WARM_UP_SECONDS, MAX_TASKS, task_for),
+        api_key=stack.api_key,
+    )
     wait_for_states(stack, warm_up.accepted, {"SUCCESS"}, timeout=30)
     rss = RssSampler([web, worker])
     before = rss.sample()
 
     with rss:
-        load = closed_loop(stack.web_url, LoadPlan(CLIENTS, LOAD_SECONDS, MAX_TASKS, task_for))
+        load = closed_loop(
+            stack.web_url,
+            LoadPlan(CLIENTS, LOAD_SECONDS, MAX_TASKS, task_for),
+            api_key=stack.api_key,
+        )
 
     wait_for_states(stack, load.accepted, {"SUCCESS"}, timeout=30)
     wait_until(lambda: stack.queue_depth() == 0, 30, "the queue to drain")

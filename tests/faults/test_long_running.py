@@ -7,7 +7,6 @@ import signal
 import time
 
 import pytest
-from taskqueue_cli.api import TaskApi
 
 from harness.processes import Process, wait_until
 from harness.stack import LocalStack
@@ -82,7 +81,7 @@ def test_cancel_stops_a_running_task_which_cleans_up_and_never_runs_again(
 ) -> None:
     stack.env.update(LONG)
     stack.start_web()
-    api = TaskApi(stack.web_url)
+    api = stack.api()
     workers = start_workers(stack, 2)
     task_id = enqueue(stack, "long_task", duration=20)
     wait_until(lambda: state(stack, task_id) == "PROGRESS", 30, "the task running")

@@ -24,10 +24,11 @@ from typing import Any
 
 import pytest
 import requests
+from taskqueue import api_keys
 from taskqueue.settings import Settings
 
 from harness.processes import start, wait_until
-from harness.stack import LocalStack
+from harness.stack import CLIENT, LocalStack
 from tests.images.dockerfile import dockerfile_cmd
 from tests.images.engine import Podman, engine_env, make, missing_tools
 
@@ -136,6 +137,9 @@ def stack(
             "bootstrap", image("worker"), env, "python", "-m", "taskqueue.bootstrap", detach=False
         )
         assert bootstrap.returncode == 0, bootstrap.stderr
+        api_keys.register(
+            local.client("dynamodb"), local.settings.results_table, CLIENT, local.api_key
+        )
         for service in ("worker", "web"):
             started = podman.run(service, image(service), env)
             assert started.returncode == 0, started.stderr
@@ -218,17 +222,15 @@ def test_the_bootstrap_container_creates_the_queue_dlq_and_table(stack: Containe
 def test_a_task_queued_on_the_web_container_succeeds_on_the_worker_container(
     stack: ContainerStack,
 ) -> None:
-    web = stack.local.web_url
-    response = requests.post(
-        f"{web}/tasks", json={"task": "long_task", "params": {"duration": 2}}, timeout=10
-    )
+    api = stack.local.api()
+    response = api.post_task("long_task", {"duration": 2})
     assert response.status_code == 202, response.text
     status_url = response.json()["status_url"]
 
     states: list[str] = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        body = requests.get(f"{web}{status_url}", timeout=5).json()
+        body = api.get(status_url, timeout=5).json()
         states.append(body["state"])
         if body["state"] in {"SUCCESS", "FAILURE"}:
             break

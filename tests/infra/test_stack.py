@@ -38,6 +38,8 @@ def test_outputs_have_stable_names(dev: Synth) -> None:
     assert outputs["ClusterName"]["Value"] == {"Ref": cluster_id}
     assert outputs["WebServiceName"]["Value"] == {"Fn::GetAtt": [web_id, "Name"]}
     assert outputs["WorkerServiceName"]["Value"] == {"Fn::GetAtt": [worker_id, "Name"]}
+    (table_id,) = dev.resources("AWS::DynamoDB::Table")
+    assert outputs["ResultsTableName"]["Value"] == {"Ref": table_id}
 
 
 def test_the_template_holds_the_whole_design(dev: Synth) -> None:

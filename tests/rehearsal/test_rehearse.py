@@ -12,10 +12,11 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-import requests
 from botocore.exceptions import ClientError
+from taskqueue_cli.api import TaskApi
 
 from rehearsal.health import HEALTHY
 from rehearsal.session import Rehearsal
@@ -42,18 +43,18 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
     assert running.runner.prefix not in listing.stdout
 
 
-def enqueue(url: str, task: str, **params: int) -> str:
-    response = requests.post(f"{url}/tasks", json={"task": task, "params": params}, timeout=10)
+def enqueue(api: TaskApi, task: str, **params: Any) -> str:
+    response = api.post_task(task, params)
     assert response.status_code == 202, response.text
     task_id: str = response.json()["id"]
     return task_id
 
 
-def wait_for_state(url: str, task_id: str, wanted: set[str], timeout: float) -> str:
+def wait_for_state(api: TaskApi, task_id: str, wanted: set[str], timeout: float) -> str:
     deadline = time.monotonic() + timeout
     state = ""
     while time.monotonic() < deadline:
-        state = str(requests.get(f"{url}/tasks/{task_id}", timeout=10).json()["state"])
+        state = str(api.get_task(task_id).json()["state"])
         if state in wanted:
             return state
         time.sleep(0.25)
@@ -94,8 +95,9 @@ def test_the_containers_run_what_the_task_definitions_say(rehearsal: Rehearsal) 
 
 def test_a_task_queued_on_the_printed_url_succeeds(rehearsal: Rehearsal) -> None:
     rehearsal.wait_healthy(timeout=180)
-    task_id = enqueue(rehearsal.web_url, "long_task", duration=1)
-    assert wait_for_state(rehearsal.web_url, task_id, {"SUCCESS"}, timeout=60) == "SUCCESS"
+    api = TaskApi(rehearsal.web_url, api_key=rehearsal.api_key)
+    task_id = enqueue(api, "long_task", duration=1)
+    assert wait_for_state(api, task_id, {"SUCCESS"}, timeout=60) == "SUCCESS"
 
 
 def test_iam_is_enforced_on_the_deployed_roles(rehearsal: Rehearsal) -> None:
@@ -110,9 +112,9 @@ def test_iam_is_enforced_on_the_deployed_roles(rehearsal: Rehearsal) -> None:
 
 def test_stopping_the_worker_mid_task_finishes_or_redelivers_it(rehearsal: Rehearsal) -> None:
     rehearsal.wait_healthy(timeout=180)
-    url = rehearsal.web_url
-    task_id = enqueue(url, "long_task", duration=6)
-    wait_for_state(url, task_id, {"PROGRESS"}, timeout=60)
+    api = TaskApi(rehearsal.web_url, api_key=rehearsal.api_key)
+    task_id = enqueue(api, "long_task", duration=6)
+    wait_for_state(api, task_id, {"PROGRESS"}, timeout=60)
     worker = rehearsal.tasks("worker")[0]
     stop_timeout = worker.containers[0].stop_timeout
     started = time.monotonic()
@@ -122,7 +124,7 @@ def test_stopping_the_worker_mid_task_finishes_or_redelivers_it(rehearsal: Rehea
     assert list(codes.values()) == [0], codes
     # The service scheduler's replacement, in case the task went back to the queue.
     rehearsal.runner.start_task(worker.service, index=1)
-    assert wait_for_state(url, task_id, {"SUCCESS"}, timeout=90) == "SUCCESS"
+    assert wait_for_state(api, task_id, {"SUCCESS"}, timeout=90) == "SUCCESS"
 
 
 def test_every_task_reaches_its_ecs_agent_stand_in_through_ECS_AGENT_URI(
@@ -165,11 +167,11 @@ def test_a_task_reads_its_secret_from_secrets_manager_through_the_task_definitio
     assert secret["name"] == SECRET_NAME and secret["valueFrom"].endswith(":value::")
     assert SECRET_NAME not in {item["name"] for item in definition.get("environment", [])}
     digest = hashlib.sha256(SECRET.encode()).hexdigest()
-    url = rehearsal.web_url
-    read = enqueue_params(url, "check_secret", name=SECRET_NAME, sha256=digest)
-    assert wait_for_state(url, read, {"SUCCESS"}, timeout=60) == "SUCCESS"
-    failed = enqueue_params(url, "check_secret", name=SECRET_NAME, sha256="0" * 64)
-    assert wait_for_state(url, failed, {"FAILURE"}, timeout=60) == "FAILURE"
+    api = TaskApi(rehearsal.web_url, api_key=rehearsal.api_key)
+    read = enqueue(api, "check_secret", name=SECRET_NAME, sha256=digest)
+    assert wait_for_state(api, read, {"SUCCESS"}, timeout=60) == "SUCCESS"
+    failed = enqueue(api, "check_secret", name=SECRET_NAME, sha256="0" * 64)
+    assert wait_for_state(api, failed, {"FAILURE"}, timeout=60) == "FAILURE"
     time.sleep(1)  # the failure's log line
     logs = "".join(rehearsal.runner.logs(c) for t in rehearsal.runner.tasks for c in t.containers)
     assert f"check_secret[{failed}]" in logs
@@ -191,10 +193,3 @@ def test_only_the_execution_role_may_read_the_secret(rehearsal: Rehearsal) -> No
         "AccessDenied",
         "AccessDeniedException",
     }
-
-
-def enqueue_params(url: str, task: str, **params: str) -> str:
-    response = requests.post(f"{url}/tasks", json={"task": task, "params": params}, timeout=10)
-    assert response.status_code == 202, response.text
-    task_id: str = response.json()["id"]
-    return task_id

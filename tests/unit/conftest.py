@@ -10,10 +10,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from moto import mock_aws
+from taskqueue import api_keys
 from taskqueue.bootstrap import bootstrap
 from taskqueue.settings import Settings
 
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/taskqueue-tasks"
+# The client whose key the `client` fixture sends.
+CLIENT = "unit"
 
 
 @pytest.fixture
@@ -49,8 +52,34 @@ def app(aws: None, settings: Settings) -> Flask:
     return app
 
 
+def new_client_key(settings: Settings, name: str) -> str:
+    """A key for a new client `name` in the mocked results table."""
+    dynamodb = boto3.client("dynamodb", region_name=settings.aws_region)
+    return api_keys.create(dynamodb, settings.results_table, name)
+
+
+def authorized(app: Flask, key: str) -> FlaskClient:
+    """A test client that sends `key` on every request."""
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+    return client
+
+
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
+def api_key(aws: None, settings: Settings) -> str:
+    """The key of client `CLIENT`."""
+    return new_client_key(settings, CLIENT)
+
+
+@pytest.fixture
+def client(app: Flask, api_key: str) -> FlaskClient:
+    """The web app's test client, sending the key of client `CLIENT`."""
+    return authorized(app, api_key)
+
+
+@pytest.fixture
+def anonymous(app: Flask) -> FlaskClient:
+    """A test client that sends no key."""
     return app.test_client()
 
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from taskqueue.results import read_status
+from taskqueue.results import mark_queued, read_status
 
-from tests.unit.conftest import QUEUE_URL
+from tests.unit.conftest import CLIENT, QUEUE_URL
 
 
 def received(sqs: Any) -> list[dict[str, Any]]:
@@ -54,6 +54,8 @@ def test_a_queued_task_is_pending_and_an_unknown_id_is_404(client: FlaskClient) 
 
 def test_status_shows_progress_result_and_error(app: Flask, client: FlaskClient) -> None:
     celery = app.extensions["celery"]
+    for task_id in ("t-progress", "t-done", "t-failed"):  # queued by the client, as the web does
+        mark_queued(celery, task_id, CLIENT)
     celery.backend.store_result("t-progress", {"current": 2, "total": 5}, "PROGRESS")
     celery.backend.store_result("t-done", {"duration": 5}, "SUCCESS")
     celery.backend.store_result("t-failed", ValueError("boom"), "FAILURE")

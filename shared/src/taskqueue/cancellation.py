@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from celery import Celery, states
 from celery.exceptions import TaskRevokedError
 
-from taskqueue.results import STATE_ATTRIBUTE, TaskStatus, status_of
+from taskqueue.results import CLIENT_ATTRIBUTE, STATE_ATTRIBUTE, TaskStatus, status_of
 
 CANCELLED = "cancelled before it started"
 CANCELLED_WHILE_RUNNING = "cancelled while it ran"
@@ -39,22 +39,24 @@ class Cancellation:
     requested: bool = False
 
 
-def cancel_queued(celery: Celery, task_id: str) -> Cancellation:
-    """Mark the task REVOKED unless a run holds it or it succeeded; one conditional PutItem."""
+def cancel_queued(celery: Celery, task_id: str, client: str) -> Cancellation:
+    """Mark the task REVOKED unless a run holds it or it succeeded; one conditional PutItem.
+    A task another client queued is, to `client`, a task never queued."""
     backend = celery.backend
     revoked = backend.encode_result(TaskRevokedError(CANCELLED), states.REVOKED)
     meta = backend.state_meta(task_id, states.REVOKED, revoked)
     try:
         backend.client.put_item(
-            **backend.state_put(task_id, meta),
-            # Known (queued through the web), not succeeded, and no live lease.
+            **backend.state_put(task_id, meta, client=client),
+            # Queued through the web by this client, not succeeded, and no live lease.
             ConditionExpression=(
-                "attribute_exists(id)"
+                "#client = :client"
                 " AND (attribute_not_exists(#state) OR #state <> :success)"
                 " AND (attribute_not_exists(lease_until) OR lease_until < :now)"
             ),
-            ExpressionAttributeNames={"#state": STATE_ATTRIBUTE},
+            ExpressionAttributeNames={"#state": STATE_ATTRIBUTE, "#client": CLIENT_ATTRIBUTE},
             ExpressionAttributeValues={
+                ":client": {"S": client},
                 ":success": {"S": states.SUCCESS},
                 ":now": {"N": str(time.time())},
             },
@@ -64,7 +66,7 @@ def cancel_queued(celery: Celery, task_id: str) -> Cancellation:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
         held: dict[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
-        if not held:
+        if not held or held.get(CLIENT_ATTRIBUTE, {}).get("S") != client:
             return Cancellation(state=None)
         return Cancellation(state=held.get(STATE_ATTRIBUTE, {}).get("S", states.PENDING))
     status = status_of(backend.meta_from_decoded(dict(meta)))
@@ -75,8 +77,9 @@ class CancelContended(Exception):
     """The running task's record changed under every attempt to add the cancel request."""
 
 
-def request_cancel(celery: Celery, task_id: str, attempts: int = 5) -> Cancellation:
-    """Ask a running task (a live lease, not finished) to stop.
+def request_cancel(celery: Celery, task_id: str, client: str, attempts: int = 5) -> Cancellation:
+    """Ask a running task (a live lease, not finished) of `client` to stop; another client's
+    task is, to `client`, a task never queued.
 
     The web may only read and put items (its role has no UpdateItem), so the request is the
     item read consistently and put back with `cancel_requested`, on condition that neither
@@ -90,7 +93,7 @@ def request_cancel(celery: Celery, task_id: str, attempts: int = 5) -> Cancellat
             ).get("Item")
             or {}
         )
-        if not item:
+        if not item or item.get(CLIENT_ATTRIBUTE, {}).get("S") != client:
             return Cancellation(state=None)
         state = item.get(STATE_ATTRIBUTE, {}).get("S", states.PENDING)
         lease_until = float(item.get("lease_until", {}).get("N", "0"))

@@ -15,6 +15,9 @@ from taskqueue import aws_session
 
 # The item attribute that holds the state in the clear, for conditional writes.
 STATE_ATTRIBUTE = "state"
+# The item attribute naming the client that queued the task (taskqueue.api_keys); the
+# worker's updates name only their own attributes, so it stays.
+CLIENT_ATTRIBUTE = "client"
 
 
 class ProvisionedTableBackend(DynamoDBBackend):  # type: ignore[misc]
@@ -75,9 +78,14 @@ class ProvisionedTableBackend(DynamoDBBackend):  # type: ignore[misc]
             "ttl": {"N": str(int(now + self.time_to_live_seconds))},
         }
 
-    def state_put(self, task_id: str, meta: dict[str, Any]) -> dict[str, Any]:
-        """PutItem arguments that write the task's item afresh with one state."""
+    def state_put(
+        self, task_id: str, meta: dict[str, Any], *, client: str | None = None
+    ) -> dict[str, Any]:
+        """PutItem arguments that write the task's item afresh with one state (and the
+        client that owns it)."""
         item = {**self.item_key(task_id), **self.state_attributes(meta)}
+        if client is not None:
+            item[CLIENT_ATTRIBUTE] = {"S": client}
         return {"TableName": self.table_name, "Item": item}
 
     def state_update(
@@ -131,23 +139,28 @@ class TaskStatus:
     error: str | None
 
 
-def mark_queued(celery: Celery, task_id: str) -> None:
-    """Record the id as PENDING before it is sent, so only queued ids are known.
+def mark_queued(celery: Celery, task_id: str, client: str | None = None) -> None:
+    """Record the id as PENDING, owned by `client`, before it is sent, so only queued ids
+    are known.
 
     One PutItem: `backend.store_result` would first read the (new, so absent) record.
     """
     backend = celery.backend
     pending = backend.state_meta(task_id, states.PENDING)
-    backend.client.put_item(**backend.state_put(task_id, pending))
+    backend.client.put_item(**backend.state_put(task_id, pending, client=client))
 
 
-def read_status(celery: Celery, task_id: str) -> TaskStatus | None:
-    """The task's state, or None when the id was never queued (or has expired)."""
+def read_status(celery: Celery, task_id: str, *, client: str | None = None) -> TaskStatus | None:
+    """The task's state, or None when the id was never queued (or has expired); with
+    `client`, None too when another client queued it (the web's view: no way to tell)."""
     backend = celery.backend
-    raw = backend.get(backend.get_key_for_task(task_id))
-    if raw is None:
+    item = backend.client.get_item(TableName=backend.table_name, Key=backend.item_key(task_id))
+    item = item.get("Item")
+    if item is None or "result" not in item:
         return None
-    return status_of(backend.decode_result(raw))
+    if client is not None and item.get(CLIENT_ATTRIBUTE, {}).get("S") != client:
+        return None
+    return status_of(backend.decode_result(item["result"]["B"]))
 
 
 def status_of(meta: dict[str, Any]) -> TaskStatus:

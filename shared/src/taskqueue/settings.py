@@ -135,6 +135,13 @@ class Settings(BaseSettings):
         description="Seconds the load balancer keeps an idle connection (the ALB's"
         " idle_timeout.timeout_seconds); gunicorn keeps its side open longer.",
     )
+    api_key_cache_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=60,
+        description="Seconds a web process trusts its last lookup of an API key: a revoked"
+        " key stops working within this time.",
+    )
     log_level: str = Field("INFO", description="Log level of both services.")
     task_secrets: str = Field(
         "",

@@ -6,7 +6,8 @@ import copy
 from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify
-from spectree import SpecTree
+from spectree import SecurityScheme, SecuritySchemeData, SpecTree
+from spectree.models import SecureType
 
 from web_service.problems import PROBLEM_JSON
 from web_service.schemas import Problem
@@ -22,6 +23,10 @@ def _nested_model_name(_parent: str, child: str) -> str:
     return child
 
 
+# The scheme every route that queues, reads or cancels work declares (web_service.auth).
+BEARER_SCHEME = "bearerKey"
+BEARER: dict[str, list[str]] = {BEARER_SCHEME: []}
+
 spec = SpecTree(
     "flask",
     title="Task queue API",
@@ -30,6 +35,16 @@ spec = SpecTree(
     mode="strict",
     naming_strategy=_model_name,
     nested_naming_strategy=_nested_model_name,
+    security_schemes=[
+        SecurityScheme(
+            name=BEARER_SCHEME,
+            data=SecuritySchemeData(
+                type=SecureType.HTTP,
+                scheme="bearer",
+                description="An API key from `taskqueue keys create NAME`.",
+            ),
+        )
+    ],
 )
 
 bp = Blueprint("openapi", __name__)

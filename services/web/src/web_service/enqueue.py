@@ -18,16 +18,21 @@ logger = logging.getLogger(__name__)
 BROKER_ERRORS = (BotoCoreError, ClientError, KombuError, OperationalError, OSError)
 
 
-def enqueue(celery: Celery, spec: TaskSpec, params: TaskParams) -> str:
-    """Queue `spec` with `params`; return the task id."""
+def queue_unavailable() -> ProblemError:
+    """The 503 of a queueing route while SQS or the results table does not answer."""
+    return ProblemError(
+        503, "Queue unavailable", "The task queue did not answer; try again shortly."
+    )
+
+
+def enqueue(celery: Celery, spec: TaskSpec, params: TaskParams, client: str) -> str:
+    """Queue `spec` with `params` for `client` (the task's owner); return the task id."""
     task_id: str = uuid()
     try:
-        mark_queued(celery, task_id)
+        mark_queued(celery, task_id, client)
         spec.task.apply_async(kwargs=params.model_dump(), task_id=task_id)
     except BROKER_ERRORS as error:
         logger.warning("queueing failed: %s", error, extra={"task_id": task_id})
-        raise ProblemError(
-            503, "Queue unavailable", "The task queue did not answer; try again shortly."
-        ) from error
+        raise queue_unavailable() from error
     logger.info("queued %s", spec.name, extra={"task_id": task_id, "task_name": spec.name})
     return task_id

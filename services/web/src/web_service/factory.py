@@ -7,7 +7,7 @@ from taskqueue.celery_config import SQS_MAX_MESSAGE_BYTES
 from taskqueue.factory import configure_celery, create_flask_app
 from taskqueue.settings import Settings
 
-from web_service import api_spec, problems, request_log
+from web_service import api_spec, auth, problems, request_log
 from web_service.blueprints import health, seed, tasks
 
 
@@ -20,6 +20,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     configure_celery(app)
     request_log.init_app(app)
     problems.init_app(app)
+    auth.init_app(app, protected=(tasks.bp, seed.bp))
     app.register_blueprint(health.bp)
     app.register_blueprint(tasks.bp)
     app.register_blueprint(seed.bp)

@@ -17,10 +17,16 @@ class ProblemError(Exception):
     """An error the API answers with a problem document."""
 
     def __init__(
-        self, status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
     ):
         super().__init__(detail)
         self.status, self.title, self.detail, self.errors = status, title, detail, errors
+        self.headers = headers or {}
 
 
 def problem_response(error: ProblemError) -> Response:
@@ -36,6 +42,7 @@ def problem_response(error: ProblemError) -> Response:
     response = jsonify(body)
     response.status_code = error.status
     response.mimetype = PROBLEM_JSON
+    response.headers.update(error.headers)
     return response
 
 

@@ -25,11 +25,8 @@ def init_app(app: Flask) -> None:
     def _finish(response: Response) -> Response:
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
         elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        logger.info(
-            "%s %s %s",
-            request.method,
-            request.path,
-            response.status_code,
-            extra={"status": response.status_code, "duration_ms": round(elapsed_ms, 1)},
-        )
+        fields = {"status": response.status_code, "duration_ms": round(elapsed_ms, 1)}
+        if "client" in g:  # the client its key names (never the key); not on open routes
+            fields["client"] = g.client
+        logger.info("%s %s %s", request.method, request.path, response.status_code, extra=fields)
         return response

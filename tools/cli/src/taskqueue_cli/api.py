@@ -36,8 +36,10 @@ def task_body(task: str, params: dict[str, Any] | None = None) -> dict[str, Any]
 class TaskApi:
     """`POST /tasks`, `GET /tasks/<id>`, `DELETE /tasks/<id>` on one web service.
 
-    Each request opens its own connection, unless `session` is given: then they share its
-    keep-alive connections (a session per thread; the caller closes it).
+    Every request carries `Authorization: Bearer <api_key>` (unless there is no key, or the
+    caller's `headers` set their own). Each request opens its own connection, unless
+    `session` is given: then they share its keep-alive connections (a session per thread;
+    the caller closes it).
     """
 
     def __init__(
@@ -45,14 +47,22 @@ class TaskApi:
         base_url: str,
         timeout: float = DEFAULT_TIMEOUT,
         session: requests.Session | None = None,
+        *,
+        api_key: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = session
+        self.api_key = api_key
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """Any request to the web, `path` below its base URL (the timeout unless given)."""
         kwargs.setdefault("timeout", self.timeout)
+        if self.api_key is not None:
+            kwargs["headers"] = {
+                "Authorization": f"Bearer {self.api_key}",
+                **(kwargs.get("headers") or {}),
+            }
         send = self.session.request if self.session is not None else requests.request
         return send(method, f"{self.base_url}{path}", **kwargs)
 

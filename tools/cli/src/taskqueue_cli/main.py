@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from taskqueue_cli.commands import dlq, queues, tasks, workers
+from taskqueue_cli.commands import dlq, keys, queues, tasks, workers
 from taskqueue_cli.errors import ErrorReportingGroup
 from taskqueue_cli.output import examples
 
@@ -15,6 +15,7 @@ EXAMPLES = examples(
     "taskqueue dlq show",
     "taskqueue dlq redrive",
     "taskqueue workers scale 3 --stage dev",
+    "taskqueue keys create billing --stage dev",
     note="`taskqueue COMMAND --help` shows each command's",
 )
 
@@ -35,3 +36,4 @@ app.command()(tasks.cancel)
 app.command(epilog=queues.EXAMPLES)(queues.queues)
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(workers.app, name="workers")
+app.add_typer(keys.app, name="keys")

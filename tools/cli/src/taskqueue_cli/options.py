@@ -41,6 +41,18 @@ Url = Annotated[
     ),
 ]
 
+ApiKey = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        envvar="TASKQUEUE_API_KEY",
+        help="The client's API key the web requires (from `taskqueue keys create NAME`).",
+        show_default=False,
+        show_envvar=True,
+        rich_help_panel=PANEL,
+    ),
+]
+
 # `--json` on the commands that list rows: one JSON object a line.
 JsonLines = Annotated[bool, typer.Option("--json", help="Print JSON lines instead.")]
 

@@ -42,6 +42,7 @@ class Target:
     region: str | None = None
     endpoint_url: str | None = None
     credentials: dict[str, str] = field(default_factory=dict)
+    results_table: str | None = None
 
     def client(self, service: str) -> Any:
         """A boto3 client for this stack's account, region and endpoint."""
@@ -60,6 +61,12 @@ class Target:
         if not self.web_url:
             raise CliError(f"{self.name} has no web service URL: pass --url")
         return self.web_url.rstrip("/")
+
+    def require_table(self) -> str:
+        """The results table (where the clients' key hashes live), or an error."""
+        if not self.results_table:
+            raise CliError(f"{self.name} has no output ResultsTableName: deploy it again")
+        return self.results_table
 
     def require_workers(self) -> tuple[str, str]:
         """The ECS cluster and worker service, or an error saying why there are none."""
@@ -124,6 +131,7 @@ def from_stack(stack_name: str, url: str | None = None) -> Target:
         cluster=outputs.get("ClusterName"),
         worker_service=outputs.get("WorkerServiceName"),
         region=region,
+        results_table=outputs.get("ResultsTableName"),
     )
 
 
@@ -144,6 +152,7 @@ def from_local_settings(url: str | None = None) -> Target:
         region=settings.aws_region,
         endpoint_url=settings.aws_endpoint_url or local_endpoint_of(settings.task_queue_url),
         credentials=credentials,
+        results_table=settings.results_table,
     )
 
 

@@ -14,8 +14,8 @@ from taskqueue_cli.errors import CliError
 class WebClient:
     """Queue a task, read its status, cancel it: `TaskApi`'s answers as values or `CliError`."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
-        self.api = TaskApi(base_url, timeout)
+    def __init__(self, base_url: str, api_key: str | None, timeout: float = 10.0) -> None:
+        self.api = TaskApi(base_url, timeout, api_key=api_key)
 
     def enqueue(self, task: str, params: dict[str, Any]) -> str:
         """Queue `task`; its id."""
@@ -31,6 +31,8 @@ class WebClient:
             raise CliError(f"unknown task {task!r}; known tasks: {known or detail}")
         if response.status_code == 422:
             raise CliError(f"bad parameters for {task}: {problem.get('detail', '')}")
+        if response.status_code == 401:
+            raise CliError(_unauthorized(response))
         raise CliError(_describe(response, problem))
 
     def status(self, task_id: str) -> dict[str, Any]:
@@ -59,11 +61,19 @@ def _task_body(response: requests.Response, task_id: str) -> dict[str, Any]:
     if response.status_code in (200, 202):  # 202: a running task was asked to stop
         body: dict[str, Any] = response.json()
         return body
+    if response.status_code == 401:
+        raise CliError(_unauthorized(response))
     if response.status_code == 404:
         raise CliError(f"no task with id {task_id} was queued (or its result has expired)")
     if response.status_code == 409:
         raise CliError(f"too late to cancel: {_problem(response).get('detail', '')}")
     raise CliError(_describe(response, _problem(response)))
+
+
+def _unauthorized(response: requests.Response) -> str:
+    """The line for a 401: what the web said, and where the CLI takes its key from."""
+    detail = _problem(response).get("detail") or "the API key was refused"
+    return f"{detail} Set TASKQUEUE_API_KEY or pass --api-key (`taskqueue keys create NAME`)."
 
 
 def _problem(response: requests.Response) -> dict[str, Any]:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, current_app, g
 from pydantic import ValidationError
 from spectree import Response as SpecResponse
 from taskqueue.factory import settings_of
 from taskqueue.tasks import TASKS
 from taskqueue.tasks.long_task import LongTaskParams
 
-from web_service.api_spec import spec
+from web_service.api_spec import BEARER, spec
 from web_service.blueprints.tasks import accepted
 from web_service.enqueue import enqueue
 from web_service.problems import validation_problem
@@ -20,9 +20,10 @@ bp = Blueprint("sqs", __name__, url_prefix="/sqs")
 
 @bp.get("/celery/<int:duration>")
 @spec.validate(
-    resp=SpecResponse(HTTP_202=TaskAccepted, HTTP_422=Problem, HTTP_503=Problem),
+    resp=SpecResponse(HTTP_202=TaskAccepted, HTTP_401=Problem, HTTP_422=Problem, HTTP_503=Problem),
     tags=["seed"],
     skip_validation=True,
+    security=BEARER,
 )
 def add_celery_task(duration: int) -> Response:
     """Queue long_task for `duration` seconds (the seed's route); same answer as POST /tasks."""
@@ -32,5 +33,5 @@ def add_celery_task(duration: int) -> Response:
         )
     except ValidationError as error:
         raise validation_problem(error, prefix=("params",)) from error
-    task_id = enqueue(current_app.extensions["celery"], TASKS["long_task"], params)
+    task_id = enqueue(current_app.extensions["celery"], TASKS["long_task"], params, g.client)
     return accepted(task_id)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from pydantic import ValidationError
 from spectree import Response as SpecResponse
 from taskqueue.cancellation import CancelContended, cancel_queued, request_cancel
@@ -15,7 +15,7 @@ from taskqueue.factory import settings_of
 from taskqueue.results import TaskStatus, read_status
 from taskqueue.tasks import TASKS
 
-from web_service.api_spec import spec
+from web_service.api_spec import BEARER, spec
 from web_service.enqueue import BROKER_ERRORS, enqueue
 from web_service.problems import ProblemError, validation_problem
 from web_service.schemas import (
@@ -65,6 +65,7 @@ def parse_task_request() -> Any:
     resp=SpecResponse(
         HTTP_202=TaskAccepted,
         HTTP_400=Problem,
+        HTTP_401=Problem,
         HTTP_413=Problem,
         HTTP_415=Problem,
         HTTP_422=Problem,
@@ -72,27 +73,32 @@ def parse_task_request() -> Any:
     ),
     tags=["tasks"],
     skip_validation=True,
+    security=BEARER,
 )
 def create_task() -> Response:
     """Queue a task; 202 with its id and status URL."""
     task_request = parse_task_request()
     task_id = enqueue(
-        current_app.extensions["celery"], TASKS[task_request.task], task_request.params
+        current_app.extensions["celery"], TASKS[task_request.task], task_request.params, g.client
     )
     return accepted(task_id)
 
 
 @bp.get("/<task_id>")
 @spec.validate(
-    resp=SpecResponse(HTTP_200=TaskStatusBody, HTTP_404=Problem, HTTP_503=Problem),
+    resp=SpecResponse(
+        HTTP_200=TaskStatusBody, HTTP_401=Problem, HTTP_404=Problem, HTTP_503=Problem
+    ),
     tags=["tasks"],
     skip_validation=True,
+    security=BEARER,
 )
 def task_status(task_id: str) -> Response:
-    """State, progress, result or error of a queued task; 404 for an id never queued."""
+    """State, progress, result or error of a queued task; 404 for an id never queued (or
+    queued by another client)."""
     require_task_id(task_id)
     with results_table():
-        status = read_status(current_app.extensions["celery"], task_id)
+        status = read_status(current_app.extensions["celery"], task_id, client=g.client)
     if status is None:
         raise not_queued(task_id)
     return status_body(task_id, status)
@@ -103,12 +109,14 @@ def task_status(task_id: str) -> Response:
     resp=SpecResponse(
         HTTP_200=TaskStatusBody,
         HTTP_202=TaskStatusBody,
+        HTTP_401=Problem,
         HTTP_404=Problem,
         HTTP_409=Problem,
         HTTP_503=Problem,
     ),
     tags=["tasks"],
     skip_validation=True,
+    security=BEARER,
 )
 def cancel_task(task_id: str) -> Response:
     """Cancel a task: 200 with state REVOKED if no worker runs it; 202 with its state now if
@@ -120,10 +128,10 @@ def cancel_task(task_id: str) -> Response:
     require_task_id(task_id)
     celery = current_app.extensions["celery"]
     with results_table():
-        outcome = cancel_queued(celery, task_id)
+        outcome = cancel_queued(celery, task_id, g.client)
         if outcome.state is not None and outcome.status is None:
             try:
-                outcome = request_cancel(celery, task_id)
+                outcome = request_cancel(celery, task_id, g.client)
             except CancelContended as error:
                 raise ProblemError(
                     503, "Task busy", "The running task's record kept changing; try again."

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from taskqueue_cli.options import Local, Stage, Url, target
+from taskqueue_cli.options import ApiKey, Local, Stage, Url, target
 from taskqueue_cli.output import echo_fields, examples
 from taskqueue_cli.params import parse_params
 from taskqueue_cli.watch import FINAL_STATES, watch
@@ -40,13 +40,14 @@ def enqueue(
     stage: Stage = None,
     local: Local = False,
     url: Url = None,
+    api_key: ApiKey = None,
 ) -> None:
     """Queue TASK with its KEY=VALUE parameters and print its id.
 
     A value is JSON when it parses as JSON (`duration=3` is a number), text otherwise.
     With `--watch` the exit code is 0 on SUCCESS and 1 on FAILURE, with the task's error.
     """
-    web = WebClient(target(stage, local, url).require_web())
+    web = WebClient(target(stage, local, url).require_web(), api_key)
     task_id = web.enqueue(task, parse_params(params or []))
     typer.echo(task_id)
     if not watch_:
@@ -66,9 +67,10 @@ def status(
     stage: Stage = None,
     local: Local = False,
     url: Url = None,
+    api_key: ApiKey = None,
 ) -> None:
     """Show one task's state, progress, result or error."""
-    body = WebClient(target(stage, local, url).require_web()).status(task_id)
+    body = WebClient(target(stage, local, url).require_web(), api_key).status(task_id)
     if as_json:
         typer.echo(json.dumps(body))
         return
@@ -80,13 +82,14 @@ def cancel(
     stage: Stage = None,
     local: Local = False,
     url: Url = None,
+    api_key: ApiKey = None,
 ) -> None:
     """Cancel a task (exit 1 if it already finished).
 
     A queued task is REVOKED at once: the worker that receives it drops it. A running task is
     asked to stop: its worker stops it at its next heartbeat, and its state becomes REVOKED.
     """
-    body = WebClient(target(stage, local, url).require_web()).cancel(task_id)
+    body = WebClient(target(stage, local, url).require_web(), api_key).cancel(task_id)
     lines = describe(body)
     if body["state"] != "REVOKED":  # running: asked to stop
         lines.append(("cancel", "requested: its worker stops it at its next heartbeat"))
