@@ -138,14 +138,17 @@ class Rehearsal:
         return sources
 
     def register_client(self) -> str:
-        """A key for client `rehearsal` in the table the stack's ResultsTableName names."""
-        assert self.deployment is not None
-        stacks = self.aws.client("cloudformation").describe_stacks(
-            StackName=self.deployment.stack_name
-        )
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks["Stacks"][0]["Outputs"]}
+        """A key for client `rehearsal` in the results table the web task was deployed with
+        (its `RESULTS_TABLE`, resolved by CloudFormation; moto's DescribeStacks after a CDK
+        deploy lists no outputs)."""
+        (web,) = [service for service in self.services if service.short_name == "web"]
+        environment = {
+            item["name"]: item["value"]
+            for container in web.task_definition["containerDefinitions"]
+            for item in container.get("environment", [])
+        }
         return api_keys.create(
-            self.aws.client("dynamodb"), outputs["ResultsTableName"], "rehearsal"
+            self.aws.client("dynamodb"), environment["RESULTS_TABLE"], "rehearsal"
         )
 
     def start_endpoint(self) -> None:
