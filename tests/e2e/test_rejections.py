@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from taskqueue.settings import Settings
 
 from harness.stack import LocalStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 PROBLEM_JSON = "application/problem+json"
+# One second over the largest duration the running stack (default settings) accepts.
+OVER_MAX = int(Settings.model_fields["task_max_duration"].default) + 1
 TOO_LARGE = b'{"task": "noop", "params": {"pad": "' + b"x" * (256 * 1024) + b'"}}'
 
 
@@ -69,7 +72,7 @@ BAD_REQUESTS = [
         id="negative-duration",
     ),
     pytest.param(
-        {"json": {"task": "long_task", "params": {"duration": 61}}},
+        {"json": {"task": "long_task", "params": {"duration": OVER_MAX}}},
         422,
         "params.duration",
         id="duration-over-max",
@@ -102,7 +105,7 @@ def test_bad_input_gets_a_problem_naming_the_field_and_queues_nothing(
     assert web_without_worker.queue_depth() == depth_before
 
 
-@pytest.mark.parametrize("duration", ["0", "61", "-3"])
+@pytest.mark.parametrize("duration", ["0", str(OVER_MAX), "-3"])
 def test_the_seed_route_refuses_durations_out_of_range(
     web_without_worker: LocalStack, duration: str
 ) -> None:
