@@ -18,16 +18,18 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 LONG = {"TASK_MAX_DURATION": "20"}
 
 
+def start_worker(stack: LocalStack, name: str) -> Process:
+    """A worker of one pool process, with its own log and heartbeat file."""
+    return stack.start_worker(
+        name,
+        WORKER_CONCURRENCY="1",
+        WORKER_HEARTBEAT_FILE=str(stack.work_dir / f"{name}-heartbeat"),
+    )
+
+
 def start_workers(stack: LocalStack, count: int) -> list[Process]:
     """`count` workers of one pool process each, polling the same queue."""
-    return [
-        stack.start_worker(
-            f"worker-{index}",
-            WORKER_CONCURRENCY="1",
-            WORKER_HEARTBEAT_FILE=str(stack.work_dir / f"heartbeat-{index}"),
-        )
-        for index in range(count)
-    ]
+    return [start_worker(stack, f"worker-{index}") for index in range(count)]
 
 
 def runs(workers: list[Process], duration: int) -> int:
@@ -58,11 +60,7 @@ def test_a_sigkilled_worker_s_task_starts_again_within_one_base_visibility(
     [first] = start_workers(stack, 1)
     task_id = enqueue(stack, "long_task", duration=10)
     wait_until(lambda: state(stack, task_id) == "PROGRESS", 30, "the task running")
-    second = stack.start_worker(
-        "second-worker",
-        WORKER_CONCURRENCY="1",
-        WORKER_HEARTBEAT_FILE=str(stack.work_dir / "second-heartbeat"),
-    )
+    second = start_worker(stack, "second-worker")
 
     first.kill_group(signal.SIGKILL)  # main process and pool: no clean-up, no hand-back
     killed_at = time.monotonic()
@@ -114,11 +112,7 @@ def test_sigterm_hands_a_long_task_back_to_another_worker_within_seconds(
     [stopping] = start_workers(stack, 1)
     task_id = enqueue(stack, "long_task", duration=15)
     wait_until(lambda: state(stack, task_id) == "PROGRESS", 30, "the task running")
-    other = stack.start_worker(
-        "other-worker",
-        WORKER_CONCURRENCY="1",
-        WORKER_HEARTBEAT_FILE=str(stack.work_dir / "other-heartbeat"),
-    )
+    other = start_worker(stack, "other-worker")
 
     stopping.send_signal(signal.SIGTERM)  # a Spot interruption, or `make worker` Ctrl-C
     stopped_at = time.monotonic()
