@@ -44,7 +44,8 @@ MAX_POLL_BACKOFF_SECONDS = 10
 
 
 class Channel(SQS.Channel):
-    """An SQS channel whose restored messages are visible again at once."""
+    """An SQS channel whose restored messages are visible again at once, and whose delayed
+    tasks wait in SQS."""
 
     failed_polls = 0
 
