@@ -165,6 +165,8 @@ def test_a_retry_with_backoff_waits_in_sqs_then_succeeds(stack: LocalStack) -> N
     task_id = post(stack, {"task": "retry_then_succeed", "params": {"failures": 1, "countdown": 3}})
 
     wait_for_state(stack, task_id, "RETRY", 10)
+    # The failed run's message is acknowledged just after RETRY is recorded.
+    wait_until(lambda: depth(stack).in_flight == 0, 5, "the failed run's message acknowledged")
     backoff = samples_until(stack, received_at(stack, task_id)[0] + 2.5)
     wait_for_state(stack, task_id, "SUCCESS", 15)
 
