@@ -42,8 +42,9 @@ WORKER_QUEUE_ACTIONS = (
     "sqs:GetQueueAttributes",
     "sqs:SendMessage",
 )
-# Every state the worker records, and the idempotency claim, is one conditional UpdateItem.
-WORKER_TABLE_ACTIONS = ("dynamodb:UpdateItem",)
+# Every state the worker records, and the idempotency claim, is one conditional UpdateItem;
+# its one read is whether a delayed task it re-delays was cancelled (taskqueue.delays).
+WORKER_TABLE_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:GetItem")
 # A busy worker task protects itself from scale-in and deployments through the ECS agent's
 # endpoint, which calls these with the task role. Both take the resource type `task`
 # (arn:...:task/<cluster>/<id>): the statement names this cluster's tasks, the tightest

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 PROBLEM_JSON = "application/problem+json"
 # One second over the largest duration the running stack (default settings) accepts.
 OVER_MAX = int(Settings.model_fields["task_max_duration"].default) + 1
+# The longest delay the running stack accepts (TASK_MAX_DELAY's default: 7 days).
+MAX_DELAY = int(Settings.model_fields["task_max_delay"].default)
 TOO_LARGE = b'{"task": "noop", "params": {"pad": "' + b"x" * (256 * 1024) + b'"}}'
 
 
@@ -79,6 +82,30 @@ BAD_REQUESTS = [
     ),
     pytest.param({"json": [1, 2, 3]}, 422, None, id="json-array"),
     pytest.param(
+        {"json": {"task": "noop", "delay_seconds": MAX_DELAY + 1}},
+        422,
+        "delay_seconds",
+        id="delay-over-max",
+    ),
+    pytest.param(
+        {"json": {"task": "noop", "not_before": "2020-01-01T00:00:00Z"}},
+        422,
+        "not_before",
+        id="due-time-in-the-past",
+    ),
+    pytest.param(
+        {"json": {"task": "noop", "not_before": "2030-01-01T00:00:00"}},
+        422,
+        "not_before",
+        id="due-time-without-offset",
+    ),
+    pytest.param(
+        {"json": {"task": "noop", "delay_seconds": 5, "not_before": "2030-01-01T00:00:00Z"}},
+        422,
+        "not_before",
+        id="delay-and-due-time",
+    ),
+    pytest.param(
         {"data": TOO_LARGE, "headers": {"Content-Type": "application/json"}},
         413,
         None,
@@ -103,6 +130,22 @@ def test_bad_input_gets_a_problem_naming_the_field_and_queues_nothing(
         assert field in [error["field"] for error in problem["errors"]]
     assert "Traceback" not in response.text
     assert web_without_worker.queue_depth() == depth_before
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"delay_seconds": MAX_DELAY + 1},
+        {"not_before": (datetime.now(UTC) + timedelta(seconds=MAX_DELAY + 60)).isoformat()},
+    ],
+)
+def test_a_delay_beyond_the_maximum_names_the_maximum(
+    web_without_worker: LocalStack, extra: dict[str, Any]
+) -> None:
+    response = web_without_worker.api().request("POST", "/tasks", json={"task": "noop", **extra})
+
+    assert response.status_code == 422
+    assert f"at most {MAX_DELAY} seconds (7 days, TASK_MAX_DELAY)" in response.json()["detail"]
 
 
 @pytest.mark.parametrize("duration", ["0", str(OVER_MAX), "-3"])

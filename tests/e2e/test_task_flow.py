@@ -46,6 +46,7 @@ def test_queued_task_runs_on_the_worker_with_progress_then_success(
         "progress": None,
         "result": {"duration": 3},
         "error": None,
+        "due": None,
     }
     worker_log = running_stack.processes[1].log()
     assert "Working... 1/3" in worker_log and "Working... 3/3" in worker_log

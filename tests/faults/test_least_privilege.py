@@ -10,6 +10,7 @@ each action may touch is proven on the template by tests/infra/test_iam.py.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,8 @@ def test_the_web_role_can_queue_but_not_consume(
 def test_the_whole_flow_runs_on_the_task_roles_alone(
     stack: LocalStack, enforced: dict[str, dict[str, str]]
 ) -> None:
-    long_enough = {"TASK_MAX_DURATION": "20"}  # a task to cancel while it runs
+    # A task to cancel while it runs; delays re-delayed by the worker every second.
+    long_enough = {"TASK_MAX_DURATION": "20", "DELAY_HOP_SECONDS": "1"}
     stack.start_web(**enforced["web"], **long_enough)
     worker = stack.start_worker(WORKER_CONCURRENCY="1", **enforced["worker"], **long_enough)
 
@@ -142,4 +144,16 @@ def test_the_whole_flow_runs_on_the_task_roles_alone(
     cancelled = stack.api().delete_task(task_id)
     assert cancelled.status_code == 409, cancelled.text
 
-    assert "403" not in worker.log() and "AccessDenied" not in worker.log()
+    # delay, once the worker is idle: sent with DelaySeconds, hops (the worker's SendMessage
+    # and DeleteMessage); a cancelled one's hop is dropped after the worker's GetItem
+    delayed, cancelled_delayed = (
+        stack.api().request("POST", "/tasks", json={"task": "noop", "delay_seconds": 3}).json()
+        for _ in range(2)
+    )
+    assert stack.api().delete_task(cancelled_delayed["id"]).status_code == 200
+    wait_until(lambda: state(stack, delayed["id"]) == "SUCCESS", 20, "the delayed task")
+    assert f"task {delayed['id']} is due in" in worker.log()
+    assert f"task {cancelled_delayed['id']} was cancelled while delayed" in worker.log()
+
+    # A denial is "(403)"; a bare "403" also occurs inside run times and ids (2.124532...4037s).
+    assert not re.search(r"\b403\b", worker.log()) and "AccessDenied" not in worker.log()

@@ -20,6 +20,7 @@ WORKER_ACTIONS = {
     "sqs:GetQueueAttributes",
     "sqs:SendMessage",
     "dynamodb:UpdateItem",
+    "dynamodb:GetItem",
     "ecs:UpdateTaskProtection",
     "ecs:GetTaskProtection",
 }

@@ -31,11 +31,27 @@ def test_the_request_schema_is_a_union_over_the_registered_tasks(client: FlaskCl
         "fail",
         "crash",
         "check_secret",
+        "retry_then_succeed",
     }
     long_params = next(v for k, v in schemas.items() if k.endswith("LongTaskParams"))
     assert long_params["required"] == ["duration"]
     assert long_params["properties"]["duration"]["minimum"] == 1
     assert long_params["additionalProperties"] is False
+
+
+def test_the_request_schema_documents_the_delay_fields(client: FlaskClient) -> None:
+    schemas = client.get("/openapi.json").json["components"]["schemas"]
+
+    long_request = next(v for k, v in schemas.items() if k.endswith("LongTaskRequest"))
+    delay, not_before = (
+        long_request["properties"][name] for name in ("delay_seconds", "not_before")
+    )
+    assert {"type": "integer", "minimum": 0} in delay["anyOf"]
+    assert {"type": "string", "format": "date-time"} in not_before["anyOf"]
+    assert "TASK_MAX_DELAY" in delay["description"] and "RFC 3339" in not_before["description"]
+    assert not {"delay_seconds", "not_before"} & set(long_request.get("required", []))
+    status = next(v for k, v in schemas.items() if k.endswith("TaskStatusBody"))
+    assert "due" in status["properties"]
 
 
 def refs_in(node: object) -> list[str]:

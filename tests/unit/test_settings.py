@@ -99,3 +99,26 @@ def test_settings_from_values_ignore_the_process_environment(
 def test_settings_from_values_refuse_what_the_environment_would() -> None:
     with pytest.raises(ValidationError, match=r"TASK_SOFT_TIME_LIMIT \(200\) must be below"):
         Settings.from_values(task_soft_time_limit=200, task_time_limit=100)
+
+
+def test_delays_default_to_a_week_in_hops_of_sqs_maximum() -> None:
+    settings = Settings()
+
+    assert settings.task_max_delay == 7 * 86_400
+    assert settings.delay_hop_seconds == 900
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"delay_hop_seconds": 901},  # SQS refuses a DelaySeconds above 900
+        {"delay_hop_seconds": 0},
+        {"task_max_delay": 0},
+        {"task_max_delay": 366 * 86_400},
+    ],
+)
+def test_delay_settings_beyond_what_sqs_and_the_hops_carry_are_refused(
+    overrides: dict[str, int],
+) -> None:
+    with pytest.raises(ValidationError):
+        Settings.from_values(**overrides)

@@ -46,6 +46,7 @@ def test_a_queued_task_is_pending_and_an_unknown_id_is_404(client: FlaskClient) 
         "progress": None,
         "result": None,
         "error": None,
+        "due": None,
     }
     missing = client.get("/tasks/never-queued")
     assert missing.status_code == 404

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from celery import Celery, states
 from celery.exceptions import TaskRevokedError
 
+from taskqueue.factory import settings_of
 from taskqueue.results import CLIENT_ATTRIBUTE, STATE_ATTRIBUTE, TaskStatus, status_of
 
 CANCELLED = "cancelled before it started"
@@ -45,9 +46,13 @@ def cancel_queued(celery: Celery, task_id: str, client: str) -> Cancellation:
     backend = celery.backend
     revoked = backend.encode_result(TaskRevokedError(CANCELLED), states.REVOKED)
     meta = backend.state_meta(task_id, states.REVOKED, revoked)
+    put = backend.state_put(task_id, meta, client=client)
+    # Kept until a delayed task's last possible due time has passed too: a record gone
+    # before its message is due would let the message run (taskqueue.delays).
+    put["Item"]["ttl"]["N"] = str(int(put["Item"]["ttl"]["N"]) + max_delay(celery))
     try:
         backend.client.put_item(
-            **backend.state_put(task_id, meta, client=client),
+            **put,
             # Queued through the web by this client, not succeeded, and no live lease.
             ConditionExpression=(
                 "#client = :client"
@@ -71,6 +76,11 @@ def cancel_queued(celery: Celery, task_id: str, client: str) -> Cancellation:
         return Cancellation(state=held.get(STATE_ATTRIBUTE, {}).get("S", states.PENDING))
     status = status_of(backend.meta_from_decoded(dict(meta)))
     return Cancellation(state=states.REVOKED, status=status)
+
+
+def max_delay(celery: Celery) -> int:
+    """The longest delay a task may have been queued with (TASK_MAX_DELAY)."""
+    return settings_of(celery.flask_app).task_max_delay
 
 
 class CancelContended(Exception):

@@ -65,6 +65,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             # prefetch-1 worker near 3 tasks/s; 0 costs no idle CPU because the poll blocks.
             "polling_interval": 0,
             "client-config": aws_client_config(settings),
+            # A task's delay waits in SQS in hops of at most this (taskqueue.delays).
+            "delay_hop_seconds": settings.delay_hop_seconds,
         },
         # The SDK already retries once (client-config); a second layer of retries in kombu
         # would stretch a broker outage past the web's 5 s answer.

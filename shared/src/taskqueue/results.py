@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.config import Config
@@ -18,6 +19,9 @@ STATE_ATTRIBUTE = "state"
 # The item attribute naming the client that queued the task (taskqueue.api_keys); the
 # worker's updates name only their own attributes, so it stays.
 CLIENT_ATTRIBUTE = "client"
+# The state of a task queued with a delay until it is due (taskqueue.delays); its record's
+# result is {"due": <RFC 3339>}.
+SCHEDULED = "SCHEDULED"
 
 
 class ProvisionedTableBackend(DynamoDBBackend):  # type: ignore[misc]
@@ -137,17 +141,32 @@ class TaskStatus:
     progress: dict[str, int] | None
     result: Any
     error: str | None
+    due: str | None = None
 
 
-def mark_queued(celery: Celery, task_id: str, client: str | None = None) -> None:
+def mark_queued(
+    celery: Celery, task_id: str, client: str | None = None, due: datetime | None = None
+) -> None:
     """Record the id as PENDING, owned by `client`, before it is sent, so only queued ids
-    are known.
+    are known; SCHEDULED with its `due` time instead when it waits until then.
 
-    One PutItem: `backend.store_result` would first read the (new, so absent) record.
+    One PutItem: `backend.store_result` would first read the (new, so absent) record. A
+    scheduled record is kept for RESULT_EXPIRES after it is due, not after now.
     """
     backend = celery.backend
-    pending = backend.state_meta(task_id, states.PENDING)
-    backend.client.put_item(**backend.state_put(task_id, pending, client=client))
+    if due is None:
+        pending = backend.state_meta(task_id, states.PENDING)
+        backend.client.put_item(**backend.state_put(task_id, pending, client=client))
+        return
+    scheduled = backend.state_meta(task_id, SCHEDULED, {"due": rfc3339(due)})
+    put = backend.state_put(task_id, scheduled, client=client)
+    put["Item"]["ttl"] = {"N": str(int(due.timestamp() + backend.time_to_live_seconds))}
+    backend.client.put_item(**put)
+
+
+def rfc3339(moment: datetime) -> str:
+    """`moment` in UTC as RFC 3339, to the millisecond: 2026-12-01T18:00:00.250Z."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def read_status(celery: Celery, task_id: str, *, client: str | None = None) -> TaskStatus | None:
@@ -172,5 +191,7 @@ def status_of(meta: dict[str, Any]) -> TaskStatus:
     if state in states.EXCEPTION_STATES:
         error = f"{type(info).__name__}: {info}" if isinstance(info, BaseException) else str(info)
         return TaskStatus(state=state, progress=None, result=None, error=error)
+    if state == SCHEDULED and isinstance(info, dict):
+        return TaskStatus(state=state, progress=None, result=None, error=None, due=info["due"])
     result = info if state == states.SUCCESS else None
     return TaskStatus(state=state, progress=None, result=result, error=None)

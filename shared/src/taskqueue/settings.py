@@ -19,6 +19,12 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 # SQS keeps a received message invisible for 12 hours at most, extensions included: a task
 # still running after that is delivered again. No time limit may be longer.
 SQS_MAX_INVISIBLE_SECONDS = 43_200
+# SQS delays one message by at most 15 minutes (DelaySeconds); a longer delay re-delays the
+# message in hops of at most this long (taskqueue.sqs_transport).
+SQS_MAX_DELAY_SECONDS = 900
+# The longest delay the web accepts may be at most a year: a hop every 15 minutes for a year
+# is 35,040 hops (70,080 SQS requests).
+MAX_TASK_DELAY_SECONDS = 365 * 86_400
 
 
 class SettingsError(ValueError):
@@ -86,6 +92,20 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest `duration` the web accepts for long_task; its limits are this plus"
         " TASK_SOFT_TIME_LIMIT and TASK_TIME_LIMIT.",
+    )
+    task_max_delay: int = Field(
+        7 * 86_400,
+        gt=0,
+        le=MAX_TASK_DELAY_SECONDS,
+        description="Longest delay (`delay_seconds`, or `not_before` from now) the web accepts"
+        " for a task, in seconds (7 days by default, a year at most).",
+    )
+    delay_hop_seconds: int = Field(
+        SQS_MAX_DELAY_SECONDS,
+        ge=1,
+        le=SQS_MAX_DELAY_SECONDS,
+        description="For tests only: the longest DelaySeconds one message gets; a longer delay"
+        " is re-sent in hops of this length (SQS's 900 s, the default and maximum).",
     )
     task_cancel_grace: float = Field(
         30.0,

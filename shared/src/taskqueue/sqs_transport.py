@@ -14,19 +14,27 @@ empty and polls again with a capped backoff until the endpoint answers.
 kombu 5.7 also builds a boto3 session per connection; this channel's clients share the
 process's one session (taskqueue.aws_session).
 
+A task whose eta is ahead (a countdown, a retry's backoff, the web's delay) is sent with
+SQS's DelaySeconds, and one received before its eta is re-delayed in SQS instead of waiting
+in the worker's memory (taskqueue.delays).
+
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from botocore.config import Config
 from kombu.transport import SQS
+from kombu.utils.encoding import bytes_to_str
 
 from taskqueue import aws_session
 from taskqueue.celery_app import celery
+from taskqueue.delays import delay_seconds, eta_of, is_revoked, needs_hop
 from taskqueue.idempotency import release
+from taskqueue.settings import SQS_MAX_DELAY_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +44,8 @@ MAX_POLL_BACKOFF_SECONDS = 10
 
 
 class Channel(SQS.Channel):
-    """An SQS channel whose restored messages are visible again at once."""
+    """An SQS channel whose restored messages are visible again at once, and whose delayed
+    tasks wait in SQS."""
 
     failed_polls = 0
 
@@ -48,8 +57,38 @@ class Channel(SQS.Channel):
         if self.failed_polls:
             logger.info("receiving from %s again", qname)
             self.failed_polls = 0
-        received: int = super()._on_messages_ready(queue, qname, messages)
+        due = [
+            m for m in messages.get("Messages") or [] if not self._delayed_again(queue, qname, m)
+        ]
+        received: int = super()._on_messages_ready(queue, qname, {**messages, "Messages": due})
         return received
+
+    @property
+    def delay_hop_seconds(self) -> int:
+        """The longest DelaySeconds of one message (SQS's 900 s; shorter in tests only)."""
+        return int(self.transport_options.get("delay_hop_seconds", SQS_MAX_DELAY_SECONDS))
+
+    def _delayed_again(self, queue_url: str, qname: str, received: dict[str, Any]) -> bool:
+        """A received task not due yet goes back to SQS with the remaining delay (a hop) and
+        is not handed to Celery; a cancelled one is dropped instead. False when it is due."""
+        text = bytes_to_str(self._decode_python_message_body(received["Body"]))
+        payload: dict[str, Any] = self._prepare_json_payload(text)
+        eta = eta_of(payload)
+        if eta is None or not needs_hop(eta, time.time()):
+            return False
+        task_id = (payload.get("headers") or {}).get("id")
+        try:
+            if task_id and is_revoked(celery, task_id):
+                logger.info("task %s was cancelled while delayed: dropped", task_id)
+            else:
+                self._put(qname, payload)  # the copy first: a lost delete only duplicates
+                logger.info("task %s is due in %.0f s: delayed again", task_id, eta - time.time())
+            self.sqs(queue=qname).delete_message(
+                QueueUrl=queue_url, ReceiptHandle=received["ReceiptHandle"]
+            )
+        except Exception:  # it stays hidden and comes back after the visibility timeout
+            logger.warning("could not delay task %s again", task_id, exc_info=True)
+        return True
 
     def _loop1(self, queue: str, messages_fetched: int | None = None) -> None:
         if self.failed_polls:
@@ -84,6 +123,11 @@ class Channel(SQS.Channel):
 
     def _put(self, queue: str, message: dict[str, Any], **kwargs: Any) -> None:
         if not message.get("redelivered"):
+            delay = delay_seconds(eta_of(message), time.time(), self.delay_hop_seconds)
+            properties = message.setdefault("properties", {})
+            properties.pop("delay_seconds", None)  # a hop's copy carries the previous one
+            if delay:
+                properties["delay_seconds"] = delay  # kombu 5.7 sends it as DelaySeconds
             super()._put(queue, message, **kwargs)
             return
         task_id = message.get("headers", {}).get("id")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
 from celery import Celery, uuid
@@ -25,12 +26,16 @@ def queue_unavailable() -> ProblemError:
     )
 
 
-def enqueue(celery: Celery, spec: TaskSpec, params: TaskParams, client: str) -> str:
-    """Queue `spec` with `params` for `client` (the task's owner); return the task id."""
+def enqueue(
+    celery: Celery, spec: TaskSpec, params: TaskParams, client: str, due: datetime | None = None
+) -> str:
+    """Queue `spec` with `params` for `client` (the task's owner), to run no earlier than
+    `due` if given (SCHEDULED until then); return the task id."""
     task_id: str = uuid()
     try:
-        mark_queued(celery, task_id, client)
-        spec.task.apply_async(kwargs=params.model_dump(), task_id=task_id)
+        mark_queued(celery, task_id, client, due=due)
+        # Celery's eta: the transport sends it with SQS's DelaySeconds (taskqueue.delays).
+        spec.task.apply_async(kwargs=params.model_dump(), task_id=task_id, eta=due)
     except BROKER_ERRORS as error:
         logger.warning("queueing failed: %s", error, extra={"task_id": task_id})
         raise queue_unavailable() from error

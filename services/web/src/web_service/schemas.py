@@ -14,7 +14,8 @@ TaskRequestUnion = Annotated[Union[_REQUEST_MODELS], Field(discriminator="task")
 
 
 class TaskRequest(RootModel[TaskRequestUnion]):
-    """`{"task": <name>, "params": {...}}`: the task to queue and its parameters."""
+    """`{"task": <name>, "params": {...}}`: the task to queue and its parameters; optionally
+    `"delay_seconds"` or `"not_before"` (RFC 3339), not both."""
 
 
 TASK_REQUEST = TypeAdapter(TaskRequestUnion)
@@ -35,13 +36,17 @@ class Progress(BaseModel):
 
 
 class TaskStatusBody(BaseModel):
-    """One task's state: PENDING, STARTED, PROGRESS, SUCCESS, FAILURE, RETRY or REVOKED."""
+    """One task's state: SCHEDULED, PENDING, STARTED, PROGRESS, SUCCESS, FAILURE, RETRY or
+    REVOKED."""
 
     id: str
     state: str
     progress: Progress | None
     result: Any = None
     error: str | None
+    due: str | None = Field(
+        None, description="SCHEDULED: when it is due (RFC 3339, UTC); null otherwise."
+    )
 
 
 class FieldError(BaseModel):

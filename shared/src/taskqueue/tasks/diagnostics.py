@@ -4,6 +4,8 @@
 delivers it again after the visibility timeout and moves it to the dead-letter queue after
 MAX_RECEIVE_COUNT receives, while other tasks keep flowing. `check_secret` proves a worker
 reads its secret variables at run time, and fails like `fail` when the value differs.
+`retry_then_succeed` retries with a backoff (`self.retry(countdown=…)`, a delayed message,
+taskqueue.delays) before it succeeds, or fails for good once its retries are used up.
 """
 
 from __future__ import annotations
@@ -66,3 +68,32 @@ def check_secret(self: Task, name: str, sha256: str) -> dict[str, bool]:
     if hashlib.sha256(value.get_secret_value().encode()).hexdigest() != sha256:
         raise SecretMismatch(f"{name}={value!r} does not have SHA-256 {sha256}")
     return {"matches": True}
+
+
+class RetryParams(TaskParams):
+    """Parameters of retry_then_succeed."""
+
+    failures: int = Field(1, ge=0, le=5, description="Runs that fail, each retried, first.")
+    countdown: int = Field(
+        1, ge=0, le=900, description="Seconds from a failed run to its retry (the backoff)."
+    )
+    max_retries: int = Field(
+        3, ge=0, le=5, description="Retries allowed; a failure after the last one is final."
+    )
+
+
+class PlannedFailure(RuntimeError):
+    """One of the failures retry_then_succeed was asked for."""
+
+
+@register(RetryParams)
+def retry_then_succeed(
+    self: Task, failures: int, countdown: int, max_retries: int
+) -> dict[str, int]:
+    """Fail `failures` times, each retried after `countdown` s (at most `max_retries`), then
+    succeed: exercises retries with backoff and, past max_retries, the dead-letter queue."""
+    retries = self.request.retries
+    if retries < failures:
+        error = PlannedFailure(f"failure {retries + 1} of {failures}")
+        raise self.retry(exc=error, countdown=countdown, max_retries=max_retries)
+    return {"retries": retries}

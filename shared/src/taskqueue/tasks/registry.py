@@ -5,14 +5,30 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from celery import Task
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
 
 from taskqueue.celery_app import celery
+from taskqueue.delays import check_delay_seconds, check_not_before
 from taskqueue.idempotency import run_once
-from taskqueue.settings import SQS_MAX_INVISIBLE_SECONDS, Settings, SettingsError, too_long
+from taskqueue.settings import (
+    SQS_MAX_INVISIBLE_SECONDS,
+    Settings,
+    SettingsError,
+    get_settings,
+    too_long,
+)
 
 # A task's own time limit in seconds, or how to compute it from the settings.
 Limit = int | Callable[[Settings], int] | None
@@ -100,17 +116,60 @@ def _seconds(limit: Limit, settings: Settings, default: int) -> int:
 
 
 def request_models() -> list[type[BaseModel]]:
-    """One `{"task": <name>, "params": {...}}` model per task, for a discriminated union."""
+    """One `{"task": <name>, "params": {...}}` model per task, for a discriminated union;
+    `delay_seconds` or `not_before` beside them delay it (taskqueue.delays)."""
     return [
         create_model(
             f"{_camel(spec.name)}Request",
             __config__=ConfigDict(extra="forbid", title=f"{spec.name} request"),
             __doc__=spec.summary,
+            __validators__=DELAY_VALIDATORS,
             task=(Literal[spec.name], Field(description="The task to queue.")),  # type: ignore[arg-type]
             params=_params_field(spec.params),
+            delay_seconds=(
+                int | None,
+                Field(
+                    None,
+                    ge=0,
+                    description="Run no earlier than this many seconds from now; at most"
+                    " TASK_MAX_DELAY (7 days by default). Not with `not_before`.",
+                ),
+            ),
+            not_before=(
+                AwareDatetime | None,
+                Field(
+                    None,
+                    description="Run no earlier than this time (RFC 3339 with an offset); at"
+                    " most TASK_MAX_DELAY from now, at most 5 s in the past. Not with"
+                    " `delay_seconds`.",
+                ),
+            ),
         )
         for spec in TASKS.values()
     ]
+
+
+def _max_delay(info: ValidationInfo) -> int:
+    settings: Settings = (info.context or {}).get("settings") or get_settings()
+    return settings.task_max_delay
+
+
+def _check_delay_seconds(cls: type[BaseModel], delay: int | None, info: ValidationInfo) -> Any:
+    return None if delay is None else check_delay_seconds(delay, _max_delay(info))
+
+
+def _check_not_before(cls: type[BaseModel], not_before: Any, info: ValidationInfo) -> Any:
+    if not_before is None:
+        return None
+    if info.data.get("delay_seconds") is not None:
+        raise ValueError("give either delay_seconds or not_before, not both")
+    return check_not_before(not_before, _max_delay(info), datetime.now(UTC))
+
+
+DELAY_VALIDATORS: dict[str, Callable[..., Any]] = {
+    "_check_delay_seconds": field_validator("delay_seconds")(_check_delay_seconds),
+    "_check_not_before": field_validator("not_before")(_check_not_before),
+}
 
 
 def _params_field(params: type[TaskParams]) -> tuple[Any, Any]:

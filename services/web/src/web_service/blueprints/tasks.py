@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from pydantic import ValidationError
 from spectree import Response as SpecResponse
 from taskqueue.cancellation import CancelContended, cancel_queued, request_cancel
+from taskqueue.delays import due_time
 from taskqueue.factory import settings_of
 from taskqueue.results import TaskStatus, read_status
 from taskqueue.tasks import TASKS
@@ -76,10 +78,16 @@ def parse_task_request() -> Any:
     security=BEARER,
 )
 def create_task() -> Response:
-    """Queue a task; 202 with its id and status URL."""
+    """Queue a task, at once or after `delay_seconds` or at `not_before` (SCHEDULED until
+    then); 202 with its id and status URL."""
     task_request = parse_task_request()
+    due = due_time(task_request.delay_seconds, task_request.not_before, datetime.now(UTC))
     task_id = enqueue(
-        current_app.extensions["celery"], TASKS[task_request.task], task_request.params, g.client
+        current_app.extensions["celery"],
+        TASKS[task_request.task],
+        task_request.params,
+        g.client,
+        due=due,
     )
     return accepted(task_id)
 
@@ -119,8 +127,9 @@ def task_status(task_id: str) -> Response:
     security=BEARER,
 )
 def cancel_task(task_id: str) -> Response:
-    """Cancel a task: 200 with state REVOKED if no worker runs it; 202 with its state now if
-    one does (it stops at the worker's next heartbeat, then REVOKED); 409 once it finished.
+    """Cancel a task: 200 with state REVOKED if no worker runs it (SCHEDULED or queued); 202
+    with its state now if one does (it stops at the worker's next heartbeat, then REVOKED);
+    409 once it finished.
 
     A worker that receives the cancelled task drops it without running it. A task waiting
     for its next delivery after a failed run can be cancelled too.
@@ -181,5 +190,6 @@ def status_body(task_id: str, status: TaskStatus) -> Response:
             "progress": status.progress,
             "result": status.result,
             "error": status.error,
+            "due": status.due,
         }
     )
