@@ -33,7 +33,9 @@ from infra.worker_service import WorkerService
 WEB_DOCKERFILE = "services/web/Dockerfile"
 WORKER_DOCKERFILE = "services/worker/Dockerfile"
 
-WEB_QUEUE_ACTIONS = ("sqs:SendMessage",)
+# The status page counts the task queue's messages and the dead-letter queue's.
+WEB_QUEUE_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueAttributes")
+WEB_DLQ_ACTIONS = ("sqs:GetQueueAttributes",)
 WEB_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
 WORKER_QUEUE_ACTIONS = (
     "sqs:ReceiveMessage",
@@ -129,6 +131,7 @@ class TaskQueueStack(Stack):
             "task_queue_name": queue.queue_name,
             "task_queue_url": queue.queue_url,
             "task_dlq_name": dlq.queue_name,
+            "task_dlq_url": dlq.queue_url,
             "results_table": table.table_name,
             "aws_region": Aws.REGION,
         }
@@ -211,6 +214,9 @@ class TaskQueueStack(Stack):
         )
 
         self._grant(self.web.task_role, queue, WEB_QUEUE_ACTIONS, table, WEB_TABLE_ACTIONS)
+        self.web.task_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=list(WEB_DLQ_ACTIONS), resources=[dlq.queue_arn])
+        )
         self._grant(self.worker.task_role, queue, WORKER_QUEUE_ACTIONS, table, WORKER_TABLE_ACTIONS)
         self.worker.task_role.add_to_principal_policy(
             iam.PolicyStatement(

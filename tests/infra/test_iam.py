@@ -12,7 +12,12 @@ from tests.infra.conftest import Synth, get_att
 
 pytestmark = pytest.mark.timeout(300)
 
-WEB_ACTIONS = {"sqs:SendMessage", "dynamodb:GetItem", "dynamodb:PutItem"}
+WEB_ACTIONS = {
+    "sqs:SendMessage",
+    "sqs:GetQueueAttributes",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+}
 WORKER_ACTIONS = {
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
@@ -92,7 +97,9 @@ def queue_and_table(synth: Synth) -> tuple[dict[str, Any], dict[str, Any], dict[
 
 @pytest.mark.parametrize(("name", "expected"), [("web", WEB_ACTIONS), ("worker", WORKER_ACTIONS)])
 def test_task_role_has_exactly_its_actions(dev: Synth, name: str, expected: set[str]) -> None:
-    queue_arn, _, table_arn = queue_and_table(dev)
+    queue_arn, dlq_arn, table_arn = queue_and_table(dev)
+    # The web also counts the DLQ's messages (its one statement there: the test below).
+    queues = [queue_arn, dlq_arn] if name == "web" else [queue_arn]
     granted: set[str] = set()
     for statement in task_role_statements(dev, name):
         assert statement["Effect"] == "Allow"
@@ -102,12 +109,12 @@ def test_task_role_has_exactly_its_actions(dev: Synth, name: str, expected: set[
         services = {action.split(":")[0] for action in actions}
         assert len(services) == 1
         assert services <= {"sqs", "dynamodb", "ecs"}
-        expected_resource = {
-            "sqs": queue_arn,
-            "dynamodb": table_arn,
-            "ecs": tasks_of_the_cluster(dev),
+        expected_resources = {
+            "sqs": queues,
+            "dynamodb": [table_arn],
+            "ecs": [tasks_of_the_cluster(dev)],
         }[services.pop()]
-        assert statement["Resource"] == expected_resource
+        assert statement["Resource"] in expected_resources
     assert granted == expected
 
 
@@ -124,6 +131,15 @@ def test_web_role_cannot_receive_or_delete(dev: Synth) -> None:
     }
     assert not actions & forbidden
     assert not any(a.endswith("*") for a in actions)
+
+
+def test_web_role_may_only_count_the_dead_letter_queue(dev: Synth) -> None:
+    queue_arn, dlq_arn, table_arn = queue_and_table(dev)
+    statements = task_role_statements(dev, "web")
+    on_dlq = [s for s in statements if s["Resource"] == dlq_arn]
+
+    assert [actions_of(s) for s in on_dlq] == [["sqs:GetQueueAttributes"]]
+    assert all(s["Resource"] in (queue_arn, dlq_arn, table_arn) for s in statements)
 
 
 def test_worker_role_touches_only_its_queue_and_table(dev: Synth) -> None:

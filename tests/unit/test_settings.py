@@ -99,3 +99,11 @@ def test_settings_from_values_ignore_the_process_environment(
 def test_settings_from_values_refuse_what_the_environment_would() -> None:
     with pytest.raises(ValidationError, match=r"TASK_SOFT_TIME_LIMIT \(200\) must be below"):
         Settings.from_values(task_soft_time_limit=200, task_time_limit=100)
+
+
+def test_the_dlq_url_is_the_one_given_or_the_dlq_name_beside_the_queue() -> None:
+    local = Settings.from_values(task_queue_url="http://127.0.0.1:5555/123456789012/jobs")
+    deployed = Settings.from_values(task_dlq_url="https://sqs.eu-west-1.amazonaws.com/1/dead")
+
+    assert local.dlq_url == "http://127.0.0.1:5555/123456789012/taskqueue-tasks-dlq"
+    assert deployed.dlq_url == "https://sqs.eu-west-1.amazonaws.com/1/dead"

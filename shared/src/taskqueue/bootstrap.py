@@ -73,10 +73,12 @@ def main() -> None:
     """Bootstrap the resources the settings name and print their URLs as JSON."""
     settings = get_settings()
     urls = bootstrap(settings)
-    if urls["queue_url"] != settings.task_queue_url:
-        raise SystemExit(
-            f"TASK_QUEUE_URL is {settings.task_queue_url} but the queue is at {urls['queue_url']}"
-        )
+    for variable, configured, made in (
+        ("TASK_QUEUE_URL", settings.task_queue_url, urls["queue_url"]),
+        ("TASK_DLQ_URL", settings.dlq_url, urls["dlq_url"]),
+    ):
+        if made != configured:
+            raise SystemExit(f"{variable} is {configured} but the queue is at {made}")
     print(json.dumps(urls))
 
 

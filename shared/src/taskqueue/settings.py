@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     task_dlq_name: str = Field(
         "taskqueue-tasks-dlq", description="Dead-letter queue the task queue redrives into."
     )
+    task_dlq_url: str | None = Field(
+        None,
+        description="URL of that dead-letter queue (the CDK app sets it); unset: the queue"
+        " TASK_DLQ_NAME beside TASK_QUEUE_URL (the local stack).",
+    )
     max_receive_count: int = Field(
         3, ge=1, description="Deliveries of one message before SQS moves it to the DLQ."
     )
@@ -178,6 +183,14 @@ class Settings(BaseSettings):
                 "protection would lapse while the worker is busy"
             )
         return self
+
+    @property
+    def dlq_url(self) -> str:
+        """The dead-letter queue's URL: TASK_DLQ_URL, or TASK_DLQ_NAME's in the account and
+        endpoint of TASK_QUEUE_URL."""
+        if self.task_dlq_url is not None:
+            return self.task_dlq_url
+        return f"{self.task_queue_url.rsplit('/', 1)[0]}/{self.task_dlq_name}"
 
     @classmethod
     def from_values(cls, **values: Any) -> Settings:
