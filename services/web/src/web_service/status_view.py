@@ -1,0 +1,72 @@
+"""What the status panel shows, read at each refresh; a source that does not answer is None
+(the panel says "unavailable" there and shows the rest)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from botocore.config import Config
+from flask import Flask, current_app
+from taskqueue import aws_session
+from taskqueue.factory import settings_of
+from taskqueue.queue_depth import QueueDepth, read_depth
+
+from web_service.enqueue import BROKER_ERRORS
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+SQS_CLIENT = "status.sqs"
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One refresh of the panel: each part, or None where its source did not answer."""
+
+    queue: QueueDepth | None
+    dead_letter: QueueDepth | None
+    now: datetime
+
+
+def sqs_client(app: Flask) -> Any:
+    """The SQS client that reads the counts (the settings' endpoint and timeouts, no retry:
+    the next refresh is the retry)."""
+    client = app.extensions.get(SQS_CLIENT)
+    if client is None:
+        settings = settings_of(app)
+        client = aws_session.client(
+            "sqs",
+            region_name=settings.aws_region,
+            endpoint_url=settings.aws_endpoint_url,
+            config=Config(
+                connect_timeout=settings.aws_client_connect_timeout,
+                read_timeout=settings.aws_client_read_timeout,
+                retries={"total_max_attempts": 1},
+            ),
+        )
+        app.extensions[SQS_CLIENT] = client
+    return client
+
+
+def available(what: str, read: Callable[[], T]) -> T | None:
+    """`read()`, or None (logged) when AWS does not answer or refuses."""
+    try:
+        return read()
+    except BROKER_ERRORS as error:
+        logger.warning("status panel: %s unavailable: %s", what, error)
+        return None
+
+
+def read_panel(client: str) -> Panel:
+    """The panel of `client`: queue counts, workers, the client's recent tasks."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    settings, sqs = settings_of(app), sqs_client(app)
+    return Panel(
+        queue=available("queue counts", lambda: read_depth(sqs, settings.task_queue_url)),
+        dead_letter=available("DLQ count", lambda: read_depth(sqs, settings.dlq_url)),
+        now=datetime.now(UTC),
+    )
