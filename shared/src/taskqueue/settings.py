@@ -124,6 +124,23 @@ class Settings(BaseSettings):
     worker_heartbeat_interval: float = Field(
         5.0, gt=0, description="Seconds between heartbeat touches."
     )
+    worker_presence_interval: float = Field(
+        15.0,
+        gt=0,
+        description="Seconds between writes of a worker's presence item (GET /workers).",
+    )
+    worker_presence_window: float = Field(
+        45.0,
+        gt=0,
+        le=60,
+        description="Seconds since its last presence write that a worker still counts as"
+        " live: a stopped worker leaves GET /workers within this time.",
+    )
+    ecs_container_metadata_uri_v4: str | None = Field(
+        None,
+        description="The task metadata endpoint, set by ECS itself: the worker names itself"
+        " by its ECS task id from it; unset locally (host name and process id).",
+    )
     aws_client_connect_timeout: float = Field(
         1.0, gt=0, description="Seconds to connect to SQS/DynamoDB before giving up."
     )
@@ -175,6 +192,12 @@ class Settings(BaseSettings):
                 f"VISIBILITY_HEARTBEAT_INTERVAL ({self.visibility_heartbeat_interval:g}) must fit "
                 f"twice inside QUEUE_VISIBILITY_TIMEOUT ({self.queue_visibility_timeout}): one "
                 "late extension would let a running task's message reach a second worker"
+            )
+        if not 2 * self.worker_presence_interval <= self.worker_presence_window:
+            raise SettingsError(
+                f"WORKER_PRESENCE_INTERVAL ({self.worker_presence_interval:g}) must fit twice"
+                f" inside WORKER_PRESENCE_WINDOW ({self.worker_presence_window:g}): one late"
+                " write would hide a live worker"
             )
         if not self.task_protection_renewal < 60 * self.task_protection_minutes:
             raise SettingsError(

@@ -29,8 +29,11 @@ def enqueue(celery: Celery, spec: TaskSpec, params: TaskParams, client: str) -> 
     """Queue `spec` with `params` for `client` (the task's owner); return the task id."""
     task_id: str = uuid()
     try:
-        mark_queued(celery, task_id, client)
-        spec.task.apply_async(kwargs=params.model_dump(), task_id=task_id)
+        mark_queued(celery, task_id, client, task=spec.name)
+        # The `client` header tells the worker whose task it runs (GET /workers).
+        spec.task.apply_async(
+            kwargs=params.model_dump(), task_id=task_id, headers={"client": client}
+        )
     except BROKER_ERRORS as error:
         logger.warning("queueing failed: %s", error, extra={"task_id": task_id})
         raise queue_unavailable() from error
