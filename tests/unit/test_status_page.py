@@ -85,6 +85,34 @@ def test_the_panel_counts_both_queues_and_is_never_cached(client: FlaskClient, s
     assert count(html, "dlq") == "1"
 
 
+def task_row(html: str, task_id: str) -> str:
+    """The panel's table row of one task."""
+    found = re.search(rf'<tr id="task-{task_id}".*?</tr>', html, re.S)
+    assert found, html
+    return found.group(0)
+
+
+def test_the_panel_lists_the_client_s_tasks_with_progress_and_cancel(
+    app: Flask, client: FlaskClient
+) -> None:
+    celery = app.extensions["celery"]
+    for task_id in ("t-queued", "t-running", "t-done"):
+        mark_queued(celery, task_id, CLIENT, task="long_task")
+    mark_queued(celery, "t-theirs", "someone-else", task="long_task")
+    celery.backend.store_result("t-running", {"current": 2, "total": 5}, "PROGRESS")
+    celery.backend.store_result("t-done", {"duration": 5}, "SUCCESS")
+
+    html = client.get("/status/panel").text
+
+    queued, running, done = (task_row(html, t) for t in ("t-queued", "t-running", "t-done"))
+    assert 'data-state="PENDING"' in queued and 'data-cancel="t-queued"' in queued
+    assert '<progress max="5" value="2"></progress>' in running
+    assert 'data-cancel="t-running"' in running
+    assert 'data-state="SUCCESS"' in done and "data-cancel" not in done
+    assert 'data-task-link="t-done"' in done
+    assert "t-theirs" not in html
+
+
 def test_counts_that_cannot_be_read_show_unavailable_not_an_error(
     app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -99,6 +127,22 @@ def test_counts_that_cannot_be_read_show_unavailable_not_an_error(
     assert response.status_code == 200
     assert count(response.text, "visible") == "unavailable"
     assert count(response.text, "dlq") == "unavailable"
+
+
+def test_tasks_and_workers_that_cannot_be_read_show_unavailable(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(**_: Any) -> dict[str, Any]:
+        raise EndpointConnectionError(endpoint_url="http://dynamodb.invalid")
+
+    monkeypatch.setattr(app.extensions["celery"].backend.client, "query", down)
+
+    response = client.get("/status/panel")
+
+    assert response.status_code == 200
+    assert 'id="tasks-unavailable"' in response.text
+    assert 'id="workers-unavailable"' in response.text
+    assert count(response.text, "visible") == "0"
 
 
 def test_the_task_detail_escapes_a_hostile_result_and_error(

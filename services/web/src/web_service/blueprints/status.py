@@ -28,6 +28,10 @@ def _fragment_headers(response: Response) -> Response:
     return response
 
 
+bp.add_app_template_filter(status_view.duration, "duration")
+bp.add_app_template_global(status_view.finished, "finished")
+
+
 @bp.get("/panel")
 def panel() -> str:
     """Queue counts, workers and the client's recent tasks; what cannot be read says so."""
