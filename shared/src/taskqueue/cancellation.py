@@ -20,7 +20,13 @@ from botocore.exceptions import ClientError
 from celery import Celery, states
 from celery.exceptions import TaskRevokedError
 
-from taskqueue.results import CLIENT_ATTRIBUTE, STATE_ATTRIBUTE, TaskStatus, status_of
+from taskqueue.results import (
+    CLIENT_ATTRIBUTE,
+    STATE_ATTRIBUTE,
+    TaskStatus,
+    listed_attributes,
+    status_of,
+)
 
 CANCELLED = "cancelled before it started"
 CANCELLED_WHILE_RUNNING = "cancelled while it ran"
@@ -40,14 +46,17 @@ class Cancellation:
 
 
 def cancel_queued(celery: Celery, task_id: str, client: str) -> Cancellation:
-    """Mark the task REVOKED unless a run holds it or it succeeded; one conditional PutItem.
-    A task another client queued is, to `client`, a task never queued."""
+    """Mark the task REVOKED unless a run holds it or it succeeded; one conditional PutItem
+    (after a read of what keeps it in the task list). A task another client queued is, to
+    `client`, a task never queued."""
     backend = celery.backend
     revoked = backend.encode_result(TaskRevokedError(CANCELLED), states.REVOKED)
     meta = backend.state_meta(task_id, states.REVOKED, revoked)
+    put = backend.state_put(task_id, meta, client=client)
+    put["Item"].update(listed_attributes(celery, task_id))
     try:
         backend.client.put_item(
-            **backend.state_put(task_id, meta, client=client),
+            **put,
             # Queued through the web by this client, not succeeded, and no live lease.
             ConditionExpression=(
                 "#client = :client"

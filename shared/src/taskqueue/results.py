@@ -183,6 +183,20 @@ def mark_queued(
     backend.client.put_item(**put)
 
 
+def listed_attributes(celery: Celery, task_id: str) -> dict[str, Any]:
+    """The attributes `mark_queued` wrote that keep the task in its client's list (a
+    consistent read): a PutItem that writes the item afresh must carry them over."""
+    backend = celery.backend
+    item = backend.client.get_item(
+        TableName=backend.table_name,
+        Key=backend.item_key(task_id),
+        ProjectionExpression="#queued_at, #task",
+        ExpressionAttributeNames={"#queued_at": QUEUED_AT_ATTRIBUTE, "#task": TASK_ATTRIBUTE},
+        ConsistentRead=True,
+    ).get("Item", {})
+    return {name: item[name] for name in (QUEUED_AT_ATTRIBUTE, TASK_ATTRIBUTE) if name in item}
+
+
 def read_status(celery: Celery, task_id: str, *, client: str | None = None) -> TaskStatus | None:
     """The task's state, or None when the id was never queued (or has expired); with
     `client`, None too when another client queued it (the web's view: no way to tell)."""
