@@ -129,6 +129,11 @@ def test_the_whole_flow_runs_on_the_task_roles_alone(
         60,
         "the failing task in the DLQ",
     )
+    # the status page's counts: the web's GetQueueAttributes on the queue and the DLQ
+    panel = stack.api().get("/status/panel")
+    assert panel.status_code == 200, panel.text
+    assert '<dd id="count-dlq">1</dd>' in panel.text
+    assert '<dd id="count-visible">0</dd>' in panel.text
 
     # cancel while it runs: the web's GetItem and conditional PutItem; the worker's heartbeat
     # (ChangeMessageVisibility, UpdateItem) stops it
