@@ -168,6 +168,7 @@ def test_watch_progress_cancel_a_queued_task_and_see_the_dlq(
     poll(lambda: text_of(browser, "#count-dlq") == "0", 15, "the panel, DLQ empty")
     assert make_run.api_key not in browser.current_url
     assert browser.execute_script("return document.cookie") == ""
+    browser.execute_script("window.loadedOnce = true")  # gone if the page ever reloads
 
     running = api.enqueue("long_task", {"duration": 8})
     queued = api.enqueue("long_task", {"duration": 1})  # the only pool process is busy
@@ -197,6 +198,7 @@ def test_watch_progress_cancel_a_queued_task_and_see_the_dlq(
     poll(lambda: text_of(browser, "#count-dlq") == "1", 60, "the poison task in the DLQ")
     assert state_of(browser, poison) == "FAILURE"
     screenshot(browser, tmp_path / "status-page.png")
+    assert browser.execute_script("return window.loadedOnce") is True  # swapped in, not reloaded
 
     # make prints the key for the user's curl lines; the services never log it.
     services = [
