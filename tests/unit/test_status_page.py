@@ -11,6 +11,7 @@ from botocore.exceptions import EndpointConnectionError
 from flask import Flask
 from flask.testing import FlaskClient
 from taskqueue.results import mark_queued
+from web_service import status_view
 
 from tests.unit.conftest import CLIENT, QUEUE_URL
 
@@ -186,3 +187,11 @@ def test_the_key_is_never_logged(
     logged = caplog.text + " ".join(str(vars(record)) for record in caplog.records)
     assert api_key not in logged
     assert "Bearer" not in logged
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0.4, "0 s"), (-2, "0 s"), (59.9, "59 s"), (125, "2 min 5 s"), (3 * 3600 + 190, "3 h 3 min")],
+)
+def test_durations_read_as_people_say_them(seconds: float, shown: str) -> None:
+    assert status_view.duration(seconds) == shown

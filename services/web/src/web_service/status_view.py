@@ -51,7 +51,7 @@ def finished(task: TaskSummary) -> bool:
 
 def duration(seconds: float) -> str:
     """`seconds` for people: 4 s, 2 min 5 s, 1 h 3 min."""
-    whole = int(seconds)
+    whole = max(0, int(seconds))  # a worker's clock a little ahead is "0 s", not negative
     if whole < 60:
         return f"{whole} s"
     if whole < 3600:
