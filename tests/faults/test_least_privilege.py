@@ -84,11 +84,13 @@ def test_the_web_role_can_queue_but_not_consume(
     stack.start_web(**enforced["web"])
     enqueue(stack, "noop")
     web_sqs = stack.client("sqs", enforced["web"])
+    web_dynamodb = stack.client("dynamodb", enforced["web"])
 
     for call in (
         lambda: web_sqs.receive_message(QueueUrl=stack.queue_url),
         lambda: web_sqs.delete_message(QueueUrl=stack.queue_url, ReceiptHandle="x"),
         lambda: web_sqs.purge_queue(QueueUrl=stack.queue_url),
+        lambda: web_dynamodb.scan(TableName=stack.settings.results_table),
     ):
         with pytest.raises(ClientError) as denied:
             call()
@@ -141,5 +143,13 @@ def test_the_whole_flow_runs_on_the_task_roles_alone(
     # cancel: the web's conditional PutItem (this one ran: 409)
     cancelled = stack.api().delete_task(task_id)
     assert cancelled.status_code == 409, cancelled.text
+
+    # the lists: the web's Query of the index; the worker's presence item (UpdateItem)
+    listed = stack.api().list_tasks()
+    assert listed.status_code == 200, listed.text
+    assert {task_id, restored, running} <= {item["id"] for item in listed.json()["items"]}
+    shown = stack.api().workers()
+    assert shown.status_code == 200, shown.text
+    assert [entry["concurrency"] for entry in shown.json()["workers"]] == [1]
 
     assert "403" not in worker.log() and "AccessDenied" not in worker.log()

@@ -1,5 +1,6 @@
-"""IAM: the two task roles get exactly their lists of actions, on their queue and table,
-and the worker's the task-protection actions on its cluster's tasks."""
+"""IAM: the two task roles get exactly their lists of actions, on their queue and table (the
+web's Query on the table's index only), and the worker's the task-protection actions on its
+cluster's tasks."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from tests.infra.conftest import Synth, get_att
 
 pytestmark = pytest.mark.timeout(300)
 
-WEB_ACTIONS = {"sqs:SendMessage", "dynamodb:GetItem", "dynamodb:PutItem"}
+WEB_ACTIONS = {"sqs:SendMessage", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}
 WORKER_ACTIONS = {
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
@@ -81,6 +82,11 @@ def tasks_of_the_cluster(synth: Synth) -> dict[str, Any]:
     }
 
 
+def index_of(table_arn: dict[str, Any]) -> dict[str, Any]:
+    """The ARN of the results table's index `by_client`: the table's ARN + /index/by_client."""
+    return {"Fn::Join": ["", [table_arn, "/index/by_client"]]}
+
+
 def queue_and_table(synth: Synth) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     queue = synth.template.find_resources(
         "AWS::SQS::Queue", {"Properties": {"RedrivePolicy": Match.any_value()}}
@@ -104,7 +110,7 @@ def test_task_role_has_exactly_its_actions(dev: Synth, name: str, expected: set[
         assert services <= {"sqs", "dynamodb", "ecs"}
         expected_resource = {
             "sqs": queue_arn,
-            "dynamodb": table_arn,
+            "dynamodb": index_of(table_arn) if actions == ["dynamodb:Query"] else table_arn,
             "ecs": tasks_of_the_cluster(dev),
         }[services.pop()]
         assert statement["Resource"] == expected_resource
@@ -124,6 +130,20 @@ def test_web_role_cannot_receive_or_delete(dev: Synth) -> None:
     }
     assert not actions & forbidden
     assert not any(a.endswith("*") for a in actions)
+
+
+def test_the_web_may_query_the_index_only_and_the_worker_not_at_all(dev: Synth) -> None:
+    _, _, table_arn = queue_and_table(dev)
+    querying = [
+        (name, statement)
+        for name in ("web", "worker")
+        for statement in task_role_statements(dev, name)
+        if "dynamodb:Query" in actions_of(statement)
+    ]
+
+    assert querying == [
+        ("web", {"Action": "dynamodb:Query", "Effect": "Allow", "Resource": index_of(table_arn)})
+    ]
 
 
 def test_worker_role_touches_only_its_queue_and_table(dev: Synth) -> None:
