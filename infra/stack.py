@@ -37,6 +37,9 @@ WORKER_DOCKERFILE = "services/worker/Dockerfile"
 WEB_QUEUE_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueAttributes")
 WEB_DLQ_ACTIONS = ("sqs:GetQueueAttributes",)
 WEB_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
+# GET /tasks and GET /workers query the results table's index, and only the index: a Query
+# of the table itself, or a Scan, stays denied.
+WEB_INDEX_ACTIONS = ("dynamodb:Query",)
 WORKER_QUEUE_ACTIONS = (
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
@@ -218,6 +221,11 @@ class TaskQueueStack(Stack):
             iam.PolicyStatement(actions=list(WEB_DLQ_ACTIONS), resources=[dlq.queue_arn])
         )
         self._grant(self.worker.task_role, queue, WORKER_QUEUE_ACTIONS, table, WORKER_TABLE_ACTIONS)
+        self.web.task_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=list(WEB_INDEX_ACTIONS), resources=[self.results_table.index_arn]
+            )
+        )
         self.worker.task_role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=list(WORKER_TASK_PROTECTION_ACTIONS),

@@ -1,5 +1,6 @@
-"""IAM: the two task roles get exactly their lists of actions, on their queue and table,
-and the worker's the task-protection actions on its cluster's tasks."""
+"""IAM: the two task roles get exactly their lists of actions, on their queue and table (the
+web's Query on the table's index only), and the worker's the task-protection actions on its
+cluster's tasks."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ WEB_ACTIONS = {
     "sqs:GetQueueAttributes",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
+    "dynamodb:Query",
 }
 WORKER_ACTIONS = {
     "sqs:ReceiveMessage",
@@ -86,6 +88,11 @@ def tasks_of_the_cluster(synth: Synth) -> dict[str, Any]:
     }
 
 
+def index_of(table_arn: dict[str, Any]) -> dict[str, Any]:
+    """The ARN of the results table's index `by_client`: the table's ARN + /index/by_client."""
+    return {"Fn::Join": ["", [table_arn, "/index/by_client"]]}
+
+
 def queue_and_table(synth: Synth) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     queue = synth.template.find_resources(
         "AWS::SQS::Queue", {"Properties": {"RedrivePolicy": Match.any_value()}}
@@ -111,7 +118,7 @@ def test_task_role_has_exactly_its_actions(dev: Synth, name: str, expected: set[
         assert services <= {"sqs", "dynamodb", "ecs"}
         expected_resources = {
             "sqs": queues,
-            "dynamodb": [table_arn],
+            "dynamodb": [index_of(table_arn) if actions == ["dynamodb:Query"] else table_arn],
             "ecs": [tasks_of_the_cluster(dev)],
         }[services.pop()]
         assert statement["Resource"] in expected_resources
@@ -139,7 +146,22 @@ def test_web_role_may_only_count_the_dead_letter_queue(dev: Synth) -> None:
     on_dlq = [s for s in statements if s["Resource"] == dlq_arn]
 
     assert [actions_of(s) for s in on_dlq] == [["sqs:GetQueueAttributes"]]
-    assert all(s["Resource"] in (queue_arn, dlq_arn, table_arn) for s in statements)
+    resources = (queue_arn, dlq_arn, table_arn, index_of(table_arn))
+    assert all(s["Resource"] in resources for s in statements)
+
+
+def test_the_web_may_query_the_index_only_and_the_worker_not_at_all(dev: Synth) -> None:
+    _, _, table_arn = queue_and_table(dev)
+    querying = [
+        (name, statement)
+        for name in ("web", "worker")
+        for statement in task_role_statements(dev, name)
+        if "dynamodb:Query" in actions_of(statement)
+    ]
+
+    assert querying == [
+        ("web", {"Action": "dynamodb:Query", "Effect": "Allow", "Resource": index_of(table_arn)})
+    ]
 
 
 def test_worker_role_touches_only_its_queue_and_table(dev: Synth) -> None:

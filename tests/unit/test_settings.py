@@ -51,6 +51,11 @@ def test_a_heartbeat_lets_the_time_limit_outlast_the_base_visibility() -> None:
             {"task_protection_renewal": 60, "task_protection_minutes": 1},
             "protection would lapse",
         ),
+        (
+            {"worker_presence_interval": 16, "worker_presence_window": 30},
+            "WORKER_PRESENCE_INTERVAL \\(16\\) must fit twice inside WORKER_PRESENCE_WINDOW",
+        ),
+        ({"worker_presence_window": 61}, "less than or equal to 60"),
     ],
 )
 def test_limits_sqs_could_not_keep_are_refused(overrides: dict[str, int], message: str) -> None:

@@ -171,6 +171,6 @@ def list_tasks(
     console = Console(highlight=False)
     items = watch_list(read, console, follow_on=watch_, interval=interval, timeout=timeout)
     if not items:
-        console.print("no tasks" + (f" in state {state}" if state else ""))
-    if page.get("next_cursor"):
-        console.print(f"more: taskqueue tasks list --cursor {page['next_cursor']}")
+        typer.echo("no tasks" + (f" in state {state}" if state else ""))
+    if page.get("next_cursor"):  # one line, never wrapped: it is to be copied
+        typer.echo(f"more: taskqueue tasks list --cursor {page['next_cursor']}")
