@@ -58,8 +58,14 @@ help:
 .system-deps:
 	@command -v docker-compose >/dev/null || { $(call system_install,docker-compose,the compose file's test); }
 
-.PHONY: install  ## Install everything `make test` needs (Python and Node deps, container tools)
-install: .python-deps .node-deps .system-deps .images-deps
+# Debian's Chromium and its driver for the status page's browser test (tests/browser/): the
+# test drives the system browser and never downloads one.
+.PHONY: .browser-deps
+.browser-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { $(call system_install,chromium chromium-driver,the status page's browser test); }
+
+.PHONY: install  ## Install everything `make test` needs (Python and Node deps, container tools, Chromium)
+install: .python-deps .node-deps .system-deps .images-deps .browser-deps
 
 .PHONY: run  ## Run the whole product locally: moto (SQS+DynamoDB), the worker and the web
 run: .python-deps

@@ -2,9 +2,10 @@
 
 A worker behind the counting proxy runs one `long_task`; over a window inside the task's run,
 every request it makes is counted by service and action. Two kinds are not the running task's
-cost and are left out of the headline figures (both are in the details): ReceiveMessage, the
-long polls of the worker's free pool slot (the idle cost, counted by `bench.idle`), and the
-task's own PROGRESS writes (long_task records its progress once a second). What remains is
+cost and are left out of the headline figures (all are in the details): ReceiveMessage, the
+long polls of the worker's free pool slot (the idle cost, counted by `bench.idle`), the
+task's own PROGRESS writes (long_task records its progress once a second), and the worker's
+presence writes (one per WORKER_PRESENCE_INTERVAL per worker, busy or not). What remains is
 what the worker spends to keep the task running: visibility extensions (ChangeMessageVisibility)
 and lease renewals (DynamoDB) once the worker has a heartbeat, nothing without one. The window
 is scaled to an hour.
@@ -47,8 +48,13 @@ class RunningTaskCounts:
         return spent * 3600 / self.window_s
 
 
-EXCLUDED = {"sqs:ReceiveMessage", "dynamodb:UpdateItem (progress)"}
-"""Not the running task's cost: the free slot's long polls, the task's own progress writes."""
+EXCLUDED = {
+    "sqs:ReceiveMessage",
+    "dynamodb:UpdateItem (progress)",
+    "dynamodb:UpdateItem (presence)",
+}
+"""Not the running task's cost: the free slot's long polls, the task's own progress writes,
+the worker's presence writes."""
 
 
 def window_for(max_duration: int, wanted_s: float) -> float:
@@ -83,4 +89,6 @@ def count_running_task(
 
 def _kind(request: Request) -> str:
     kind = f"{request.service}:{request.action}"
+    if request.presence:
+        return f"{kind} (presence)"
     return f"{kind} (progress)" if request.progress else kind

@@ -61,7 +61,8 @@ def count_requests(
         finally:
             worker.stop()
         idle = [r for r in proxy.requests(since=opened, service="sqs") if r.at < closed]
-        busy = [r for r in proxy.requests(since=closed) if r.at < done]
+        # The presence writes are the worker's, one per interval busy or not: not per task.
+        busy = [r for r in proxy.requests(since=closed) if r.at < done and not r.presence]
     busy_actions = Counter(f"{r.service}:{r.action}" for r in busy)
     return RequestCounts(
         window_s=closed - opened,

@@ -30,6 +30,8 @@ class Request:
     action: str
     progress: bool = False
     """A DynamoDB write of a task's PROGRESS state (the task's own work, not the worker's)."""
+    presence: bool = False
+    """A worker's presence write (every WORKER_PRESENCE_INTERVAL per worker, not per task)."""
 
 
 def classify(headers: dict[str, str], path: str, body: bytes) -> tuple[str, str]:
@@ -87,7 +89,8 @@ class CountingProxy:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 service, action = classify(headers, self.path, body)
                 progress = service == "dynamodb" and b'"PROGRESS"' in body
-                proxy._record(Request(time.time(), service, action, progress))
+                presence = service == "dynamodb" and b'"#workers"' in body
+                proxy._record(Request(time.time(), service, action, progress, presence))
                 upstream = http.client.HTTPConnection(*proxy.upstream, timeout=UPSTREAM_TIMEOUT_S)
                 try:
                     forwarded = {

@@ -33,8 +33,13 @@ from infra.worker_service import WorkerService
 WEB_DOCKERFILE = "services/web/Dockerfile"
 WORKER_DOCKERFILE = "services/worker/Dockerfile"
 
-WEB_QUEUE_ACTIONS = ("sqs:SendMessage",)
+# The status page counts the task queue's messages and the dead-letter queue's.
+WEB_QUEUE_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueAttributes")
+WEB_DLQ_ACTIONS = ("sqs:GetQueueAttributes",)
 WEB_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
+# GET /tasks and GET /workers query the results table's index, and only the index: a Query
+# of the table itself, or a Scan, stays denied.
+WEB_INDEX_ACTIONS = ("dynamodb:Query",)
 WORKER_QUEUE_ACTIONS = (
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
@@ -130,6 +135,7 @@ class TaskQueueStack(Stack):
             "task_queue_name": queue.queue_name,
             "task_queue_url": queue.queue_url,
             "task_dlq_name": dlq.queue_name,
+            "task_dlq_url": dlq.queue_url,
             "results_table": table.table_name,
             "aws_region": Aws.REGION,
         }
@@ -212,7 +218,15 @@ class TaskQueueStack(Stack):
         )
 
         self._grant(self.web.task_role, queue, WEB_QUEUE_ACTIONS, table, WEB_TABLE_ACTIONS)
+        self.web.task_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=list(WEB_DLQ_ACTIONS), resources=[dlq.queue_arn])
+        )
         self._grant(self.worker.task_role, queue, WORKER_QUEUE_ACTIONS, table, WORKER_TABLE_ACTIONS)
+        self.web.task_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=list(WEB_INDEX_ACTIONS), resources=[self.results_table.index_arn]
+            )
+        )
         self.worker.task_role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=list(WORKER_TASK_PROTECTION_ACTIONS),

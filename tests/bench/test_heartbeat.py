@@ -30,3 +30,11 @@ def test_the_window_fits_inside_the_longest_long_task_the_web_accepts() -> None:
     assert window_for(60, 180.0) == 60 - 2 * MARGIN_S
     assert window_for(3600, 180.0) == 180.0
     assert window_for(3600, 5.0) == 5.0
+
+
+def test_the_worker_s_presence_writes_are_not_the_running_task_s_cost() -> None:
+    counts = RunningTaskCounts(
+        window_s=60.0,
+        by_action={"dynamodb:UpdateItem (presence)": 4, "dynamodb:UpdateItem": 1},
+    )
+    assert counts.per_hour("dynamodb") == 60  # the lease renewal only

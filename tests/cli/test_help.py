@@ -15,7 +15,10 @@ COMMANDS = [
     ["dlq", "show"],
     ["dlq", "redrive"],
     ["dlq", "purge"],
+    ["tasks"],
+    ["tasks", "list"],
     ["workers"],
+    ["workers", "list"],
     ["workers", "scale"],
     ["workers", "status"],
     ["keys"],
@@ -39,7 +42,15 @@ def test_every_command_has_help_with_examples(command: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", [["enqueue"], ["queues"], ["dlq", "show"], ["workers", "scale"]]
+    "command",
+    [
+        ["enqueue"],
+        ["queues"],
+        ["dlq", "show"],
+        ["tasks", "list"],
+        ["workers", "list"],
+        ["workers", "scale"],
+    ],
 )
 def test_commands_name_the_stack_they_operate(command: list[str]) -> None:
     result = CliRunner().invoke(

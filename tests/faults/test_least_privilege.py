@@ -85,11 +85,13 @@ def test_the_web_role_can_queue_but_not_consume(
     stack.start_web(**enforced["web"])
     enqueue(stack, "noop")
     web_sqs = stack.client("sqs", enforced["web"])
+    web_dynamodb = stack.client("dynamodb", enforced["web"])
 
     for call in (
         lambda: web_sqs.receive_message(QueueUrl=stack.queue_url),
         lambda: web_sqs.delete_message(QueueUrl=stack.queue_url, ReceiptHandle="x"),
         lambda: web_sqs.purge_queue(QueueUrl=stack.queue_url),
+        lambda: web_dynamodb.scan(TableName=stack.settings.results_table),
     ):
         with pytest.raises(ClientError) as denied:
             call()
@@ -131,6 +133,11 @@ def test_the_whole_flow_runs_on_the_task_roles_alone(
         60,
         "the failing task in the DLQ",
     )
+    # the status page's counts: the web's GetQueueAttributes on the queue and the DLQ
+    panel = stack.api().get("/status/panel")
+    assert panel.status_code == 200, panel.text
+    assert '<dd id="count-dlq">1</dd>' in panel.text
+    assert '<dd id="count-visible">0</dd>' in panel.text
 
     # cancel while it runs: the web's GetItem and conditional PutItem; the worker's heartbeat
     # (ChangeMessageVisibility, UpdateItem) stops it
@@ -144,6 +151,19 @@ def test_the_whole_flow_runs_on_the_task_roles_alone(
     cancelled = stack.api().delete_task(task_id)
     assert cancelled.status_code == 409, cancelled.text
 
+    # the lists: the web's Query of the index; the worker's presence item (UpdateItem)
+    listed = stack.api().list_tasks()
+    assert listed.status_code == 200, listed.text
+    assert {task_id, restored, running} <= {item["id"] for item in listed.json()["items"]}
+    shown = stack.api().workers()
+    assert shown.status_code == 200, shown.text
+    assert [entry["concurrency"] for entry in shown.json()["workers"]] == [1]
+    # the status panel reads the same on the web's role: nothing shows "unavailable"
+    panel = stack.api().get("/status/panel")
+    assert panel.status_code == 200, panel.text
+    assert "unavailable" not in panel.text
+    assert f'id="task-{running}" data-state="REVOKED"' in panel.text
+
     # delay, once the worker is idle: sent with DelaySeconds, hops (the worker's SendMessage
     # and DeleteMessage); a cancelled one's hop is dropped after the worker's GetItem
     delayed, cancelled_delayed = (
@@ -155,5 +175,5 @@ def test_the_whole_flow_runs_on_the_task_roles_alone(
     assert f"task {delayed['id']} is due in" in worker.log()
     assert f"task {cancelled_delayed['id']} was cancelled while delayed" in worker.log()
 
-    # A denial is "(403)"; a bare "403" also occurs inside run times and ids (2.124532...4037s).
+    # A 403 as a word: a task's logged run time (2.0690541550011403 s) is not a denial.
     assert not re.search(r"\b403\b", worker.log()) and "AccessDenied" not in worker.log()

@@ -1,5 +1,6 @@
-"""IAM: the two task roles get exactly their lists of actions, on their queue and table,
-and the worker's the task-protection actions on its cluster's tasks."""
+"""IAM: the two task roles get exactly their lists of actions, on their queue and table (the
+web's Query on the table's index only), and the worker's the task-protection actions on its
+cluster's tasks."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from tests.infra.conftest import Synth, get_att
 
 pytestmark = pytest.mark.timeout(300)
 
-WEB_ACTIONS = {"sqs:SendMessage", "dynamodb:GetItem", "dynamodb:PutItem"}
+WEB_ACTIONS = {
+    "sqs:SendMessage",
+    "sqs:GetQueueAttributes",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+}
 WORKER_ACTIONS = {
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
@@ -82,6 +89,11 @@ def tasks_of_the_cluster(synth: Synth) -> dict[str, Any]:
     }
 
 
+def index_of(table_arn: dict[str, Any]) -> dict[str, Any]:
+    """The ARN of the results table's index `by_client`: the table's ARN + /index/by_client."""
+    return {"Fn::Join": ["", [table_arn, "/index/by_client"]]}
+
+
 def queue_and_table(synth: Synth) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     queue = synth.template.find_resources(
         "AWS::SQS::Queue", {"Properties": {"RedrivePolicy": Match.any_value()}}
@@ -93,7 +105,9 @@ def queue_and_table(synth: Synth) -> tuple[dict[str, Any], dict[str, Any], dict[
 
 @pytest.mark.parametrize(("name", "expected"), [("web", WEB_ACTIONS), ("worker", WORKER_ACTIONS)])
 def test_task_role_has_exactly_its_actions(dev: Synth, name: str, expected: set[str]) -> None:
-    queue_arn, _, table_arn = queue_and_table(dev)
+    queue_arn, dlq_arn, table_arn = queue_and_table(dev)
+    # The web also counts the DLQ's messages (its one statement there: the test below).
+    queues = [queue_arn, dlq_arn] if name == "web" else [queue_arn]
     granted: set[str] = set()
     for statement in task_role_statements(dev, name):
         assert statement["Effect"] == "Allow"
@@ -103,12 +117,12 @@ def test_task_role_has_exactly_its_actions(dev: Synth, name: str, expected: set[
         services = {action.split(":")[0] for action in actions}
         assert len(services) == 1
         assert services <= {"sqs", "dynamodb", "ecs"}
-        expected_resource = {
-            "sqs": queue_arn,
-            "dynamodb": table_arn,
-            "ecs": tasks_of_the_cluster(dev),
+        expected_resources = {
+            "sqs": queues,
+            "dynamodb": [index_of(table_arn) if actions == ["dynamodb:Query"] else table_arn],
+            "ecs": [tasks_of_the_cluster(dev)],
         }[services.pop()]
-        assert statement["Resource"] == expected_resource
+        assert statement["Resource"] in expected_resources
     assert granted == expected
 
 
@@ -125,6 +139,30 @@ def test_web_role_cannot_receive_or_delete(dev: Synth) -> None:
     }
     assert not actions & forbidden
     assert not any(a.endswith("*") for a in actions)
+
+
+def test_web_role_may_only_count_the_dead_letter_queue(dev: Synth) -> None:
+    queue_arn, dlq_arn, table_arn = queue_and_table(dev)
+    statements = task_role_statements(dev, "web")
+    on_dlq = [s for s in statements if s["Resource"] == dlq_arn]
+
+    assert [actions_of(s) for s in on_dlq] == [["sqs:GetQueueAttributes"]]
+    resources = (queue_arn, dlq_arn, table_arn, index_of(table_arn))
+    assert all(s["Resource"] in resources for s in statements)
+
+
+def test_the_web_may_query_the_index_only_and_the_worker_not_at_all(dev: Synth) -> None:
+    _, _, table_arn = queue_and_table(dev)
+    querying = [
+        (name, statement)
+        for name in ("web", "worker")
+        for statement in task_role_statements(dev, name)
+        if "dynamodb:Query" in actions_of(statement)
+    ]
+
+    assert querying == [
+        ("web", {"Action": "dynamodb:Query", "Effect": "Allow", "Resource": index_of(table_arn)})
+    ]
 
 
 def test_worker_role_touches_only_its_queue_and_table(dev: Synth) -> None:

@@ -16,9 +16,45 @@ def test_table_matches_celerys_dynamodb_backend(dev: Synth) -> None:
         "AWS::DynamoDB::Table",
         {
             "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
-            "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+            "AttributeDefinitions": [
+                {"AttributeName": "id", "AttributeType": "S"},
+                {"AttributeName": "client", "AttributeType": "S"},
+                {"AttributeName": "queued_at", "AttributeType": "N"},
+            ],
             "BillingMode": "PAY_PER_REQUEST",
             "TimeToLiveSpecification": {"AttributeName": "ttl", "Enabled": True},
+        },
+    )
+
+
+def test_one_index_of_a_client_s_items_by_time_projects_what_the_lists_show(dev: Synth) -> None:
+    dev.template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": "by_client",
+                    "KeySchema": [
+                        {"AttributeName": "client", "KeyType": "HASH"},
+                        {"AttributeName": "queued_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {
+                        "ProjectionType": "INCLUDE",
+                        "NonKeyAttributes": [
+                            "state",
+                            "task",
+                            "timestamp",
+                            "progress",
+                            "worker",
+                            "concurrency",
+                            "busy",
+                            "running",
+                            "version",
+                            "last_receive",
+                        ],
+                    },
+                }
+            ]
         },
     )
 

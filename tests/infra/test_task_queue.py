@@ -77,5 +77,6 @@ def test_queue_names_and_urls_reach_both_containers(dev: Synth) -> None:
         assert env["TASK_QUEUE_URL"] == ref_to(main_queue)
         assert env["TASK_QUEUE_NAME"] == get_att(main_queue, "QueueName")
         assert env["TASK_DLQ_NAME"] == get_att(dlq, "QueueName")
+        assert env["TASK_DLQ_URL"] == ref_to(dlq)
         assert env["MAX_RECEIVE_COUNT"] == "3"
         assert env["QUEUE_VISIBILITY_TIMEOUT"] == str(dev.stack.config.queue_visibility_timeout)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+from taskqueue import bootstrap as bootstrap_module
 from taskqueue.bootstrap import bootstrap
 from taskqueue.settings import Settings
 
@@ -36,3 +38,13 @@ def test_the_results_table_is_keyed_by_id_with_ttl(dynamodb: Any, settings: Sett
 
 def test_bootstrap_runs_again_without_error(aws: None, settings: Settings) -> None:
     assert bootstrap(settings)["queue_url"] == QUEUE_URL
+
+
+def test_the_bootstrap_command_refuses_a_dlq_url_the_services_would_not_find(
+    aws: None, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrong = settings.model_copy(update={"task_dlq_url": "https://sqs.example/1/elsewhere"})
+    monkeypatch.setattr(bootstrap_module, "get_settings", lambda: wrong)
+
+    with pytest.raises(SystemExit, match=r"TASK_DLQ_URL is https://sqs\.example/1/elsewhere but"):
+        bootstrap_module.main()

@@ -14,8 +14,11 @@ def test_openapi_documents_every_route(client: FlaskClient) -> None:
         "/tasks",
         "/tasks/{task_id}",
         "/sqs/celery/{duration}",
+        "/workers",
     }
     assert set(document["paths"]["/tasks"]["post"]["responses"]) >= {"202", "422", "503"}
+    assert set(document["paths"]["/tasks"]["get"]["responses"]) >= {"200", "422", "503"}
+    assert set(document["paths"]["/workers"]["get"]["responses"]) >= {"200", "401", "503"}
 
 
 def test_the_request_schema_is_a_union_over_the_registered_tasks(client: FlaskClient) -> None:

@@ -51,6 +51,11 @@ def test_a_heartbeat_lets_the_time_limit_outlast_the_base_visibility() -> None:
             {"task_protection_renewal": 60, "task_protection_minutes": 1},
             "protection would lapse",
         ),
+        (
+            {"worker_presence_interval": 16, "worker_presence_window": 30},
+            "WORKER_PRESENCE_INTERVAL \\(16\\) must fit twice inside WORKER_PRESENCE_WINDOW",
+        ),
+        ({"worker_presence_window": 61}, "less than or equal to 60"),
     ],
 )
 def test_limits_sqs_could_not_keep_are_refused(overrides: dict[str, int], message: str) -> None:
@@ -122,3 +127,11 @@ def test_delay_settings_beyond_what_sqs_and_the_hops_carry_are_refused(
 ) -> None:
     with pytest.raises(ValidationError):
         Settings.from_values(**overrides)
+
+
+def test_the_dlq_url_is_the_one_given_or_the_dlq_name_beside_the_queue() -> None:
+    local = Settings.from_values(task_queue_url="http://127.0.0.1:5555/123456789012/jobs")
+    deployed = Settings.from_values(task_dlq_url="https://sqs.eu-west-1.amazonaws.com/1/dead")
+
+    assert local.dlq_url == "http://127.0.0.1:5555/123456789012/taskqueue-tasks-dlq"
+    assert deployed.dlq_url == "https://sqs.eu-west-1.amazonaws.com/1/dead"

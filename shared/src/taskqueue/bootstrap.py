@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from taskqueue import results_index
 from taskqueue.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -40,13 +41,34 @@ def create_queues(settings: Settings, sqs: Any) -> dict[str, str]:
     return {"queue_url": queue_url, "dlq_url": dlq_url}
 
 
+def index_definition() -> dict[str, Any]:
+    """The table's index of a client's items by time (taskqueue.results_index)."""
+    return {
+        "IndexName": results_index.INDEX_NAME,
+        "KeySchema": [
+            {"AttributeName": results_index.PARTITION_ATTRIBUTE, "KeyType": "HASH"},
+            {"AttributeName": results_index.SORT_ATTRIBUTE, "KeyType": "RANGE"},
+        ],
+        "Projection": {
+            "ProjectionType": "INCLUDE",
+            "NonKeyAttributes": list(results_index.PROJECTED_ATTRIBUTES),
+        },
+    }
+
+
 def create_results_table(settings: Settings, dynamodb: Any) -> None:
-    """On-demand table keyed by `id` with TTL on `ttl`, as Celery's backend writes them."""
+    """On-demand table keyed by `id` with TTL on `ttl`, as Celery's backend writes them, and
+    the index of a client's items by time."""
     try:
         dynamodb.create_table(
             TableName=settings.results_table,
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            AttributeDefinitions=[
+                {"AttributeName": "id", "AttributeType": "S"},
+                {"AttributeName": results_index.PARTITION_ATTRIBUTE, "AttributeType": "S"},
+                {"AttributeName": results_index.SORT_ATTRIBUTE, "AttributeType": "N"},
+            ],
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[index_definition()],
             BillingMode="PAY_PER_REQUEST",
         )
     except ClientError as error:
@@ -73,10 +95,12 @@ def main() -> None:
     """Bootstrap the resources the settings name and print their URLs as JSON."""
     settings = get_settings()
     urls = bootstrap(settings)
-    if urls["queue_url"] != settings.task_queue_url:
-        raise SystemExit(
-            f"TASK_QUEUE_URL is {settings.task_queue_url} but the queue is at {urls['queue_url']}"
-        )
+    for variable, configured, made in (
+        ("TASK_QUEUE_URL", settings.task_queue_url, urls["queue_url"]),
+        ("TASK_DLQ_URL", settings.dlq_url, urls["dlq_url"]),
+    ):
+        if made != configured:
+            raise SystemExit(f"{variable} is {configured} but the queue is at {made}")
     print(json.dumps(urls))
 
 

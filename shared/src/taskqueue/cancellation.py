@@ -21,7 +21,13 @@ from celery import Celery, states
 from celery.exceptions import TaskRevokedError
 
 from taskqueue.factory import settings_of
-from taskqueue.results import CLIENT_ATTRIBUTE, STATE_ATTRIBUTE, TaskStatus, status_of
+from taskqueue.results import (
+    CLIENT_ATTRIBUTE,
+    STATE_ATTRIBUTE,
+    TaskStatus,
+    listed_attributes,
+    status_of,
+)
 
 CANCELLED = "cancelled before it started"
 CANCELLED_WHILE_RUNNING = "cancelled while it ran"
@@ -41,8 +47,9 @@ class Cancellation:
 
 
 def cancel_queued(celery: Celery, task_id: str, client: str) -> Cancellation:
-    """Mark the task REVOKED unless a run holds it or it succeeded; one conditional PutItem.
-    A task another client queued is, to `client`, a task never queued."""
+    """Mark the task REVOKED unless a run holds it or it succeeded; one conditional PutItem
+    (after a read of what keeps it in the task list). A task another client queued is, to
+    `client`, a task never queued."""
     backend = celery.backend
     revoked = backend.encode_result(TaskRevokedError(CANCELLED), states.REVOKED)
     meta = backend.state_meta(task_id, states.REVOKED, revoked)
@@ -50,6 +57,7 @@ def cancel_queued(celery: Celery, task_id: str, client: str) -> Cancellation:
     # Kept until a delayed task's last possible due time has passed too: a record gone
     # before its message is due would let the message run (taskqueue.delays).
     put["Item"]["ttl"]["N"] = str(int(put["Item"]["ttl"]["N"]) + max_delay(celery))
+    put["Item"].update(listed_attributes(celery, task_id))
     try:
         backend.client.put_item(
             **put,

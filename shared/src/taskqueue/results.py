@@ -22,6 +22,14 @@ CLIENT_ATTRIBUTE = "client"
 # The state of a task queued with a delay until it is due (taskqueue.delays); its record's
 # result is {"due": <RFC 3339>}.
 SCHEDULED = "SCHEDULED"
+# When the web queued the task and which task it is: the index of a client's tasks
+# (taskqueue.results_index) sorts by the one and shows the other. Written once, by
+# `mark_queued`; a state write never names them, so they stay.
+QUEUED_AT_ATTRIBUTE = "queued_at"
+TASK_ATTRIBUTE = "task"
+# A PROGRESS state's `{"current", "total"}` in the clear (NULL in any other state), so the
+# task list shows progress without decoding Celery's record.
+PROGRESS_ATTRIBUTE = "progress"
 
 
 class ProvisionedTableBackend(DynamoDBBackend):  # type: ignore[misc]
@@ -55,6 +63,14 @@ class ProvisionedTableBackend(DynamoDBBackend):  # type: ignore[misc]
         """The key of the task's item, as Celery's own get/set spell it."""
         return {"id": {"S": str(self.get_key_for_task(task_id))}}
 
+    def task_id_of(self, item_id: str) -> str:
+        """The task id of an item's `id` (`item_key`'s inverse): Celery spells the key as
+        the text of a bytes value, `b'celery-task-meta-<id>'`."""
+        head, _, tail = str(self.get_key_for_task("\0")).partition("\\x00")
+        if not (item_id.startswith(head) and item_id.endswith(tail)):
+            raise ValueError(f"{item_id!r} is not a task item's id")
+        return item_id[len(head) : len(item_id) - len(tail)]
+
     def state_meta(
         self,
         task_id: str,
@@ -71,13 +87,15 @@ class ProvisionedTableBackend(DynamoDBBackend):  # type: ignore[misc]
         meta["task_id"] = task_id
         return meta
 
-    def state_attributes(self, meta: dict[str, Any]) -> dict[str, dict[str, str]]:
+    def state_attributes(self, meta: dict[str, Any]) -> dict[str, Any]:
         """The item's attributes for one state: Celery's encoded record (what its `get`
-        reads), the state in the clear for conditions, when, and the TTL."""
+        reads), the state in the clear for conditions and the list, its progress, when,
+        and the TTL."""
         now = time.time()
         return {
             "result": {"B": self.encode(meta)},
             STATE_ATTRIBUTE: {"S": meta["status"]},
+            PROGRESS_ATTRIBUTE: progress_attribute(meta),
             "timestamp": {"N": str(now)},
             "ttl": {"N": str(int(now + self.time_to_live_seconds))},
         }
@@ -144,29 +162,59 @@ class TaskStatus:
     due: str | None = None
 
 
+def progress_attribute(meta: dict[str, Any]) -> dict[str, Any]:
+    """The `progress` attribute of a state: a PROGRESS state's counts, else NULL."""
+    info = meta.get("result")
+    if meta["status"] != "PROGRESS" or not isinstance(info, dict):
+        return {"NULL": True}
+    counts = {name: {"N": str(int(info[name]))} for name in ("current", "total")}
+    return {"M": counts}
+
+
 def mark_queued(
-    celery: Celery, task_id: str, client: str | None = None, due: datetime | None = None
+    celery: Celery,
+    task_id: str,
+    client: str | None = None,
+    task: str | None = None,
+    due: datetime | None = None,
 ) -> None:
     """Record the id as PENDING, owned by `client`, before it is sent, so only queued ids
-    are known; SCHEDULED with its `due` time instead when it waits until then.
+    are known; SCHEDULED with its `due` time instead when it waits until then. With `task`
+    (its name), it is in its client's task list from now on.
 
     One PutItem: `backend.store_result` would first read the (new, so absent) record. A
     scheduled record is kept for RESULT_EXPIRES after it is due, not after now.
     """
     backend = celery.backend
     if due is None:
-        pending = backend.state_meta(task_id, states.PENDING)
-        backend.client.put_item(**backend.state_put(task_id, pending, client=client))
-        return
-    scheduled = backend.state_meta(task_id, SCHEDULED, {"due": rfc3339(due)})
-    put = backend.state_put(task_id, scheduled, client=client)
-    put["Item"]["ttl"] = {"N": str(int(due.timestamp() + backend.time_to_live_seconds))}
+        put = backend.state_put(task_id, backend.state_meta(task_id, states.PENDING), client=client)
+    else:
+        scheduled = backend.state_meta(task_id, SCHEDULED, {"due": rfc3339(due)})
+        put = backend.state_put(task_id, scheduled, client=client)
+        put["Item"]["ttl"] = {"N": str(int(due.timestamp() + backend.time_to_live_seconds))}
+    if task is not None:
+        put["Item"][TASK_ATTRIBUTE] = {"S": task}
+        put["Item"][QUEUED_AT_ATTRIBUTE] = {"N": str(time.time())}
     backend.client.put_item(**put)
 
 
 def rfc3339(moment: datetime) -> str:
     """`moment` in UTC as RFC 3339, to the millisecond: 2026-12-01T18:00:00.250Z."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def listed_attributes(celery: Celery, task_id: str) -> dict[str, Any]:
+    """The attributes `mark_queued` wrote that keep the task in its client's list (a
+    consistent read): a PutItem that writes the item afresh must carry them over."""
+    backend = celery.backend
+    item = backend.client.get_item(
+        TableName=backend.table_name,
+        Key=backend.item_key(task_id),
+        ProjectionExpression="#queued_at, #task",
+        ExpressionAttributeNames={"#queued_at": QUEUED_AT_ATTRIBUTE, "#task": TASK_ATTRIBUTE},
+        ConsistentRead=True,
+    ).get("Item", {})
+    return {name: item[name] for name in (QUEUED_AT_ATTRIBUTE, TASK_ATTRIBUTE) if name in item}
 
 
 def read_status(celery: Celery, task_id: str, *, client: str | None = None) -> TaskStatus | None:

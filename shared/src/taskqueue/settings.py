@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     task_dlq_name: str = Field(
         "taskqueue-tasks-dlq", description="Dead-letter queue the task queue redrives into."
     )
+    task_dlq_url: str | None = Field(
+        None,
+        description="URL of that dead-letter queue (the CDK app sets it); unset: the queue"
+        " TASK_DLQ_NAME beside TASK_QUEUE_URL (the local stack).",
+    )
     max_receive_count: int = Field(
         3, ge=1, description="Deliveries of one message before SQS moves it to the DLQ."
     )
@@ -139,6 +144,23 @@ class Settings(BaseSettings):
     worker_heartbeat_interval: float = Field(
         5.0, gt=0, description="Seconds between heartbeat touches."
     )
+    worker_presence_interval: float = Field(
+        15.0,
+        gt=0,
+        description="Seconds between writes of a worker's presence item (GET /workers).",
+    )
+    worker_presence_window: float = Field(
+        45.0,
+        gt=0,
+        le=60,
+        description="Seconds since its last presence write that a worker still counts as"
+        " live: a stopped worker leaves GET /workers within this time.",
+    )
+    ecs_container_metadata_uri_v4: str | None = Field(
+        None,
+        description="The task metadata endpoint, set by ECS itself: the worker names itself"
+        " by its ECS task id from it; unset locally (host name and process id).",
+    )
     aws_client_connect_timeout: float = Field(
         1.0, gt=0, description="Seconds to connect to SQS/DynamoDB before giving up."
     )
@@ -191,6 +213,12 @@ class Settings(BaseSettings):
                 f"twice inside QUEUE_VISIBILITY_TIMEOUT ({self.queue_visibility_timeout}): one "
                 "late extension would let a running task's message reach a second worker"
             )
+        if not 2 * self.worker_presence_interval <= self.worker_presence_window:
+            raise SettingsError(
+                f"WORKER_PRESENCE_INTERVAL ({self.worker_presence_interval:g}) must fit twice"
+                f" inside WORKER_PRESENCE_WINDOW ({self.worker_presence_window:g}): one late"
+                " write would hide a live worker"
+            )
         if not self.task_protection_renewal < 60 * self.task_protection_minutes:
             raise SettingsError(
                 f"TASK_PROTECTION_RENEWAL ({self.task_protection_renewal:g}) must be below "
@@ -198,6 +226,14 @@ class Settings(BaseSettings):
                 "protection would lapse while the worker is busy"
             )
         return self
+
+    @property
+    def dlq_url(self) -> str:
+        """The dead-letter queue's URL: TASK_DLQ_URL, or TASK_DLQ_NAME's in the account and
+        endpoint of TASK_QUEUE_URL."""
+        if self.task_dlq_url is not None:
+            return self.task_dlq_url
+        return f"{self.task_queue_url.rsplit('/', 1)[0]}/{self.task_dlq_name}"
 
     @classmethod
     def from_values(cls, **values: Any) -> Settings:

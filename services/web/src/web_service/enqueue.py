@@ -33,9 +33,12 @@ def enqueue(
     `due` if given (SCHEDULED until then); return the task id."""
     task_id: str = uuid()
     try:
-        mark_queued(celery, task_id, client, due=due)
+        mark_queued(celery, task_id, client, task=spec.name, due=due)
         # Celery's eta: the transport sends it with SQS's DelaySeconds (taskqueue.delays).
-        spec.task.apply_async(kwargs=params.model_dump(), task_id=task_id, eta=due)
+        # The `client` header tells the worker whose task it runs (GET /workers).
+        spec.task.apply_async(
+            kwargs=params.model_dump(), task_id=task_id, eta=due, headers={"client": client}
+        )
     except BROKER_ERRORS as error:
         logger.warning("queueing failed: %s", error, extra={"task_id": task_id})
         raise queue_unavailable() from error

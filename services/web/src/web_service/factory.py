@@ -8,7 +8,7 @@ from taskqueue.factory import configure_celery, create_flask_app
 from taskqueue.settings import Settings
 
 from web_service import api_spec, auth, problems, request_log
-from web_service.blueprints import health, seed, tasks
+from web_service.blueprints import health, page, seed, status, tasks, workers
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -20,9 +20,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     configure_celery(app)
     request_log.init_app(app)
     problems.init_app(app)
-    auth.init_app(app, protected=(tasks.bp, seed.bp))
+    auth.init_app(app, protected=(tasks.bp, seed.bp, workers.bp, status.bp))
     app.register_blueprint(health.bp)
     app.register_blueprint(tasks.bp)
     app.register_blueprint(seed.bp)
+    app.register_blueprint(workers.bp)
+    app.register_blueprint(page.bp)
+    app.register_blueprint(status.bp)
     api_spec.init_app(app)
     return app

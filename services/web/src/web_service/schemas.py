@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, Field, RootModel, TypeAdapter
+from pydantic import BaseModel, Field, RootModel, TypeAdapter, field_validator
+from taskqueue.task_list import LISTED_STATES, MAX_LIMIT
 from taskqueue.tasks import TASKS
 from taskqueue.tasks.registry import request_models
 
@@ -49,6 +51,63 @@ class TaskStatusBody(BaseModel):
     )
 
 
+class TaskListQuery(BaseModel):
+    """`GET /tasks` query: which of the caller's tasks, how many, from where."""
+
+    state: str | None = Field(
+        None,
+        description="Only tasks in this state.",
+        json_schema_extra={"enum": sorted(LISTED_STATES)},
+    )
+    limit: int = Field(20, ge=1, le=MAX_LIMIT, description="Tasks per page.")
+    cursor: str | None = Field(
+        None, max_length=1000, description="`next_cursor` of the previous page."
+    )
+
+    @field_validator("state")
+    @classmethod
+    def _known_state(cls, state: str | None) -> str | None:
+        if state is not None and state not in LISTED_STATES:
+            raise ValueError(f"must be one of {', '.join(sorted(LISTED_STATES))}")
+        return state
+
+
+class TaskSummaryBody(BaseModel):
+    """One task of the list: its name, state, progress, when queued and last changed."""
+
+    id: str
+    task: str
+    state: str
+    progress: Progress | None
+    queued_at: datetime
+    updated_at: datetime
+
+
+class TaskListBody(BaseModel):
+    """A page of the caller's tasks, newest first; `next_cursor` is null on the last page."""
+
+    items: list[TaskSummaryBody]
+    next_cursor: str | None
+
+
+class WorkerBody(BaseModel):
+    """A live worker: pool size, busy slots, the caller's tasks it runs, when last heard."""
+
+    worker: str = Field(description="ECS task id on AWS, host:pid locally.")
+    concurrency: int
+    busy: int = Field(description="Pool slots running a task (any client's).")
+    running: list[str] = Field(description="Ids of the caller's tasks it runs.")
+    version: str
+    last_receive: datetime | None = Field(description="When it last received a task.")
+    seen_at: datetime = Field(description="When it last wrote its presence.")
+
+
+class WorkerList(BaseModel):
+    """The workers that wrote their presence within WORKER_PRESENCE_WINDOW seconds."""
+
+    workers: list[WorkerBody]
+
+
 class FieldError(BaseModel):
     """One invalid field of a request."""
 
@@ -75,3 +134,9 @@ class Health(BaseModel):
 def task_names() -> list[str]:
     """The tasks a client may queue."""
     return sorted(TASKS)
+
+
+def rfc3339(seconds: float) -> str:
+    """An epoch time as the API writes times: RFC 3339 in UTC, to the millisecond."""
+    moment = datetime.fromtimestamp(seconds, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

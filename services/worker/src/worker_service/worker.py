@@ -16,6 +16,7 @@ from taskqueue.factory import configure_celery, create_flask_app, settings_of
 from taskqueue.logs import configure_logging
 
 from worker_service.heartbeat import Heartbeat
+from worker_service.presence import Presence
 from worker_service.protection import ScaleInProtection
 from worker_service.shutdown import hand_back_long_tasks
 
@@ -47,6 +48,7 @@ def _share_memory_with_the_pool(**_: Any) -> None:
 
 
 _protection: list[ScaleInProtection] = []
+_presence: list[Presence] = []
 
 
 @signals.worker_ready.connect
@@ -60,11 +62,24 @@ def _protect_while_busy(**_: Any) -> None:
         _protection.append(ScaleInProtection(agent_uri, settings_of(app)).start())
 
 
+@signals.worker_ready.connect
+def _write_presence(**_: Any) -> None:
+    """Record this worker for GET /workers (after the fork, as the protection)."""
+    _presence.append(Presence(celery).start())
+
+
 @signals.worker_shutdown.connect
 def _release_protection(**_: Any) -> None:
     """The worker stops: release the protection it may hold."""
     while _protection:
         _protection.pop().stop()
+
+
+@signals.worker_shutdown.connect
+def _retire_presence(**_: Any) -> None:
+    """The worker stops (its running tasks finished): out of GET /workers at once."""
+    while _presence:
+        _presence.pop().stop()
 
 
 @signals.worker_shutting_down.connect

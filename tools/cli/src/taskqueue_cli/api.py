@@ -34,7 +34,8 @@ def task_body(task: str, params: dict[str, Any] | None = None) -> dict[str, Any]
 
 
 class TaskApi:
-    """`POST /tasks`, `GET /tasks/<id>`, `DELETE /tasks/<id>` on one web service.
+    """`POST /tasks`, `GET /tasks`, `GET /tasks/<id>`, `DELETE /tasks/<id>`, `GET /workers`
+    on one web service.
 
     Every request carries `Authorization: Bearer <api_key>` (unless there is no key, or the
     caller's `headers` set their own). Each request opens its own connection, unless
@@ -83,6 +84,22 @@ class TaskApi:
     def delete_task(self, task_id: str, **kwargs: Any) -> requests.Response:
         """`DELETE /tasks/<id>`: cancel a task no worker has started."""
         return self.request("DELETE", task_path(task_id), **kwargs)
+
+    def list_tasks(
+        self,
+        state: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """`GET /tasks`: a page of the caller's tasks, newest first (unset filters left out)."""
+        query = {"state": state, "limit": limit, "cursor": cursor}
+        params = {name: value for name, value in query.items() if value is not None}
+        return self.get("/tasks", params=params, **kwargs)
+
+    def workers(self, **kwargs: Any) -> requests.Response:
+        """`GET /workers`: the live workers."""
+        return self.get("/workers", **kwargs)
 
     def enqueue(self, task: str, params: dict[str, Any] | None = None) -> str:
         """Queue `task`; its id (an error unless 202)."""

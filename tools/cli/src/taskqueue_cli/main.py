@@ -11,6 +11,7 @@ from taskqueue_cli.output import examples
 
 EXAMPLES = examples(
     "taskqueue enqueue long_task duration=3 --watch",
+    "taskqueue tasks list --watch",
     "taskqueue queues --watch",
     "taskqueue dlq show",
     "taskqueue dlq redrive",
@@ -33,6 +34,7 @@ app = typer.Typer(
 app.command(epilog=tasks.ENQUEUE_EXAMPLES)(tasks.enqueue)
 app.command(epilog=tasks.STATUS_EXAMPLES)(tasks.status)
 app.command()(tasks.cancel)
+app.add_typer(tasks.app, name="tasks")
 app.command(epilog=queues.EXAMPLES)(queues.queues)
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(workers.app, name="workers")

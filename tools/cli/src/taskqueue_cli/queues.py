@@ -7,36 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
+from taskqueue.queue_depth import read_depth
 
 from taskqueue_cli.target import Target
-
-# QueueDepth's fields and the SQS attributes that count them.
-COUNTS = {
-    "visible": "ApproximateNumberOfMessages",
-    "in_flight": "ApproximateNumberOfMessagesNotVisible",
-    "delayed": "ApproximateNumberOfMessagesDelayed",
-}
-
-
-@dataclass(frozen=True)
-class QueueDepth:
-    """SQS's approximate counts of one queue's messages."""
-
-    visible: int
-    in_flight: int
-    delayed: int
-
-    @property
-    def total(self) -> int:
-        """Every message still in the queue, whatever its state."""
-        return self.visible + self.in_flight + self.delayed
-
-
-def read_depth(sqs: Any, url: str) -> QueueDepth:
-    """Visible, in flight and delayed messages, from one GetQueueAttributes."""
-    values = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(COUNTS.values()))
-    attributes = values["Attributes"]
-    return QueueDepth(**{field: int(attributes.get(name, 0)) for field, name in COUNTS.items()})
 
 
 @dataclass(frozen=True)

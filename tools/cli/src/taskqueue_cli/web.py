@@ -44,6 +44,18 @@ class WebClient:
         asked to stop)."""
         return _task_body(self._call(lambda: self.api.delete_task(task_id)), task_id)
 
+    def list_tasks(
+        self, state: str | None = None, limit: int | None = None, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """A page of the caller's tasks: `{"items": [...], "next_cursor"}`."""
+        response = self._call(lambda: self.api.list_tasks(state, limit, cursor))
+        return _list_body(response)
+
+    def workers(self) -> list[dict[str, Any]]:
+        """The live workers, as `GET /workers` shows them to the caller."""
+        workers: list[dict[str, Any]] = _list_body(self._call(self.api.workers))["workers"]
+        return workers
+
     def _call(self, send: Callable[[], requests.Response]) -> requests.Response:
         base_url, timeout = self.api.base_url, self.api.timeout
         try:
@@ -67,6 +79,18 @@ def _task_body(response: requests.Response, task_id: str) -> dict[str, Any]:
         raise CliError(f"no task with id {task_id} was queued (or its result has expired)")
     if response.status_code == 409:
         raise CliError(f"too late to cancel: {_problem(response).get('detail', '')}")
+    raise CliError(_describe(response, _problem(response)))
+
+
+def _list_body(response: requests.Response) -> dict[str, Any]:
+    """The body of a 200; an error naming the cause otherwise (a 422 names the bad option)."""
+    if response.status_code == 200:
+        body: dict[str, Any] = response.json()
+        return body
+    if response.status_code == 401:
+        raise CliError(_unauthorized(response))
+    if response.status_code == 422:
+        raise CliError(f"refused: {_problem(response).get('detail', '')}")
     raise CliError(_describe(response, _problem(response)))
 
 

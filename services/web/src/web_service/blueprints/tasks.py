@@ -1,4 +1,5 @@
-"""Queue a task, read its state, cancel it (while it waits, or ask it to stop while it runs)."""
+"""Queue a task, list the caller's tasks, read one's state, cancel it (while it waits, or ask
+it to stop while it runs)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from taskqueue.cancellation import CancelContended, cancel_queued, request_cance
 from taskqueue.delays import due_time
 from taskqueue.factory import settings_of
 from taskqueue.results import TaskStatus, read_status
+from taskqueue.task_list import InvalidCursor, TaskPage, list_tasks
 from taskqueue.tasks import TASKS
 
 from web_service.api_spec import BEARER, spec
@@ -24,8 +26,11 @@ from web_service.schemas import (
     TASK_REQUEST,
     Problem,
     TaskAccepted,
+    TaskListBody,
+    TaskListQuery,
     TaskRequest,
     TaskStatusBody,
+    rfc3339,
 )
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -90,6 +95,53 @@ def create_task() -> Response:
         due=due,
     )
     return accepted(task_id)
+
+
+@bp.get("")
+@spec.validate(
+    query=TaskListQuery,
+    resp=SpecResponse(HTTP_200=TaskListBody, HTTP_401=Problem, HTTP_422=Problem, HTTP_503=Problem),
+    tags=["tasks"],
+    skip_validation=True,
+    security=BEARER,
+)
+def list_my_tasks() -> Response:
+    """The caller's tasks, newest first, `limit` a page; pass `next_cursor` as `cursor` for
+    the next page (a page filtered by `state` may hold fewer)."""
+    try:
+        query = TaskListQuery.model_validate(request.args.to_dict())
+    except ValidationError as error:
+        raise validation_problem(error, prefix=("query",)) from error
+    try:
+        with results_table():
+            page = list_tasks(
+                current_app.extensions["celery"],
+                g.client,
+                state=query.state,
+                limit=query.limit,
+                cursor=query.cursor,
+            )
+    except InvalidCursor as error:
+        raise ProblemError(
+            422, "Invalid request", f"cursor: {error}", [{"field": "cursor", "message": str(error)}]
+        ) from error
+    return list_body(page)
+
+
+def list_body(page: TaskPage) -> Response:
+    """The TaskListBody of one page."""
+    items = [
+        {
+            "id": task.id,
+            "task": task.task,
+            "state": task.state,
+            "progress": task.progress,
+            "queued_at": rfc3339(task.queued_at),
+            "updated_at": rfc3339(task.updated_at),
+        }
+        for task in page.items
+    ]
+    return jsonify({"items": items, "next_cursor": page.next_cursor})
 
 
 @bp.get("/<task_id>")

@@ -1,4 +1,5 @@
-"""`enqueue`, `status` and `cancel`: queue a task, follow it, read its state, cancel it."""
+"""`enqueue`, `status`, `cancel` and `tasks list`: queue a task, follow it, read its state,
+cancel it, list (and follow) the caller's tasks."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from taskqueue_cli.options import ApiKey, Local, Stage, Url, target
+from taskqueue_cli.options import ApiKey, JsonLines, Local, Stage, Url, target
 from taskqueue_cli.output import echo_fields, examples
 from taskqueue_cli.params import parse_params
-from taskqueue_cli.watch import FINAL_STATES, watch
+from taskqueue_cli.watch import FINAL_STATES, watch, watch_list
 from taskqueue_cli.web import WebClient
 
 ENQUEUE_EXAMPLES = examples(
@@ -20,6 +21,20 @@ ENQUEUE_EXAMPLES = examples(
     "taskqueue enqueue long_task duration=10 --stage prod",
 )
 STATUS_EXAMPLES = examples("taskqueue status 5f0c2a4e-…", "taskqueue status 5f0c2a4e-… --json")
+LIST_EXAMPLES = examples(
+    "taskqueue tasks list",
+    "taskqueue tasks list --state PROGRESS --watch",
+    "taskqueue tasks list --limit 50 --json",
+    "taskqueue tasks list --cursor eyJpIjog…",
+    "taskqueue tasks list --stage prod",
+)
+
+app = typer.Typer(
+    help="The tasks of the calling client (its API key).",
+    epilog=LIST_EXAMPLES,
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
 
 
 def enqueue(
@@ -107,3 +122,55 @@ def describe(body: dict[str, Any]) -> list[tuple[str, str]]:
     if body.get("error"):
         lines.append(("error", str(body["error"])))
     return lines
+
+
+@app.command("list", epilog=LIST_EXAMPLES)
+def list_tasks(
+    state: Annotated[
+        str | None,
+        typer.Option(help="Only tasks in this state, e.g. PROGRESS.", show_default=False),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="Tasks to show.")] = 20,
+    cursor: Annotated[
+        str | None,
+        typer.Option(help="Start after the page that printed this cursor.", show_default=False),
+    ] = None,
+    watch_: Annotated[
+        bool,
+        typer.Option("--watch", "-w", help="Redraw the bars until every task shown finished."),
+    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="With --watch: give up after this many seconds.", show_default=False),
+    ] = None,
+    interval: Annotated[float, typer.Option(help="With --watch: seconds between reads.")] = 1.0,
+    as_json: JsonLines = False,
+    stage: Stage = None,
+    local: Local = False,
+    url: Url = None,
+    api_key: ApiKey = None,
+) -> None:
+    """List your tasks, newest first, with a progress bar each (GET /tasks).
+
+    A longer list goes on with `--cursor` (the command prints the next one). With `--watch`
+    the list is read again every `--interval` until every task shown is SUCCESS, FAILURE or
+    REVOKED (new tasks are added below).
+    """
+    web = WebClient(target(stage, local, url).require_web(), api_key)
+    page: dict[str, Any] = {}
+
+    def read() -> list[dict[str, Any]]:
+        page.update(web.list_tasks(state, limit, cursor))
+        items: list[dict[str, Any]] = page["items"]
+        return items
+
+    if as_json:
+        for item in read():
+            typer.echo(json.dumps(item))
+        return
+    console = Console(highlight=False)
+    items = watch_list(read, console, follow_on=watch_, interval=interval, timeout=timeout)
+    if not items:
+        typer.echo("no tasks" + (f" in state {state}" if state else ""))
+    if page.get("next_cursor"):  # one line, never wrapped: it is to be copied
+        typer.echo(f"more: taskqueue tasks list --cursor {page['next_cursor']}")

@@ -1,23 +1,75 @@
-"""`workers scale N` and `workers status`: the worker service in ECS."""
+"""`workers list`: the live workers (GET /workers); `workers scale N` and `workers status`:
+the worker service in ECS."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 import typer
 
 from taskqueue_cli import workers
-from taskqueue_cli.options import Local, Stage, target
+from taskqueue_cli.options import ApiKey, JsonLines, Local, Stage, Url, target
 from taskqueue_cli.output import echo_fields, examples
+from taskqueue_cli.web import WebClient
 
 app = typer.Typer(
-    help="The worker service on ECS (a deployed stack: pass --stage).",
+    help="The workers: the live ones as they report themselves (`list`, local or deployed);"
+    " the worker service on ECS (`scale`, `status`: a deployed stack, pass --stage).",
     epilog=examples(
-        "taskqueue workers status --stage dev", "taskqueue workers scale 3 --stage dev"
+        "taskqueue workers list",
+        "taskqueue workers status --stage dev",
+        "taskqueue workers scale 3 --stage dev",
     ),
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
+
+
+LIST_COLUMNS = ("WORKER", "BUSY", "RUNNING", "VERSION", "LAST RECEIVE", "SEEN")
+
+
+LIST_EXAMPLES = examples("taskqueue workers list", "taskqueue workers list --stage prod")
+
+
+@app.command("list", epilog=LIST_EXAMPLES)
+def list_workers(
+    as_json: JsonLines = False,
+    stage: Stage = None,
+    local: Local = False,
+    url: Url = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Show each live worker: busy pool slots of its concurrency, the ids of your tasks it
+    runs, its version, when it last received a task and last reported (GET /workers).
+
+    A worker that stopped reporting leaves the list within WORKER_PRESENCE_WINDOW seconds.
+    """
+    found = WebClient(target(stage, local, url).require_web(), api_key).workers()
+    if as_json:
+        for worker in found:
+            typer.echo(json.dumps(worker))
+        return
+    if not found:
+        typer.echo("no live workers")
+        return
+    rows = [LIST_COLUMNS, *(worker_row(worker) for worker in found)]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(LIST_COLUMNS))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        typer.echo("  ".join(cells).rstrip())
+
+
+def worker_row(worker: dict[str, Any]) -> tuple[str, ...]:
+    """One worker's line of `workers list`."""
+    return (
+        str(worker["worker"]),
+        f"{worker['busy']}/{worker['concurrency']}",
+        ",".join(worker["running"]) or "-",
+        str(worker["version"]),
+        worker["last_receive"] or "never",
+        str(worker["seen_at"]),
+    )
 
 
 @app.command(
