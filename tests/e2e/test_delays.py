@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from celery import Celery
 from taskqueue.celery_config import celery_config
-from taskqueue_cli.queues import QueueDepth, read_depth
+from taskqueue.queue_depth import QueueDepth, read_depth
 
 from harness.processes import wait_until
 from harness.stack import LocalStack
