@@ -22,6 +22,9 @@ COMMANDS = [
     ["keys", "create"],
     ["keys", "list"],
     ["keys", "revoke"],
+    ["schedules"],
+    ["schedules", "list"],
+    ["schedules", "run"],
 ]
 
 
