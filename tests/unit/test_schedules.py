@@ -93,6 +93,7 @@ def test_a_cron_counts_weekdays_from_sunday_as_one_in_its_time_zone() -> None:
     assert friday.next_fire(at("2026-12-01T12:00:00")) == at("2026-12-04T08:00:00")
     assert friday.last_fire(at("2026-12-04T08:00:00")) == at("2026-12-04T08:00:00")
     assert friday.last_fire(at("2026-12-04T07:59:59")) == at("2026-11-27T08:00:00")
+    assert friday.last_fire(at("2026-12-04T07:59:59.900")) == at("2026-11-27T08:00:00")
 
 
 def test_a_rate_fires_on_multiples_of_its_period_from_the_epoch() -> None:

@@ -201,8 +201,8 @@ class _Cron:
         return found.astimezone(UTC)
 
     def last_at(self, moment: datetime) -> datetime:
-        local = moment.astimezone(self.zone)
-        # get_prev is strictly before; a moment on a fire time is that fire.
+        local = moment.astimezone(self.zone).replace(microsecond=0)
+        # get_prev is strictly before; a moment on a fire time (to the second) is that fire.
         found: datetime = croniter(self.fields, local + timedelta(seconds=1)).get_prev(datetime)
         return found.astimezone(UTC)
 
