@@ -27,9 +27,11 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from taskqueue.schedules import Schedule, declared
 from taskqueue.settings import Settings
 
 from infra.task_secrets import TaskSecrets
@@ -236,6 +238,30 @@ class InfraConfig(BaseModel):
     Unset: no web ACL."""
     secrets: TaskSecrets = {}
     """Environment variable -> Secrets Manager secret or SSM parameter (infra.task_secrets)."""
+    schedules: bool = True
+    """One EventBridge Scheduler schedule per declared periodic task (taskqueue.schedules);
+    false: none."""
+    disabled_schedules: Annotated[list[str], BeforeValidator(_json_text)] = []
+    """Declared schedules this stage does not create, by name."""
+
+    @field_validator("disabled_schedules")
+    @classmethod
+    def _declared_names(cls, names: list[str]) -> list[str]:
+        known = declared()
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise ValueError(
+                f"no declared schedule is named {', '.join(map(repr, unknown))}"
+                f" (declared: {', '.join(sorted(known)) or 'none'})"
+            )
+        return names
+
+    @property
+    def enabled_schedules(self) -> list[Schedule]:
+        """The declared schedules the stack creates."""
+        if not self.schedules:
+            return []
+        return [s for name, s in declared().items() if name not in self.disabled_schedules]
 
     @model_validator(mode="after")
     def _fits_together(self) -> Self:

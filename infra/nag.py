@@ -42,6 +42,11 @@ IAM5_TASK_PROTECTION = (
     "at run time: the statement names the tasks of this stack's cluster (task/<cluster>/*), "
     "the tightest ARN a template can give; only the worker task role has it."
 )
+SQS3_SCHEDULE_DLQ = (
+    "This queue is a dead-letter queue: EventBridge Scheduler's (the schedules' "
+    "DeadLetterConfig), which cdk-nag does not read; an SQS redrive into another queue would "
+    "hide undeliverable fires from the alarm on it."
+)
 DDB3_DEV = (
     "Dev only: the table holds transient task results that expire through TTL; "
     "point-in-time recovery is enabled in prod."
@@ -70,6 +75,7 @@ def acknowledge_findings(
     access_logs: bool,
     point_in_time_recovery: bool,
     open_to_anyone: bool = True,
+    schedule_dlq: IConstruct | None = None,
 ) -> None:
     """Acknowledge the AwsSolutions findings this design accepts on purpose."""
     if not access_logs:
@@ -89,3 +95,6 @@ def acknowledge_findings(
 
     if not point_in_time_recovery:
         _ack(table, "AwsSolutions-DDB3", DDB3_DEV)
+
+    if schedule_dlq is not None:
+        _ack(schedule_dlq, "AwsSolutions-SQS3", SQS3_SCHEDULE_DLQ)

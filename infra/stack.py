@@ -24,6 +24,7 @@ from infra.nag import acknowledge_findings
 from infra.network import Network
 from infra.rate_limit import RateLimit
 from infra.results_table import ResultsTable
+from infra.schedules import Schedules
 from infra.task_queue import TaskQueue
 from infra.task_secrets import SERVICES, for_service
 from infra.web_service import WebService
@@ -47,6 +48,8 @@ WORKER_QUEUE_ACTIONS = (
     "sqs:GetQueueAttributes",
     "sqs:SendMessage",
 )
+# The queue_report task reads the DLQ's counts (taskqueue.tasks.queue_report).
+WORKER_DLQ_ACTIONS = ("sqs:GetQueueAttributes",)
 # Every state the worker records, and the idempotency claim, is one conditional UpdateItem;
 # its one read is whether a delayed task it re-delays was cancelled (taskqueue.delays).
 WORKER_TABLE_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:GetItem")
@@ -72,6 +75,7 @@ class TaskQueueStack(Stack):
     monitoring: Monitoring
     alarm_topic: sns.ITopic
     rate_limit: RateLimit | None = None
+    schedules: Schedules | None = None
 
     def __init__(
         self,
@@ -228,6 +232,9 @@ class TaskQueueStack(Stack):
             )
         )
         self.worker.task_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=list(WORKER_DLQ_ACTIONS), resources=[dlq.queue_arn])
+        )
+        self.worker.task_role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=list(WORKER_TASK_PROTECTION_ACTIONS),
                 resources=[self.cluster.cluster.arn_for_tasks("*")],
@@ -244,6 +251,16 @@ class TaskQueueStack(Stack):
             self.alarm_topic = AlarmTopic(
                 self, "Alarms", email=config.alarm_email, removal_policy=removal
             ).topic
+        if declarations := config.enabled_schedules:
+            self.schedules = Schedules(
+                self,
+                "Schedules",
+                declarations=declarations,
+                queue=queue,
+                group_name=config.stack_name,
+                dlq_retention=Duration.days(config.dlq_retention_days),
+                alarm_topic=self.alarm_topic,
+            )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -299,6 +316,7 @@ class TaskQueueStack(Stack):
             access_logs=config.access_logs_bucket is not None,
             open_to_anyone=any(cidr.prefixlen == 0 for cidr in config.allowed_cidrs),
             point_in_time_recovery=config.point_in_time_recovery,
+            schedule_dlq=None if self.schedules is None else self.schedules.dead_letter_queue,
         )
 
     @staticmethod

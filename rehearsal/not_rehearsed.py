@@ -33,6 +33,9 @@ BY_DESIGN = (
     "the image registry: login, tag and push are recorded, nothing is uploaded (ECR)",
     "Fargate's platform: CPU and memory are cgroup limits of this host; no ephemeral-storage "
     "limit, no task metadata endpoint, no ECS agent endpoint (task protection)",
+    "the periodic tasks: moto's CloudFormation has no EventBridge Scheduler, so no schedule "
+    "fires (AWS::Scheduler::ScheduleGroup, AWS::Scheduler::Schedule); tests/e2e/"
+    "test_schedules.py runs each schedule's Input from the template on a local worker instead",
 )
 
 

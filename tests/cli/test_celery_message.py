@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from taskqueue.schedules import Schedule, fire_message
+from taskqueue.tasks import TASKS
 from taskqueue_cli.celery_message import CeleryTask, decode
 
 
@@ -51,3 +54,22 @@ def test_an_envelope_not_base64_encoded_is_read_too() -> None:
 )
 def test_anything_else_is_not_a_celery_task(body: str) -> None:
     assert decode(body) is None
+
+
+def test_a_schedules_fire_is_read_too() -> None:
+    """A fire's body is plain JSON, its inner body too (taskqueue.schedules.message_template)."""
+    spec = TASKS["long_task"]
+    nightly = Schedule(
+        name="nightly",
+        spec=spec,
+        params=spec.params.model_validate({"duration": 5}),
+        expression="cron(0 3 * * ? *)",
+    )
+    body = fire_message(nightly.message_template("q"), datetime(2026, 12, 1, 3, 0, tzinfo=UTC))
+
+    assert decode(body) == CeleryTask(
+        name="long_task",
+        task_id="schedule-nightly-2026-12-01T03:00:00Z",
+        args=[],
+        kwargs={"duration": 5},
+    )

@@ -25,6 +25,9 @@ COMMANDS = [
     ["keys", "create"],
     ["keys", "list"],
     ["keys", "revoke"],
+    ["schedules"],
+    ["schedules", "list"],
+    ["schedules", "run"],
 ]
 
 

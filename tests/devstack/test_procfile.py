@@ -45,7 +45,7 @@ def make_env() -> dict[str, str]:
 def test_procfile_lines_are_commands() -> None:
     entries = read_procfile(REPO_ROOT / "Procfile")
 
-    assert set(entries) == {"aws", "worker", "web"}
+    assert set(entries) == {"aws", "worker", "web", "scheduler"}
     assert entries["worker"][-1] == "taskqueue-worker"
     assert entries["web"][-1] == "taskqueue-web"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ import pytest
 import requests
 from aws_cdk import App
 from botocore.exceptions import ClientError
+from taskqueue import schedules
+from taskqueue_cli.commands.schedules import fire_state
 
 import app as cdk_app
 from harness.processes import wait_until
@@ -32,7 +35,8 @@ CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 
 
 def task_role_policies(outdir: Path) -> dict[str, list[dict[str, Any]]]:
-    """The statements of the web's and the worker's task roles, as `cdk synth` writes them."""
+    """The statements of the web's and the worker's task roles and of EventBridge Scheduler's
+    role, as `cdk synth` writes them."""
     app = App(context=json.loads(CDK_JSON.read_text())["context"], outdir=str(outdir))
     stack = cdk_app.build(app)
     template = json.loads((Path(app.synth().directory) / stack.template_file).read_text())
@@ -40,7 +44,13 @@ def task_role_policies(outdir: Path) -> dict[str, list[dict[str, Any]]]:
         r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"
     ]
     statements: dict[str, list[dict[str, Any]]] = {}
-    for name, role in (("web", stack.web.task_role), ("worker", stack.worker.task_role)):
+    assert stack.schedules is not None
+    roles = {
+        "web": stack.web.task_role,
+        "worker": stack.worker.task_role,
+        "scheduler": stack.schedules.role,
+    }
+    for name, role in roles.items():
         role_ref = stack.resolve(role.role_name)
         statements[name] = [
             statement
@@ -138,6 +148,20 @@ def test_the_whole_flow_runs_on_the_task_roles_alone(
     assert panel.status_code == 200, panel.text
     assert '<dd id="count-dlq">1</dd>' in panel.text
     assert '<dd id="count-visible">0</dd>' in panel.text
+
+    # a schedule's fire, sent with the Scheduler role's one action (sqs:SendMessage); its
+    # queue_report reads the task queue's and the DLQ's counts (GetQueueAttributes on both)
+    when = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+    template = schedules.declared()["queue-report"].message_template(stack.settings.task_queue_name)
+    stack.client("sqs", enforced["scheduler"]).send_message(
+        QueueUrl=stack.queue_url, MessageBody=schedules.fire_message(template, when)
+    )
+    admin_dynamodb = stack.client("dynamodb", enforced["admin"])
+    table = stack.settings.results_table
+    fire_id = schedules.task_id("queue-report", when)
+    wait_until(
+        lambda: fire_state(admin_dynamodb, table, fire_id) == "SUCCESS", 30, "the fire to succeed"
+    )
 
     # cancel while it runs: the web's GetItem and conditional PutItem; the worker's heartbeat
     # (ChangeMessageVisibility, UpdateItem) stops it

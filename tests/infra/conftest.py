@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App
+from aws_cdk import App, CfnElement
 from aws_cdk.assertions import Match, Template
 
 import app as cdk_app
@@ -168,6 +168,18 @@ def dev_edge(synth_variant: Callable[[str], Synth]) -> Synth:
 @pytest.fixture(scope="session")
 def dev_concurrency4(synth_variant: Callable[[str], Synth]) -> Synth:
     return synth_variant("dev_concurrency4")
+
+
+def task_queue_pair(synth: Synth, properties: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The task queue and its DLQ (as `find_resources` with `properties` finds them), without
+    the schedules' dead-letter queue (infra.schedules)."""
+    pattern = None if properties is None else {"Properties": properties}
+    found: dict[str, Any] = synth.template.find_resources("AWS::SQS::Queue", pattern)
+    if synth.stack.schedules is not None:
+        element = synth.stack.schedules.dead_letter_queue.node.default_child
+        assert isinstance(element, CfnElement)
+        found.pop(synth.stack.get_logical_id(element), None)
+    return found
 
 
 def only(found: Mapping[str, Any]) -> tuple[str, Any]:

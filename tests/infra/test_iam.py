@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from tests.infra.conftest import Synth, get_att
+from tests.infra.conftest import Synth, get_att, only
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -31,6 +31,7 @@ WORKER_ACTIONS = {
     "ecs:UpdateTaskProtection",
     "ecs:GetTaskProtection",
 }
+DLQ_READ_ACTIONS = {"sqs:GetQueueAttributes"}
 TASK_PROTECTION_ACTIONS = {"ecs:UpdateTaskProtection", "ecs:GetTaskProtection"}
 
 
@@ -98,16 +99,18 @@ def queue_and_table(synth: Synth) -> tuple[dict[str, Any], dict[str, Any], dict[
     queue = synth.template.find_resources(
         "AWS::SQS::Queue", {"Properties": {"RedrivePolicy": Match.any_value()}}
     )
-    dlq = {k: v for k, v in synth.resources("AWS::SQS::Queue").items() if k not in queue}
+    # The task queue's DLQ is the one its redrive names (the schedules have their own).
+    _, task_queue = only(queue)
+    dlq_arn = task_queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]
     table = synth.resources("AWS::DynamoDB::Table")
-    return get_att(queue, "Arn"), get_att(dlq, "Arn"), get_att(table, "Arn")
+    return get_att(queue, "Arn"), dlq_arn, get_att(table, "Arn")
 
 
 @pytest.mark.parametrize(("name", "expected"), [("web", WEB_ACTIONS), ("worker", WORKER_ACTIONS)])
 def test_task_role_has_exactly_its_actions(dev: Synth, name: str, expected: set[str]) -> None:
     queue_arn, dlq_arn, table_arn = queue_and_table(dev)
-    # The web also counts the DLQ's messages (its one statement there: the test below).
-    queues = [queue_arn, dlq_arn] if name == "web" else [queue_arn]
+    # Both count the DLQ's messages (their one statement there: the tests below).
+    queues = [queue_arn, dlq_arn]
     granted: set[str] = set()
     for statement in task_role_statements(dev, name):
         assert statement["Effect"] == "Allow"
@@ -167,9 +170,12 @@ def test_the_web_may_query_the_index_only_and_the_worker_not_at_all(dev: Synth) 
 
 def test_worker_role_touches_only_its_queue_and_table(dev: Synth) -> None:
     queue_arn, dlq_arn, table_arn = queue_and_table(dev)
-    resources = [s["Resource"] for s in task_role_statements(dev, "worker")]
-    assert all(r in (queue_arn, table_arn, tasks_of_the_cluster(dev)) for r in resources)
-    assert dlq_arn not in resources
+    statements = task_role_statements(dev, "worker")
+    resources = [s["Resource"] for s in statements]
+    assert all(r in (queue_arn, dlq_arn, table_arn, tasks_of_the_cluster(dev)) for r in resources)
+    # The DLQ: only its counts, for the queue_report task (taskqueue.tasks.queue_report).
+    on_dlq = [s for s in statements if s["Resource"] == dlq_arn]
+    assert [set(actions_of(s)) for s in on_dlq] == [DLQ_READ_ACTIONS]
 
 
 @pytest.mark.parametrize("variant", ["dev", "prod", "prod_endpoints"])

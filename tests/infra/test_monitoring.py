@@ -7,7 +7,15 @@ import json
 import pytest
 from aws_cdk.assertions import Match
 
-from tests.infra.conftest import Synth, container, get_att, only, ref_to, service_for
+from tests.infra.conftest import (
+    Synth,
+    container,
+    get_att,
+    only,
+    ref_to,
+    service_for,
+    task_queue_pair,
+)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -36,9 +44,7 @@ def test_containers_log_to_their_own_group(dev: Synth, name: str) -> None:
 
 
 def test_dead_letter_queue_alarm_fires_on_one_message(dev: Synth) -> None:
-    dlq = dev.template.find_resources(
-        "AWS::SQS::Queue", {"Properties": {"MessageRetentionPeriod": FOURTEEN_DAYS}}
-    )
+    dlq = task_queue_pair(dev, {"MessageRetentionPeriod": FOURTEEN_DAYS})
     dev.template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
@@ -134,7 +140,8 @@ def test_alarms_notify_a_topic_given_in_context(dev: Synth, prod_endpoints: Synt
         "AWS::CloudWatch::Alarm",
         {"Properties": {"AlarmActions": [topic], "OKActions": [topic]}},
     )
-    assert len(notifying) == 5  # the four above and the no-healthy-targets alarm
+    # the four above, the no-healthy-targets alarm and the schedules' DLQ alarm
+    assert len(notifying) == 6
     prod_endpoints.template.resource_count_is("AWS::SNS::Topic", 0)
     prod_endpoints.template.resource_count_is("AWS::KMS::Key", 0)
     prod_endpoints.template.has_resource_properties(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Match
 
-from tests.infra.conftest import Synth, container_env, get_att, ref_to
+from tests.infra.conftest import Synth, container_env, get_att, ref_to, task_queue_pair
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -13,10 +13,10 @@ FOURTEEN_DAYS = 14 * 24 * 3600
 
 
 def test_two_queues_one_the_dead_letter_queue_of_the_other(dev: Synth) -> None:
-    dev.template.resource_count_is("AWS::SQS::Queue", 2)
-    dlq = dev.template.find_resources(
-        "AWS::SQS::Queue", {"Properties": {"MessageRetentionPeriod": FOURTEEN_DAYS}}
-    )
+    # The third queue of the stack is the schedules' DLQ (tests/infra/test_schedules.py).
+    dev.template.resource_count_is("AWS::SQS::Queue", 3)
+    assert len(task_queue_pair(dev)) == 2
+    dlq = task_queue_pair(dev, {"MessageRetentionPeriod": FOURTEEN_DAYS})
     dev.template.has_resource_properties(
         "AWS::SQS::Queue",
         {
@@ -43,7 +43,7 @@ def test_visibility_timeout_is_cdk_json_s_short_base_visibility(dev: Synth) -> N
 
 
 def test_both_queues_use_sqs_managed_encryption(dev: Synth) -> None:
-    queues = dev.resources("AWS::SQS::Queue")
+    queues = task_queue_pair(dev)
     assert len(queues) == 2
     for queue in queues.values():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
@@ -69,9 +69,7 @@ def test_queue_names_and_urls_reach_both_containers(dev: Synth) -> None:
     main_queue = dev.template.find_resources(
         "AWS::SQS::Queue", {"Properties": {"RedrivePolicy": Match.any_value()}}
     )
-    dlq = dev.template.find_resources(
-        "AWS::SQS::Queue", {"Properties": {"MessageRetentionPeriod": FOURTEEN_DAYS}}
-    )
+    dlq = task_queue_pair(dev, {"MessageRetentionPeriod": FOURTEEN_DAYS})
     for name in ("web", "worker"):
         env = container_env(dev, name)
         assert env["TASK_QUEUE_URL"] == ref_to(main_queue)

@@ -11,7 +11,7 @@ from celery import Celery
 from celery.exceptions import Ignore, Reject
 from flask import Flask
 from taskqueue.idempotency import claim, lease_seconds, release, run_once
-from taskqueue.results import read_status
+from taskqueue.results import mark_queued, read_status
 from taskqueue.settings import Settings
 
 
@@ -24,6 +24,12 @@ def celery(app: Flask) -> Celery:
 def delivery(celery: Celery, task_id: str) -> Any:
     """What `run_once` sees of one delivery: the app and the request."""
     return SimpleNamespace(app=celery, request=SimpleNamespace(id=task_id, hostname="w1"))
+
+
+def fire(celery: Celery, task_id: str, client: str) -> Any:
+    """A delivery whose message names its owner (a schedule's fire, taskqueue.schedules)."""
+    request = SimpleNamespace(id=task_id, hostname="w1", client=client)
+    return SimpleNamespace(app=celery, request=request)
 
 
 def requests_made(celery: Celery) -> list[str]:
@@ -43,6 +49,28 @@ def test_a_claim_records_started_in_one_request(celery: Celery) -> None:
     assert made == ["UpdateItem"]
     status = read_status(celery, "t1")
     assert status is not None and status.state == "STARTED"
+
+
+def test_a_claim_records_the_owner_its_message_names_when_the_item_has_none(
+    celery: Celery,
+) -> None:
+    made = requests_made(celery)
+
+    claim(fire(celery, "schedule-x-2026-12-01T03:00:00Z", "scheduler"), lease_seconds=60)
+
+    assert made == ["UpdateItem"]
+    assert read_status(celery, "schedule-x-2026-12-01T03:00:00Z", client="scheduler") is not None
+    assert read_status(celery, "schedule-x-2026-12-01T03:00:00Z", client="other") is None
+
+
+def test_a_claim_keeps_the_owner_the_web_recorded(celery: Celery) -> None:
+    mark_queued(celery, "t1", "alice")
+
+    claim(fire(celery, "t1", "mallory"), lease_seconds=60)
+
+    status = read_status(celery, "t1", client="alice")
+    assert status is not None and status.state == "STARTED"
+    assert read_status(celery, "t1", client="mallory") is None
 
 
 def test_each_state_is_one_request(celery: Celery) -> None:

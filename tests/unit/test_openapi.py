@@ -35,6 +35,7 @@ def test_the_request_schema_is_a_union_over_the_registered_tasks(client: FlaskCl
         "crash",
         "check_secret",
         "retry_then_succeed",
+        "queue_report",
     }
     long_params = next(v for k, v in schemas.items() if k.endswith("LongTaskParams"))
     assert long_params["required"] == ["duration"]

@@ -68,6 +68,16 @@ def test_status_shows_progress_result_and_error(app: Flask, client: FlaskClient)
     assert read_status(celery, "t-unknown") is None
 
 
+def test_a_schedules_fire_id_with_its_time_is_a_task_id(app: Flask, client: FlaskClient) -> None:
+    fire_id = "schedule-queue-report-2026-12-01T03:00:00Z"  # taskqueue.schedules.task_id
+    mark_queued(app.extensions["celery"], fire_id, CLIENT)
+
+    for path in (f"/tasks/{fire_id}", "/tasks/schedule-queue-report-2026-12-01T03%3A00%3A00Z"):
+        status = client.get(path)
+        assert status.status_code == 200, path
+        assert status.json["id"] == fire_id
+
+
 def test_the_seed_route_queues_the_long_task(client: FlaskClient, sqs: Any) -> None:
     response = client.get("/sqs/celery/3")
 

@@ -31,7 +31,7 @@ from celery.exceptions import Ignore, Reject, SoftTimeLimitExceeded
 
 from taskqueue.cancellation import CANCEL_ATTRIBUTE, mark_revoked
 from taskqueue.factory import settings_of
-from taskqueue.results import STATE_ATTRIBUTE
+from taskqueue.results import CLIENT_ATTRIBUTE, STATE_ATTRIBUTE
 from taskqueue.settings import Settings
 from taskqueue.visibility import VisibilityHeartbeat
 
@@ -60,6 +60,13 @@ def claim(task: Any, lease_seconds: float) -> None:
     update["ExpressionAttributeValues"].update(
         {":lease": {"N": str(now + lease_seconds)}, ":now": {"N": str(now)}}
     )
+    # A scheduled fire has no item before this claim (the web's mark_queued never ran): its
+    # message names the owner (taskqueue.schedules), which a queued task's item already has.
+    client = getattr(task.request, CLIENT_ATTRIBUTE, None)
+    if isinstance(client, str) and client:
+        update["UpdateExpression"] += ", #owner = if_not_exists(#owner, :owner)"
+        update["ExpressionAttributeNames"]["#owner"] = CLIENT_ATTRIBUTE
+        update["ExpressionAttributeValues"][":owner"] = {"S": client}
     try:
         backend.client.update_item(**update, ReturnValuesOnConditionCheckFailure="ALL_OLD")
     except ClientError as error:

@@ -35,8 +35,9 @@ from web_service.schemas import (
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
-# Celery's ids are UUIDs; anything else was never queued here.
-TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+# Celery's ids are UUIDs, a schedule's fires schedule-<name>-<time> (taskqueue.schedules);
+# anything else was never queued here.
+TASK_ID = re.compile(r"[A-Za-z0-9_:-]{1,100}")
 
 
 def accepted(task_id: str) -> Response:
