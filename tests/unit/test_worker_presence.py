@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from taskqueue.settings import Settings
 from taskqueue.worker_presence import RunningTask, presence_update, retire_update
-from worker_service.presence import worker_name
+from worker_service.presence import Presence, worker_name
 
 from tests.unit.conftest import CLIENT, authorized, new_client_key
 
@@ -66,6 +67,34 @@ def test_a_worker_silent_for_the_window_or_retired_is_gone(app: Flask, client: F
     backend.client.update_item(**retire_update(backend.table_name, "stopped", time.time()))
 
     assert [w["worker"] for w in client.get("/workers").json["workers"]] == ["live"]
+
+
+class BackendOfThePool:
+    """The result backend as the worker's main process holds it: its client is the pool
+    processes' (inherited at the fork), so the presence thread must never use it."""
+
+    table_name = "taskqueue-results"
+
+    @property
+    def client(self) -> Any:
+        raise AssertionError("the presence thread used the pool's DynamoDB client")
+
+
+def test_the_presence_thread_writes_with_its_own_client_and_retires_on_stop(
+    app: Flask, client: FlaskClient
+) -> None:
+    presence = Presence(SimpleNamespace(flask_app=app, backend=BackendOfThePool())).start()
+    try:
+        deadline = time.monotonic() + 10
+        while not client.get("/workers").json["workers"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [shown] = client.get("/workers").json["workers"]
+    finally:
+        presence.stop()
+
+    assert shown["worker"] == f"{socket.gethostname()}:{os.getpid()}"
+    assert (shown["busy"], shown["running"], shown["last_receive"]) == (0, [], None)
+    assert client.get("/workers").json["workers"] == []
 
 
 def test_workers_need_a_key(anonymous: FlaskClient) -> None:

@@ -27,9 +27,12 @@ import urllib.request
 from importlib.metadata import version
 from typing import Any
 
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from celery import Celery, signals
 from celery.worker import state as worker_state
+from taskqueue import aws_session
+from taskqueue.celery_config import aws_client_config
 from taskqueue.factory import settings_of
 from taskqueue.settings import Settings
 from taskqueue.worker_presence import RunningTask, presence_update, retire_update
@@ -80,7 +83,8 @@ class Presence:
 
     def __init__(self, celery: Celery) -> None:
         self.settings = settings_of(celery.flask_app)
-        self.backend = celery.backend
+        self.table = celery.backend.table_name
+        self.dynamodb: Any = None  # made on the thread, after the fork
         self.worker: str | None = None
         self.version = version("taskqueue-worker")
         self._stopped = threading.Event()
@@ -91,6 +95,12 @@ class Presence:
         return self
 
     def _run(self) -> None:
+        self.dynamodb = aws_session.client(
+            "dynamodb",
+            region_name=self.settings.aws_region,
+            endpoint_url=self.settings.aws_endpoint_url,
+            config=Config(**aws_client_config(self.settings)),
+        )
         self.worker = worker_name(self.settings)
         logger.info(
             "presence of %s every %.1fs", self.worker, self.settings.worker_presence_interval
@@ -104,7 +114,7 @@ class Presence:
         """One UpdateItem of the item as the worker is now; a failure waits for the next."""
         assert self.worker is not None
         update = presence_update(
-            self.backend.table_name,
+            self.table,
             worker=self.worker,
             concurrency=self.settings.worker_concurrency,
             running=running_tasks(),
@@ -114,7 +124,7 @@ class Presence:
             window=self.settings.worker_presence_window,
         )
         try:
-            self.backend.client.update_item(**update)
+            self.dynamodb.update_item(**update)
         except (BotoCoreError, ClientError) as error:
             logger.warning("writing the worker's presence failed: %s", error)
 
@@ -125,8 +135,6 @@ class Presence:
         if self.worker is None:
             return
         try:
-            self.backend.client.update_item(
-                **retire_update(self.backend.table_name, self.worker, time.time())
-            )
+            self.dynamodb.update_item(**retire_update(self.table, self.worker, time.time()))
         except (BotoCoreError, ClientError) as error:  # it leaves the list within the window
             logger.warning("retiring the worker's presence failed: %s", error)
