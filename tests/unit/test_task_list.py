@@ -150,6 +150,9 @@ def forged(fields: dict[str, Any]) -> str:
         ({"cursor": "e30"}, "cursor"),  # {}
         ({"cursor": forged({"i": "a b", "c": CLIENT, "t": "1"})}, "cursor"),
         ({"cursor": forged({"i": "a", "c": CLIENT, "t": "nan"})}, "cursor"),
+        ({"cursor": forged({"i": "a", "c": CLIENT, "t": " 1"})}, "cursor"),
+        ({"cursor": forged({"i": "a", "c": CLIENT, "t": "1e-200"})}, "cursor"),
+        ({"cursor": forged({"i": "a", "c": CLIENT, "t": "1_000"})}, "cursor"),
         ({"cursor": forged({"i": "a", "c": CLIENT, "t": 1})}, "cursor"),
         ({"cursor": "x" * 1001}, "cursor"),
     ],
