@@ -153,7 +153,8 @@ def cursor_of(backend: Any, key: dict[str, Any]) -> str:
         "c": key[PARTITION_ATTRIBUTE]["S"],
         "t": key[SORT_ATTRIBUTE]["N"],
     }
-    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
+    text = json.dumps(plain, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, client: str) -> tuple[str, str, str]:
