@@ -168,9 +168,11 @@ def test_the_openapi_document_declares_the_bearer_scheme_and_the_401s(
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
     for path, method in [
         ("/tasks", "post"),
+        ("/tasks", "get"),
         ("/tasks/{task_id}", "get"),
         ("/tasks/{task_id}", "delete"),
         ("/sqs/celery/{duration}", "get"),
+        ("/workers", "get"),
     ]:
         operation = document["paths"][path][method]
         assert operation["security"] == [{name: []}]

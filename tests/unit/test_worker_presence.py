@@ -7,8 +7,9 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,7 +17,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from taskqueue.settings import Settings
 from taskqueue.worker_presence import RunningTask, presence_update, retire_update
-from worker_service.presence import worker_name
+from worker_service import presence as presence_module
+from worker_service.presence import Presence, worker_name
 
 from tests.unit.conftest import CLIENT, authorized, new_client_key
 
@@ -66,6 +68,48 @@ def test_a_worker_silent_for_the_window_or_retired_is_gone(app: Flask, client: F
     backend.client.update_item(**retire_update(backend.table_name, "stopped", time.time()))
 
     assert [w["worker"] for w in client.get("/workers").json["workers"]] == ["live"]
+
+
+class BackendOfThePool:
+    """The result backend as the worker's main process holds it: its client is the pool
+    processes' (inherited at the fork), so the presence thread must never use it."""
+
+    table_name = "taskqueue-results"
+
+    @property
+    def client(self) -> Any:
+        raise AssertionError("the presence thread used the pool's DynamoDB client")
+
+
+def shown(client: FlaskClient, until: Callable[[list[dict[str, Any]]], bool]) -> list[Any]:
+    """GET /workers' list once `until` holds of it (within 10 s)."""
+    deadline = time.monotonic() + 10
+    while not until(workers := client.get("/workers").json["workers"]):
+        assert time.monotonic() < deadline, workers
+        time.sleep(0.05)
+    return workers
+
+
+def test_the_presence_thread_writes_with_its_own_client_soon_after_a_change_and_retires(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running: list[RunningTask] = []
+    monkeypatch.setattr(presence_module, "running_tasks", lambda: list(running))
+    presence = Presence(SimpleNamespace(flask_app=app, backend=BackendOfThePool())).start()
+    try:
+        [idle] = shown(client, until=bool)
+        running.append(RunningTask("t1", CLIENT))
+        started = time.monotonic()
+        [busy] = shown(client, until=lambda workers: workers and workers[0]["busy"] == 1)
+        took = time.monotonic() - started
+    finally:
+        presence.stop()
+
+    assert idle["worker"] == f"{socket.gethostname()}:{os.getpid()}"
+    assert (idle["busy"], idle["running"]) == (0, [])
+    assert busy["running"] == ["t1"]
+    assert took < 5 < app.extensions["taskqueue.settings"].worker_presence_interval
+    assert client.get("/workers").json["workers"] == []
 
 
 def test_workers_need_a_key(anonymous: FlaskClient) -> None:

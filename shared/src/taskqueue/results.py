@@ -167,8 +167,10 @@ def progress_attribute(meta: dict[str, Any]) -> dict[str, Any]:
     info = meta.get("result")
     if meta["status"] != "PROGRESS" or not isinstance(info, dict):
         return {"NULL": True}
-    counts = {name: {"N": str(int(info[name]))} for name in ("current", "total")}
-    return {"M": counts}
+    counts = {name: info.get(name) for name in ("current", "total")}
+    if not all(isinstance(count, int) and not isinstance(count, bool) for count in counts.values()):
+        return {"NULL": True}  # a task's own progress shape: the state is stored all the same
+    return {"M": {name: {"N": str(count)} for name, count in counts.items()}}
 
 
 def mark_queued(

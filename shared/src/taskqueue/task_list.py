@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -39,8 +38,10 @@ MAX_QUERIES = 5
 FILTERED_READ = 100
 # What a task can be in (Celery's states and the tasks' own PROGRESS).
 LISTED_STATES = frozenset(states.ALL_STATES | {"PROGRESS"})
-# The task ids the web makes (UUIDs); a cursor naming anything else is not one of ours.
+# The task ids the web makes (UUIDs) and the times `mark_queued` writes (`str(time.time())`):
+# a cursor with anything else is not one of ours (and could be no DynamoDB number).
 TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+QUEUED_AT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,20})?")
 
 
 class InvalidCursor(ValueError):
@@ -152,7 +153,8 @@ def cursor_of(backend: Any, key: dict[str, Any]) -> str:
         "c": key[PARTITION_ATTRIBUTE]["S"],
         "t": key[SORT_ATTRIBUTE]["N"],
     }
-    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
+    text = json.dumps(plain, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, client: str) -> tuple[str, str, str]:
@@ -164,7 +166,7 @@ def decode_cursor(cursor: str, client: str) -> tuple[str, str, str]:
         task_id, owner, queued_at = plain["i"], plain["c"], plain["t"]
         if not all(isinstance(value, str) for value in (task_id, owner, queued_at)):
             raise TypeError("not a cursor")
-        if not TASK_ID.fullmatch(task_id) or not math.isfinite(float(queued_at)):
+        if not (TASK_ID.fullmatch(task_id) and QUEUED_AT.fullmatch(queued_at)):
             raise ValueError("not a cursor")
     except (ValueError, TypeError, KeyError, binascii.Error, UnicodeError) as error:
         raise InvalidCursor("the cursor is not one this list gave") from error

@@ -60,8 +60,13 @@ class TaskListQuery(BaseModel):
         json_schema_extra={"enum": sorted(LISTED_STATES)},
     )
     limit: int = Field(20, ge=1, le=MAX_LIMIT, description="Tasks per page.")
+    # A cursor is base64url of about 200 characters; the bound keeps any cursor, encoded,
+    # far inside gunicorn's 4094-byte request line.
     cursor: str | None = Field(
-        None, max_length=1000, description="`next_cursor` of the previous page."
+        None,
+        max_length=300,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="`next_cursor` of the previous page.",
     )
 
     @field_validator("state")

@@ -131,7 +131,9 @@ def watch_list(
                     )
                 line = update_bar(progress, bars[item["id"]], item)
                 changed = lines.get(item["id"]) != line
-                if follow_on and changed and not console.is_interactive:
+                # The bar itself shows the final state.
+                logged = follow_on and not console.is_interactive
+                if logged and changed and item["state"] not in FINAL_STATES:
                     console.print(f"{item['id']} {line}", highlight=False)
                 lines[item["id"]] = line
             finished = all(item["state"] in FINAL_STATES for item in items)
