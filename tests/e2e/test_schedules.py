@@ -59,7 +59,7 @@ def test_every_declared_schedule_is_in_the_template(inputs: dict[str, Any]) -> N
 
 
 @pytest.mark.parametrize("name", sorted(declared()))
-def test_a_fire_from_the_template_runs_once_and_its_owner_sees_it(
+def test_a_fire_from_the_template_runs_once_and_only_its_owner_sees_it(
     running_stack: LocalStack, inputs: dict[str, dict[str, Any]], scheduler_api: TaskApi, name: str
 ) -> None:
     sqs = running_stack.client("sqs")
@@ -80,8 +80,11 @@ def test_a_fire_from_the_template_runs_once_and_its_owner_sees_it(
     task_name = declared()[name].spec.name
     assert worker_log.count(f"Task {task_name}[{fire_id}] succeeded") == 1
     assert f"task {fire_id} was delivered again after it finished: dropped" in worker_log
-    # Another client does not see it.
+    # Its owner's task list shows it, once; another client sees it nowhere.
+    listed = [item for item in scheduler_api.list_tasks().json()["items"] if item["id"] == fire_id]
+    assert [(item["task"], item["state"]) for item in listed] == [(task_name, "SUCCESS")]
     assert running_stack.api().get_task(fire_id).status_code == 404
+    assert fire_id not in {item["id"] for item in running_stack.api().list_tasks().json()["items"]}
 
 
 def test_the_queue_report_logs_both_queues_counts(

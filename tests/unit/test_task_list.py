@@ -208,3 +208,16 @@ def test_a_progress_of_another_shape_is_stored_and_listed_without_counts(
 
     [item] = client.get("/tasks").json["items"]
     assert (item["state"], item["progress"]) == ("PROGRESS", None)
+
+
+def test_a_delayed_task_is_listed_as_scheduled_and_found_by_that_state(
+    client: FlaskClient,
+) -> None:
+    now = queue(client, 1)
+    later = client.post("/tasks", json={"task": "noop", "delay_seconds": 600}).json["id"]
+
+    scheduled = client.get("/tasks?state=SCHEDULED")
+
+    assert scheduled.status_code == 200, scheduled.json
+    assert ids(scheduled.json) == [later]
+    assert ids(client.get("/tasks?state=PENDING").json) == now

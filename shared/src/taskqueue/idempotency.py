@@ -31,7 +31,12 @@ from celery.exceptions import Ignore, Reject, SoftTimeLimitExceeded
 
 from taskqueue.cancellation import CANCEL_ATTRIBUTE, mark_revoked
 from taskqueue.factory import settings_of
-from taskqueue.results import CLIENT_ATTRIBUTE, STATE_ATTRIBUTE
+from taskqueue.results import (
+    CLIENT_ATTRIBUTE,
+    QUEUED_AT_ATTRIBUTE,
+    STATE_ATTRIBUTE,
+    TASK_ATTRIBUTE,
+)
 from taskqueue.settings import Settings
 from taskqueue.visibility import VisibilityHeartbeat
 
@@ -61,12 +66,21 @@ def claim(task: Any, lease_seconds: float) -> None:
         {":lease": {"N": str(now + lease_seconds)}, ":now": {"N": str(now)}}
     )
     # A scheduled fire has no item before this claim (the web's mark_queued never ran): its
-    # message names the owner (taskqueue.schedules), which a queued task's item already has.
+    # message names the owner (taskqueue.schedules), which a queued task's item already has,
+    # and the fire joins its owner's task list (taskqueue.task_list) from its first run.
     client = getattr(task.request, CLIENT_ATTRIBUTE, None)
     if isinstance(client, str) and client:
-        update["UpdateExpression"] += ", #owner = if_not_exists(#owner, :owner)"
-        update["ExpressionAttributeNames"]["#owner"] = CLIENT_ATTRIBUTE
-        update["ExpressionAttributeValues"][":owner"] = {"S": client}
+        update["UpdateExpression"] += (
+            ", #owner = if_not_exists(#owner, :owner)"
+            ", #queued_at = if_not_exists(#queued_at, :now)"
+            ", #task = if_not_exists(#task, :task)"
+        )
+        update["ExpressionAttributeNames"].update(
+            {"#owner": CLIENT_ATTRIBUTE, "#queued_at": QUEUED_AT_ATTRIBUTE, "#task": TASK_ATTRIBUTE}
+        )
+        update["ExpressionAttributeValues"].update(
+            {":owner": {"S": client}, ":task": {"S": task.name}}
+        )
     try:
         backend.client.update_item(**update, ReturnValuesOnConditionCheckFailure="ALL_OLD")
     except ClientError as error:

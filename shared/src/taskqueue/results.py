@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,9 @@ STATE_ATTRIBUTE = "state"
 # The item attribute naming the client that queued the task (taskqueue.api_keys); the
 # worker's updates name only their own attributes, so it stays.
 CLIENT_ATTRIBUTE = "client"
+# The ids a task may have: Celery's UUIDs and a schedule's fires, schedule-<name>-<time>
+# (taskqueue.schedules); anything else was never queued here.
+TASK_ID = re.compile(r"[A-Za-z0-9_:-]{1,100}")
 # The state of a task queued with a delay until it is due (taskqueue.delays); its record's
 # result is {"due": <RFC 3339>}.
 SCHEDULED = "SCHEDULED"

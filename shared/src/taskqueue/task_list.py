@@ -22,6 +22,7 @@ from typing import Any
 
 from celery import Celery, states
 
+from taskqueue.results import SCHEDULED, TASK_ID
 from taskqueue.results_index import (
     INDEX_NAME,
     PARTITION_ATTRIBUTE,
@@ -37,10 +38,9 @@ MAX_LIMIT = 100
 MAX_QUERIES = 5
 FILTERED_READ = 100
 # What a task can be in (Celery's states and the tasks' own PROGRESS).
-LISTED_STATES = frozenset(states.ALL_STATES | {"PROGRESS"})
-# The task ids the web makes (UUIDs) and the times `mark_queued` writes (`str(time.time())`):
-# a cursor with anything else is not one of ours (and could be no DynamoDB number).
-TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+LISTED_STATES = frozenset(states.ALL_STATES | {"PROGRESS", SCHEDULED})
+# A cursor holds a task id (results.TASK_ID) and a time `mark_queued` wrote
+# (`str(time.time())`): anything else is not one of ours (and could be no DynamoDB number).
 QUEUED_AT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,20})?")
 
 

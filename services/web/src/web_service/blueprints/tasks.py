@@ -3,7 +3,6 @@ it to stop while it runs)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ from spectree import Response as SpecResponse
 from taskqueue.cancellation import CancelContended, cancel_queued, request_cancel
 from taskqueue.delays import due_time
 from taskqueue.factory import settings_of
-from taskqueue.results import TaskStatus, read_status
+from taskqueue.results import TASK_ID, TaskStatus, read_status
 from taskqueue.task_list import InvalidCursor, TaskPage, list_tasks
 from taskqueue.tasks import TASKS
 
@@ -34,10 +33,6 @@ from web_service.schemas import (
 )
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
-
-# Celery's ids are UUIDs, a schedule's fires schedule-<name>-<time> (taskqueue.schedules);
-# anything else was never queued here.
-TASK_ID = re.compile(r"[A-Za-z0-9_:-]{1,100}")
 
 
 def accepted(task_id: str) -> Response:
