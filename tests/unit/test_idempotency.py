@@ -29,7 +29,7 @@ def delivery(celery: Celery, task_id: str) -> Any:
 def fire(celery: Celery, task_id: str, client: str) -> Any:
     """A delivery whose message names its owner (a schedule's fire, taskqueue.schedules)."""
     request = SimpleNamespace(id=task_id, hostname="w1", client=client)
-    return SimpleNamespace(app=celery, request=request)
+    return SimpleNamespace(app=celery, request=request, name="queue_report")
 
 
 def requests_made(celery: Celery) -> list[str]:
