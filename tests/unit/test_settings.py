@@ -99,3 +99,10 @@ def test_settings_from_values_ignore_the_process_environment(
 def test_settings_from_values_refuse_what_the_environment_would() -> None:
     with pytest.raises(ValidationError, match=r"TASK_SOFT_TIME_LIMIT \(200\) must be below"):
         Settings.from_values(task_soft_time_limit=200, task_time_limit=100)
+
+
+def test_the_metrics_namespace_is_not_one_of_aws_own() -> None:
+    assert Settings.from_values(metrics_namespace="TaskQueue/dev").metrics_namespace
+    for namespace in ("AWS/SQS", "Task Queue", ""):
+        with pytest.raises(ValidationError, match="metrics_namespace"):
+            Settings.from_values(metrics_namespace=namespace)
