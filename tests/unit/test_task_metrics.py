@@ -127,6 +127,9 @@ def test_queue_wait_counts_from_the_later_of_publish_and_eta() -> None:
     assert queue_wait_ms(sent, None, sent + 2.5) == pytest.approx(2500)
     assert queue_wait_ms(sent, eta, sent + 31) == pytest.approx(1000)  # a delayed task
     assert queue_wait_ms(None, eta, sent + 31) == pytest.approx(1000)  # a schedule's eta
+    parsed = datetime.fromisoformat(eta)
+    assert queue_wait_ms(sent, parsed, sent + 31) == pytest.approx(1000)
+    assert queue_wait_ms(sent, "not a time", sent + 1) == pytest.approx(1000)
     assert queue_wait_ms(None, None, sent) is None  # a raw message: no queue wait
     assert queue_wait_ms(sent + 1, None, sent) == 0  # another host's clock ahead
 

@@ -118,9 +118,11 @@ def queue_wait_ms(sent_at: object, eta: object, started_at: float) -> float | No
 
 
 def _epoch(value: object) -> float | None:
-    """Epoch seconds from a number or an ISO 8601 time (Celery's `eta` header)."""
+    """Epoch seconds from a number, a datetime or an ISO 8601 time (Celery's `eta` header)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
+    if isinstance(value, datetime):
+        return value.timestamp()
     if isinstance(value, str):
         try:
             return datetime.fromisoformat(value).timestamp()
