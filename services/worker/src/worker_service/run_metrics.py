@@ -36,17 +36,12 @@ class RunMetrics:
         self._started: dict[str, tuple[float, float | None]] = {}
 
     def connect(self) -> RunMetrics:
+        """Receive the task signals in this process and the pool processes it forks."""
         signals.task_prerun.connect(self.on_prerun, weak=False)
         signals.task_postrun.connect(self.on_postrun, weak=False)
         signals.task_failure.connect(self.on_failure, weak=False)
         signals.task_revoked.connect(self.on_revoked, weak=False)
         return self
-
-    def disconnect(self) -> None:
-        signals.task_prerun.disconnect(self.on_prerun)
-        signals.task_postrun.disconnect(self.on_postrun)
-        signals.task_failure.disconnect(self.on_failure)
-        signals.task_revoked.disconnect(self.on_revoked)
 
     def on_prerun(self, task_id: str, task: Any, **_: Any) -> None:
         request = task.request
