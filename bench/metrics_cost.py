@@ -8,9 +8,11 @@ the full `make bench` runs it too. Two figures:
   worker started on them, its CPU from the first start to the last end), with the metrics
   off, then on, then on and off again...: the order alternates each round so a drift of
   the machine's load hits both alike, and each side reports its median.
-- **In process**: the receivers' own work per run (`task_prerun` + `task_postrun`: one EMF
-  record built, formatted and written to /dev/null), timed over many runs. The end-to-end
-  difference is within the drain's noise; this one is not.
+- **In the worker**: the CPU time the pool processes spend in each record's `emit` (built,
+  formatted, written to the log), over one more drain (bench.metrics_worker). The
+  end-to-end difference is within the drain's noise on a shared machine; this one is not.
+- **In a tight loop**: the receivers (`task_prerun` + `task_postrun`) run many times in this
+  process, writing to /dev/null: the floor, with hot caches.
 """
 
 from __future__ import annotations
@@ -34,10 +36,11 @@ from worker_service.run_metrics import RunMetrics
 from bench import report
 from bench.drain import worker_drain
 from bench.enqueue import web_enqueue
+from bench.metrics_worker import EMIT_TIMES_DIR_VAR
 from bench.plan import FULL, QUICK, Plan
 from bench.stackops import empty_queue, require_all, say
 from bench.stamps import read_stamps
-from bench.workers import PROJECT
+from bench.workers import METRICS_TIMED, PROJECT
 from harness.processes import exit_on_signals
 from harness.stack import LocalStack
 
@@ -65,6 +68,24 @@ def drain_cpu_ms(stack: LocalStack, plan: Plan, work_dir: Path, metrics: bool) -
     drain, worker = worker_drain(stack, PROJECT, n, stamps, deadline, env=env)
     worker.stop()
     return drain.cpu_ms_per_task, count_emf_lines(worker.log(), read_stamps(stamps).ends)
+
+
+def in_worker_us(stack: LocalStack, plan: Plan, work_dir: Path) -> float:
+    """Microseconds of CPU one metrics record costs a pool process (bench.metrics_worker),
+    over one drain: with the caches as a real task leaves them, not a tight loop's."""
+    n, c, deadline = plan.metrics_tasks, plan.concurrency, plan.deadline_s
+    empty_queue(stack)
+    require_all(web_enqueue(stack.web_url, n, c, deadline, api_key=stack.api_key), n, "web fill")
+    times_dir = work_dir / "emit-times"
+    shutil.rmtree(times_dir, ignore_errors=True)
+    times_dir.mkdir()
+    stamps = work_dir / "metrics-timed-stamps"
+    env = {"TASK_METRICS": "true", EMIT_TIMES_DIR_VAR: str(times_dir)}
+    _, worker = worker_drain(stack, METRICS_TIMED, n, stamps, deadline, env=env)
+    worker.stop()
+    totals = [path.read_text().split() for path in times_dir.iterdir()]
+    records = sum(int(count) for count, _ in totals)
+    return sum(float(seconds) for _, seconds in totals) * 1e6 / records
 
 
 def in_process_us() -> float:
@@ -107,13 +128,17 @@ def measure_metrics_cost(stack: LocalStack, plan: Plan, work_dir: Path) -> dict[
             (on if metrics else off).append(cpu_ms)
             lines[side] += emf_lines
     cpu_off, cpu_on = statistics.median(off), statistics.median(on)
+    say(f"task metrics timed in the worker: drain {plan.metrics_tasks} tasks")
+    record_us = in_worker_us(stack, plan, work_dir)
     receivers_us = in_process_us()
     return {
         "worker_cpu_ms_per_task_off": cpu_off,
         "worker_cpu_ms_per_task_on": cpu_on,
         "overhead_percent": (cpu_on - cpu_off) * 100 / cpu_off,
+        "record_us_in_worker": record_us,
+        "record_percent": record_us / 10 / cpu_off,  # µs / (ms * 1000) * 100
         "receivers_us_per_task": receivers_us,
-        "receivers_percent": receivers_us / 10 / cpu_off,  # µs / (ms * 1000) * 100
+        "receivers_percent": receivers_us / 10 / cpu_off,
         "details": {
             "tasks_per_drain": plan.metrics_tasks,
             "rounds": plan.metrics_rounds,

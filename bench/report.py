@@ -135,9 +135,10 @@ def metrics_cost_markdown(cost: dict[str, Any]) -> str:
         f"Difference on - off: {cost['overhead_percent']:+.1f}% (end to end, "
         f"{details['rounds']} drain(s) of {details['tasks_per_drain']} noop tasks on each side, "
         f"alternating; load average {load['start']:.1f} at start, {load['end']:.1f} at end). "
-        f"The receivers alone: {cost['receivers_us_per_task']:.0f} µs of CPU per run "
-        f"({cost['receivers_percent']:.1f}% of the CPU per task with metrics off), over "
-        f"{details['in_process_runs']} runs in process. EMF lines of the drained tasks: "
+        f"One record costs the worker's pool process {cost['record_us_in_worker']:.0f} µs of "
+        f"CPU ({cost['record_percent']:.1f}% of the CPU per task with metrics off); the "
+        f"receivers in a tight loop, {cost['receivers_us_per_task']:.0f} µs "
+        f"({details['in_process_runs']} runs in process). EMF lines of the drained tasks: "
         f"{details['emf_lines_on']} with metrics on, {details['emf_lines_off']} off."
     )
     lines = [

@@ -31,6 +31,13 @@ PROJECT = WorkerConfig(
     app="bench.project_worker:celery",
     settings="polling_interval 0, wait_time_seconds 20, late ack, prefetch 1",
 )
+# The project's worker that also times its metrics records (bench.metrics_cost).
+METRICS_TIMED = WorkerConfig(
+    key="metrics-timed",
+    title="this project, metrics records timed",
+    app="bench.metrics_worker:celery",
+    settings="as this project; emit timed in the pool processes",
+)
 SEED = WorkerConfig(
     key="baseline",
     title="seed baseline",

@@ -68,7 +68,7 @@ def test_quick_bench_reports_every_figure_for_both_configurations(tmp_path: Path
     cost = results["metrics_cost"]
     for key in ("worker_cpu_ms_per_task_off", "worker_cpu_ms_per_task_on", "overhead_percent"):
         assert math.isfinite(cost[key]), cost
-    assert cost["receivers_us_per_task"] > 0
+    assert cost["receivers_us_per_task"] > 0 and cost["record_us_in_worker"] > 0
     tasks = cost["details"]["tasks_per_drain"] * cost["details"]["rounds"]
     assert (cost["details"]["emf_lines_on"], cost["details"]["emf_lines_off"]) == (tasks, 0)
 
