@@ -2,7 +2,7 @@
 #
 #   make bench            # full run (about 15 min): writes bench/results.json and bench/results.md
 #   make bench QUICK=1    # short smoke run (about 1.5 min): writes bench/tmp/quick/
-#   make bench-metrics    # only the task metrics' cost (about 4 min): into bench/results.*
+#   make bench-metrics    # only the task metrics' cost (about 3 min): into bench/results.*
 #
 # Starts its own local stack (moto server, worker, web) on free ports and stops it by PID.
 # bench/README.md says what each figure measures and what limits it.
