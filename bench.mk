@@ -2,6 +2,7 @@
 #
 #   make bench            # full run (about 15 min): writes bench/results.json and bench/results.md
 #   make bench QUICK=1    # short smoke run (about 1.5 min): writes bench/tmp/quick/
+#   make bench-metrics    # only the task metrics' cost (about 3 min): into bench/results.*
 #
 # Starts its own local stack (moto server, worker, web) on free ports and stops it by PID.
 # bench/README.md says what each figure measures and what limits it.
@@ -11,3 +12,7 @@ QUICK ?=
 .PHONY: bench  ## Measure latency, throughput, idle cost and memory vs the seed (QUICK=1: short run)
 bench: .python-deps
 	$(RUN) python -m bench.run $(if $(filter-out 0,$(QUICK)),--quick)
+
+.PHONY: bench-metrics  ## Only the task metrics' cost: worker CPU per task, TASK_METRICS off vs on
+bench-metrics: .python-deps
+	$(RUN) python -m bench.metrics_cost $(if $(filter-out 0,$(QUICK)),--quick)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,12 @@ class WorkerDrain:
 
 
 def worker_drain(
-    stack: LocalStack, config: WorkerConfig, total: int, stamps_file: Path, deadline_s: float
+    stack: LocalStack,
+    config: WorkerConfig,
+    total: int,
+    stamps_file: Path,
+    deadline_s: float,
+    env: Mapping[str, str] | None = None,
 ) -> tuple[WorkerDrain, Process]:
     """Start a worker on a queue holding `total` noop tasks; time it until all have run.
 
@@ -44,7 +50,7 @@ def worker_drain(
     and closes when the last task has ended. The worker is left running for memory figures.
     """
     stamps_file.unlink(missing_ok=True)
-    worker = start_worker(stack, config, stamps_file, wait_ready=False)
+    worker = start_worker(stack, config, stamps_file, wait_ready=False, env=env)
     deadline = time.monotonic() + deadline_s
     while not read_stamps(stamps_file).starts:
         _check(worker, deadline, "the first task to start")

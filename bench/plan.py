@@ -20,6 +20,10 @@ class Plan:
     running_task_window_s: float
     """Window inside one long_task's run (bench.heartbeat), at most what TASK_MAX_DURATION
     lets a long_task cover."""
+    metrics_tasks: int = 300
+    """Tasks per drain of bench.metrics_cost (TASK_METRICS off, on)."""
+    metrics_rounds: int = 5
+    """Drains on each side; the order alternates each round."""
     deadline_s: float = 600.0
 
 
@@ -51,5 +55,7 @@ QUICK = Plan(
     concurrency=8,
     drain_tasks={"project": 50, "baseline": 4},
     running_task_window_s=5.0,
+    metrics_tasks=30,
+    metrics_rounds=1,
     deadline_s=120.0,
 )

@@ -117,6 +117,40 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Requests while one task runs (this project, over the window): {running}.",
     ]
+    if "metrics_cost" in results:
+        lines += ["", metrics_cost_markdown(results["metrics_cost"]).rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
+def metrics_cost_markdown(cost: dict[str, Any]) -> str:
+    """The task metrics' cost on the worker (bench.metrics_cost): CPU per task off and on."""
+    details = cost["details"]
+    load = details["load_avg_1m"]
+
+    def row(side: str) -> str:
+        each = ", ".join(f"{value:.2f}" for value in details[f"cpu_ms_per_task_{side}_each"])
+        return f"| {side} | {cost[f'worker_cpu_ms_per_task_{side}']:.2f} | {each} |"
+
+    note = (
+        f"Difference on - off: {cost['overhead_percent']:+.1f}% (end to end, "
+        f"{details['rounds']} drain(s) of {details['tasks_per_drain']} noop tasks on each side, "
+        f"alternating; load average {load['start']:.1f} at start, {load['end']:.1f} at end). "
+        f"One record costs the worker's pool process {cost['record_us_in_worker']:.0f} µs of "
+        f"CPU ({cost['record_percent']:.1f}% of the CPU per task with metrics off); the "
+        f"receivers in a tight loop, {cost['receivers_us_per_task']:.0f} µs "
+        f"({details['in_process_runs']} runs in process). EMF lines of the drained tasks: "
+        f"{details['emf_lines_on']} with metrics on, {details['emf_lines_off']} off."
+    )
+    lines = [
+        "### Task metrics (EMF log lines): worker CPU per task",
+        "",
+        "| TASK_METRICS | worker CPU per task (ms, median) | each drain (ms) |",
+        "| --- | ---: | --- |",
+        row("off"),
+        row("on"),
+        "",
+        note,
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from bench import report
 from bench.measure import measure_config
+from bench.metrics_cost import measure_metrics_cost
 from bench.plan import FULL, QUICK, Plan
 from bench.stackops import say
 from bench.workers import PROJECT, SEED
@@ -39,11 +40,13 @@ def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
         stack.start_web()
         ours = measure_config(stack, PROJECT, plan, work_dir)
         baseline = measure_config(stack, SEED, plan, work_dir)
+        metrics_cost = measure_metrics_cost(stack, plan, work_dir)
     finally:
         stack.stop()
     return {
         **ours,
         "baseline": baseline,
+        "metrics_cost": metrics_cost,
         "run": {
             "quick": plan.quick,
             "started_at": started.strftime("%Y-%m-%d %H:%M UTC"),

@@ -6,6 +6,7 @@ stamps (and, for the seed, its three settings). No shared code is edited.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,13 @@ PROJECT = WorkerConfig(
     app="bench.project_worker:celery",
     settings="polling_interval 0, wait_time_seconds 20, late ack, prefetch 1",
 )
+# The project's worker that also times its metrics records (bench.metrics_cost).
+METRICS_TIMED = WorkerConfig(
+    key="metrics-timed",
+    title="this project, metrics records timed",
+    app="bench.metrics_worker:celery",
+    settings="as this project; emit timed in the pool processes",
+)
 SEED = WorkerConfig(
     key="baseline",
     title="seed baseline",
@@ -49,13 +57,20 @@ def start_worker(
     stamps_file: Path,
     endpoint_url: str | None = None,
     wait_ready: bool = True,
+    env: Mapping[str, str] | None = None,
 ) -> Process:
-    """Start one worker of `config`; through `endpoint_url` (a proxy) if given.
+    """Start one worker of `config`; through `endpoint_url` (a proxy) if given; `env`: more
+    variables (TASK_METRICS for bench.metrics_cost).
 
     kombu takes the SQS endpoint from the broker URL, which the settings derive from
     AWS_ENDPOINT_URL; the predefined queue URL is TASK_QUEUE_URL: both point at the proxy.
     """
-    env = {**stack.env, "PYTHONPATH": str(REPO_ROOT), STAMPS_FILE_VAR: str(stamps_file)}
+    env = {
+        **stack.env,
+        **(env or {}),
+        "PYTHONPATH": str(REPO_ROOT),
+        STAMPS_FILE_VAR: str(stamps_file),
+    }
     if endpoint_url is not None:
         env["AWS_ENDPOINT_URL"] = endpoint_url
         env["TASK_QUEUE_URL"] = stack.queue_url.replace(stack.env["AWS_ENDPOINT_URL"], endpoint_url)

@@ -41,6 +41,9 @@ Egress = Literal["public", "nat", "endpoints"]
 CpuArchitecture = Literal["X86_64", "ARM64"]
 WorkerCapacity = Literal["FARGATE", "FARGATE_SPOT"]
 
+METRICS_NAMESPACE_PREFIX = "TaskQueue"
+"""The task metrics' namespace is this, a slash, and the stack's name."""
+
 CONTEXT_NAMESPACE = "taskqueue"
 """cdk.json context key holding one block of tunables per stage."""
 
@@ -220,6 +223,9 @@ class InfraConfig(BaseModel):
     oldest_message_alarm_seconds: int = Field(alias="oldestMessageAlarmAge", gt=0)
     alb_5xx_alarm_threshold: int = Field(alias="alb5xxAlarmThreshold", ge=0)
     backlog_without_workers_alarm_minutes: int = Field(ge=1)
+    task_failure_rate_alarm: float = Field(gt=0, le=1)
+    """Failed / (Succeeded + Failed) runs of one task in 5 minutes above which its alarm fires
+    (0.2: one run in five)."""
     alarm_topic_arn: Annotated[str | None, UNSET_IF_BLANK] = None
     """An existing SNS topic for the alarms. Unset: the stack creates an encrypted one."""
     alarm_email: Annotated[Email | None, UNSET_IF_BLANK] = None
@@ -303,7 +309,13 @@ class InfraConfig(BaseModel):
         """The containers' runtime settings: the fields named like a `Settings` field, plus
         `resources` (queue and table names, the region: CDK tokens at synth time)."""
         values = {name: getattr(self, name) for name in RUNTIME_FIELDS}
-        return Settings.from_values(**values, **resources)
+        return Settings.from_values(**values, metrics_namespace=self.metrics_namespace, **resources)
+
+    @property
+    def metrics_namespace(self) -> str:
+        """The task metrics' CloudWatch namespace: one per stack, so two stacks in one account
+        and region (dev and prod, or two dev stacks) never add up each other's runs."""
+        return f"{METRICS_NAMESPACE_PREFIX}/{self.stack_name}"
 
     @property
     def web_size(self) -> TaskSize:

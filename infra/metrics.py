@@ -1,14 +1,18 @@
-"""CloudWatch metrics shared by the worker autoscaling and the monitoring constructs."""
+"""CloudWatch metrics shared by the worker autoscaling and the monitoring constructs, and
+the per-task metrics the worker logs (taskqueue.task_metrics)."""
 
 from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sqs as sqs
+from taskqueue import task_metrics
+from taskqueue.task_metrics import Outcome
 
 CONTAINER_INSIGHTS_NAMESPACE = "ECS/ContainerInsights"
 RUNNING_TASK_COUNT = "RunningTaskCount"
 ONE_MINUTE = Duration.minutes(1)
+FIVE_MINUTES = Duration.minutes(5)
 
 BACKLOG_WITHOUT_WORKERS_EXPRESSION = "IF(FILL(running, 0) == 0, visible, 0)"
 """Messages waiting while no worker task runs (0 as soon as one task runs).
@@ -62,5 +66,60 @@ def backlog_without_workers(
             ),
         },
         label="Messages visible with no running worker",
+        period=period,
+    )
+
+
+def task_metric(
+    namespace: str,
+    metric_name: str,
+    task_name: str,
+    *,
+    statistic: str = cloudwatch.Stats.SUM,
+    period: Duration = ONE_MINUTE,
+    label: str | None = None,
+) -> cloudwatch.Metric:
+    """One of the worker's per-task metrics (taskqueue.task_metrics), for one task name."""
+    return cloudwatch.Metric(
+        namespace=namespace,
+        metric_name=metric_name,
+        dimensions_map={task_metrics.DIMENSION: task_name},
+        statistic=statistic,
+        period=period,
+        label=label,
+    )
+
+
+def task_runs(
+    namespace: str, task_name: str, *, period: Duration = ONE_MINUTE
+) -> cloudwatch.MathExpression:
+    """Runs of the task that ended in success or failure (its throughput)."""
+    return cloudwatch.MathExpression(
+        expression="succeeded + failed",
+        using_metrics={
+            "succeeded": task_metric(namespace, Outcome.SUCCEEDED, task_name, period=period),
+            "failed": task_metric(namespace, Outcome.FAILED, task_name, period=period),
+        },
+        label="Runs",
+        period=period,
+    )
+
+
+TASK_FAILURE_RATE_EXPRESSION = "failed / (succeeded + failed)"
+"""Failed runs per finished run. Every metrics record carries every outcome's count (0 or 1),
+so a period with runs has both sums and one without has neither (missing: not breaching)."""
+
+
+def task_failure_rate(
+    namespace: str, task_name: str, *, period: Duration = FIVE_MINUTES
+) -> cloudwatch.MathExpression:
+    """Failed / (Succeeded + Failed) runs of the task in each period."""
+    return cloudwatch.MathExpression(
+        expression=TASK_FAILURE_RATE_EXPRESSION,
+        using_metrics={
+            "succeeded": task_metric(namespace, Outcome.SUCCEEDED, task_name, period=period),
+            "failed": task_metric(namespace, Outcome.FAILED, task_name, period=period),
+        },
+        label=f"{task_name} failure rate",
         period=period,
     )

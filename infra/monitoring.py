@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -12,12 +14,16 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from taskqueue.task_metrics import QUEUE_WAIT, RUN_TIME, Outcome
 
 from infra.metrics import (
     backlog_without_workers,
     messages_visible,
     oldest_message_age,
     running_tasks,
+    task_failure_rate,
+    task_metric,
+    task_runs,
 )
 
 FIVE_MINUTES = Duration.minutes(5)
@@ -27,7 +33,12 @@ DEPLOYMENT_FAILED = "SERVICE_DEPLOYMENT_FAILED"
 
 class Monitoring(Construct):
     """DLQ, oldest-message, ALB 5xx, backlog-without-workers and no-healthy-target alarms,
-    a rule that notifies a failed ECS deployment, and a dashboard.
+    a failure-rate alarm per task, a rule that notifies a failed ECS deployment, and a
+    dashboard with a row per task (runs, failures, run time and queue wait percentiles).
+
+    The per-task alarms and rows come from the task names given (the registry): an alarm
+    cannot use a SEARCH expression, and one alarm over all tasks would hide a rarely run
+    task that always fails behind a busy one that never does.
 
     A failed deployment is an event, not a metric: ECS emits `SERVICE_DEPLOYMENT_FAILED`
     once, when the circuit breaker gives up (and rolls back), and CloudWatch has no metric
@@ -41,6 +52,7 @@ class Monitoring(Construct):
     alb_5xx_alarm: cloudwatch.Alarm
     backlog_without_workers_alarm: cloudwatch.Alarm
     no_healthy_targets_alarm: cloudwatch.Alarm
+    task_failure_rate_alarms: dict[str, cloudwatch.Alarm]
     deployment_failed_rule: events.Rule | None
     alarms: list[cloudwatch.Alarm]
     dashboard: cloudwatch.Dashboard
@@ -62,6 +74,9 @@ class Monitoring(Construct):
         oldest_message_threshold: Duration,
         alb_5xx_threshold: int,
         backlog_without_workers_minutes: int,
+        metrics_namespace: str,
+        task_names: Sequence[str],
+        task_failure_rate_threshold: float,
         alarm_topic: sns.ITopic | None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -138,12 +153,29 @@ class Monitoring(Construct):
             datapoints_to_alarm=2,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+        self.task_failure_rate_alarms = {
+            name: cloudwatch.Alarm(
+                self,
+                f"TaskFailureRate{_camel(name)}",
+                alarm_description=(
+                    f"More than {task_failure_rate_threshold:.0%} of the runs of task {name}"
+                    " failed in 5 minutes."
+                ),
+                metric=task_failure_rate(metrics_namespace, name),
+                threshold=task_failure_rate_threshold,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            for name in task_names
+        }
         self.alarms = [
             self.dlq_alarm,
             self.oldest_message_alarm,
             self.alb_5xx_alarm,
             self.backlog_without_workers_alarm,
             self.no_healthy_targets_alarm,
+            *self.task_failure_rate_alarms.values(),
         ]
         self.deployment_failed_rule = None
         if alarm_topic is not None:
@@ -236,6 +268,44 @@ class Monitoring(Construct):
                 width=8,
             ),
         )
+        for name in task_names:
+            self.dashboard.add_widgets(*_task_widgets(metrics_namespace, name))
         self.dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24)
         )
+
+
+def _task_widgets(namespace: str, name: str) -> list[cloudwatch.IWidget]:
+    """One dashboard row for one task: runs and failures, run time, queue wait (ms)."""
+
+    def percentiles(metric_name: str, stats: Sequence[str]) -> list[cloudwatch.IMetric]:
+        return [
+            task_metric(namespace, metric_name, name, statistic=stat, label=stat) for stat in stats
+        ]
+
+    return [
+        cloudwatch.GraphWidget(
+            title=f"{name}: runs per minute",
+            left=[
+                task_runs(namespace, name),
+                task_metric(namespace, Outcome.FAILED, name, label="Failed"),
+                task_metric(namespace, Outcome.RETRIED, name, label="Retried"),
+                task_metric(namespace, Outcome.DUPLICATE, name, label="Duplicate"),
+            ],
+            width=8,
+        ),
+        cloudwatch.GraphWidget(
+            title=f"{name}: run time (ms)",
+            left=percentiles(RUN_TIME, ("p50", "p95", "p99")),
+            width=8,
+        ),
+        cloudwatch.GraphWidget(
+            title=f"{name}: queue wait (ms)",
+            left=percentiles(QUEUE_WAIT, ("p50", "p95")),
+            width=8,
+        ),
+    ]
+
+
+def _camel(name: str) -> str:
+    return "".join(part.title() for part in name.split("_"))

@@ -13,6 +13,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as sns_subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from taskqueue.tasks import TASKS
 
 from infra.alarm_topic import AlarmTopic
 from infra.cluster import ServiceCluster, image_platform, task_platform
@@ -276,6 +277,9 @@ class TaskQueueStack(Stack):
             oldest_message_threshold=Duration.seconds(config.oldest_message_alarm_seconds),
             alb_5xx_threshold=config.alb_5xx_alarm_threshold,
             backlog_without_workers_minutes=config.backlog_without_workers_alarm_minutes,
+            metrics_namespace=config.metrics_namespace,
+            task_names=sorted(TASKS),
+            task_failure_rate_threshold=config.task_failure_rate_alarm,
             alarm_topic=self.alarm_topic,
         )
 

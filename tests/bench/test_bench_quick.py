@@ -63,6 +63,16 @@ def test_quick_bench_reports_every_figure_for_both_configurations(tmp_path: Path
         "running_task_dynamodb_requests_per_hour",
     } <= set(KEYS)
 
+    # The task metrics' cost (issue 16): the worker's CPU per task with TASK_METRICS off and on,
+    # and the switch did switch: one EMF line per task on, none off.
+    cost = results["metrics_cost"]
+    for key in ("worker_cpu_ms_per_task_off", "worker_cpu_ms_per_task_on", "overhead_percent"):
+        assert math.isfinite(cost[key]), cost
+    assert cost["receivers_us_per_task"] > 0 and cost["record_us_in_worker"] > 0
+    tasks = cost["details"]["tasks_per_drain"] * cost["details"]["rounds"]
+    assert (cost["details"]["emf_lines_on"], cost["details"]["emf_lines_off"]) == (tasks, 0)
+
     table = (tmp_path / "results.md").read_text()
     assert "| Metric | This project | Seed baseline |" in table
+    assert "### Task metrics (EMF log lines): worker CPU per task" in table
     assert table in result.stdout

@@ -196,3 +196,16 @@ def test_container_environment_is_accepted_by_the_runtime_settings(stage: str) -
     # A running task's visibility is extended at least twice within one base visibility.
     assert 2 * settings.visibility_heartbeat_interval <= settings.queue_visibility_timeout
     assert settings.worker_soft_shutdown_timeout < cfg.worker_stop_timeout == 120
+
+
+def test_the_task_failure_rate_alarm_is_a_fraction_of_runs() -> None:
+    assert config().task_failure_rate_alarm == 0.2  # cdk.json
+    assert config(taskFailureRateAlarm="0.5").task_failure_rate_alarm == 0.5
+    for refused in ("0", "1.5"):
+        with pytest.raises(ConfigError, match="taskFailureRateAlarm"):
+            config(taskFailureRateAlarm=refused)
+
+
+def test_the_metrics_namespace_is_the_stacks_own() -> None:
+    settings = config(stackName="orders-dev").runtime_settings()
+    assert settings.metrics_namespace == "TaskQueue/orders-dev"

@@ -1,15 +1,18 @@
-"""Monitoring: log groups with retention, the four alarms, the dashboard."""
+"""Monitoring: log groups with retention, the alarms, the dashboard, the per-task metrics."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
+from taskqueue.tasks import TASKS
 
 from tests.infra.conftest import (
     Synth,
     container,
+    container_env,
     get_att,
     only,
     ref_to,
@@ -140,8 +143,9 @@ def test_alarms_notify_a_topic_given_in_context(dev: Synth, prod_endpoints: Synt
         "AWS::CloudWatch::Alarm",
         {"Properties": {"AlarmActions": [topic], "OKActions": [topic]}},
     )
-    # the four above, the no-healthy-targets alarm and the schedules' DLQ alarm
-    assert len(notifying) == 6
+    # The four above, the no-healthy-targets alarm, the schedules' DLQ alarm and one
+    # failure-rate alarm per task.
+    assert len(notifying) == 6 + len(TASKS)
     prod_endpoints.template.resource_count_is("AWS::SNS::Topic", 0)
     prod_endpoints.template.resource_count_is("AWS::KMS::Key", 0)
     prod_endpoints.template.has_resource_properties(
@@ -277,3 +281,81 @@ def test_no_healthy_target_alarm(dev: Synth) -> None:
     dimensions = {d["Name"]: d["Value"] for d in alarm["Properties"]["Dimensions"]}
     assert dimensions["TargetGroup"] == {"Fn::GetAtt": [target_group_id, "TargetGroupFullName"]}
     assert set(dimensions) == {"LoadBalancer", "TargetGroup"}
+
+
+def dashboard_widgets(synth: Synth) -> list[dict[str, Any]]:
+    """The dashboard's widgets, parsed; CloudFormation references read as "<ref>"."""
+    _, dashboard = only(synth.resources("AWS::CloudWatch::Dashboard"))
+    body = dashboard["Properties"]["DashboardBody"]
+    parts = body["Fn::Join"][1] if isinstance(body, dict) else [body]
+    text = "".join(part if isinstance(part, str) else "<ref>" for part in parts)
+    widgets: list[dict[str, Any]] = json.loads(text)["widgets"]
+    return widgets
+
+
+def test_the_dashboard_has_a_row_per_registered_task(dev: Synth) -> None:
+    """Runs and failures, run-time percentiles and queue wait of each task in the registry, in
+    the stack's own namespace, by the TaskName dimension the worker's EMF lines carry."""
+    titled = {w["properties"].get("title"): w["properties"] for w in dashboard_widgets(dev)}
+    assert TASKS  # the registry the worker runs
+    for name in TASKS:
+        runs = titled[f"{name}: runs per minute"]["metrics"]
+        run_time = titled[f"{name}: run time (ms)"]["metrics"]
+        queue_wait = titled[f"{name}: queue wait (ms)"]["metrics"]
+        plotted = {tuple(m[:4]) for m in runs if isinstance(m[0], str)}  # not the expression
+        assert plotted >= {
+            ("TaskQueue/taskqueue-dev", metric, "TaskName", name)
+            for metric in ("Succeeded", "Failed")
+        }
+        expressions = [m[0]["expression"] for m in runs if isinstance(m[0], dict)]
+        assert expressions == ["succeeded + failed"]  # the throughput line
+        assert [(*m[:4], m[4]["stat"]) for m in run_time] == [
+            ("TaskQueue/taskqueue-dev", "RunTime", "TaskName", name, stat)
+            for stat in ("p50", "p95", "p99")
+        ]
+        assert [(*m[:4], m[4]["stat"]) for m in queue_wait] == [
+            ("TaskQueue/taskqueue-dev", "QueueWait", "TaskName", name, stat)
+            for stat in ("p50", "p95")
+        ]
+
+
+def test_each_registered_task_has_a_failure_rate_alarm_that_notifies(dev: Synth) -> None:
+    topic_ref = ref_to(dev.resources("AWS::SNS::Topic"))
+    alarms = dev.template.find_resources(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Properties": {
+                "Threshold": 0.2,  # cdk.json's taskFailureRateAlarm
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": [topic_ref],
+                "OKActions": [topic_ref],
+            }
+        },
+    )
+    by_task = {}
+    for alarm in alarms.values():
+        queries = {query["Id"]: query for query in alarm["Properties"]["Metrics"]}
+        [returned] = [query for query in queries.values() if query.get("ReturnData", True)]
+        assert returned["Expression"] == "failed / (succeeded + failed)"
+        stats = {key: queries[key]["MetricStat"] for key in ("succeeded", "failed")}
+        assert {key: stat["Metric"]["MetricName"] for key, stat in stats.items()} == {
+            "succeeded": "Succeeded",
+            "failed": "Failed",
+        }
+        assert {stat["Stat"] for stat in stats.values()} == {"Sum"}
+        assert {stat["Period"] for stat in stats.values()} == {300}
+        assert {stat["Metric"]["Namespace"] for stat in stats.values()} == {
+            "TaskQueue/taskqueue-dev"
+        }
+        [dimensions] = {json.dumps(stat["Metric"]["Dimensions"]) for stat in stats.values()}
+        [dimension] = json.loads(dimensions)
+        assert dimension["Name"] == "TaskName"
+        by_task[dimension["Value"]] = alarm
+    assert set(by_task) == set(TASKS)
+
+
+def test_the_containers_log_their_metrics_in_the_stack_namespace(dev: Synth, prod: Synth) -> None:
+    assert container_env(dev, "worker")["METRICS_NAMESPACE"] == "TaskQueue/taskqueue-dev"
+    assert container_env(prod, "worker")["METRICS_NAMESPACE"] == "TaskQueue/taskqueue-prod"
+    assert "TASK_METRICS" not in container_env(dev, "worker")  # on: the default

@@ -13,6 +13,7 @@ from flask import Flask
 from taskqueue.idempotency import claim, lease_seconds, release, run_once
 from taskqueue.results import mark_queued, read_status
 from taskqueue.settings import Settings
+from taskqueue.task_metrics import Outcome, marked
 
 
 @pytest.fixture
@@ -103,6 +104,27 @@ def test_a_delivery_after_success_is_dropped(celery: Celery) -> None:
 
     with pytest.raises(Ignore):
         claim(delivery(celery, "t1"), lease_seconds=60)
+
+
+def test_a_dropped_delivery_is_marked_for_the_metrics(celery: Celery) -> None:
+    claim(delivery(celery, "t1"), lease_seconds=60)
+    celery.backend.store_result("t1", None, "SUCCESS")
+    again = delivery(celery, "t1")
+
+    with pytest.raises(Ignore):
+        claim(again, lease_seconds=60)
+
+    assert marked(again.request) == (Outcome.DUPLICATE, False)
+
+
+def test_a_delivery_cancelled_before_it_started_is_marked_revoked(celery: Celery) -> None:
+    celery.backend.store_result("t1", None, "REVOKED")
+    cancelled = delivery(celery, "t1")
+
+    with pytest.raises(Ignore):
+        claim(cancelled, lease_seconds=60)
+
+    assert marked(cancelled.request) == (Outcome.REVOKED, False)
 
 
 @pytest.mark.parametrize("ended", ["released", "expired"])

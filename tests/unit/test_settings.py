@@ -135,3 +135,10 @@ def test_the_dlq_url_is_the_one_given_or_the_dlq_name_beside_the_queue() -> None
 
     assert local.dlq_url == "http://127.0.0.1:5555/123456789012/taskqueue-tasks-dlq"
     assert deployed.dlq_url == "https://sqs.eu-west-1.amazonaws.com/1/dead"
+
+
+def test_the_metrics_namespace_is_not_one_of_aws_own() -> None:
+    assert Settings.from_values(metrics_namespace="TaskQueue/dev").metrics_namespace
+    for namespace in ("AWS/SQS", "Task Queue", ""):
+        with pytest.raises(ValidationError, match="metrics_namespace"):
+            Settings.from_values(metrics_namespace=namespace)

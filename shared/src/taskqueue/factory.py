@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Celery, Task
+from celery import Celery, Task, signals
 from flask import Flask
 
 from taskqueue.celery_app import celery
 from taskqueue.celery_config import celery_config
 from taskqueue.logs import configure_logging
 from taskqueue.settings import Settings, get_settings
+from taskqueue.task_metrics import stamp_sent_at
 
 SETTINGS_KEY = "taskqueue.settings"
 
@@ -49,6 +50,8 @@ def configure_celery(app: Flask) -> Celery:
     from taskqueue.tasks.registry import apply_time_limits
 
     apply_time_limits(settings)
+    # Every message carries its publish time: the worker's QueueWait metric starts there.
+    signals.before_task_publish.connect(stamp_sent_at, weak=False, dispatch_uid="taskqueue.sent_at")
     celery.flask_app = app
     celery.Task = FlaskContextTask
     app.extensions["celery"] = celery

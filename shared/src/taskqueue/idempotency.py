@@ -38,6 +38,7 @@ from taskqueue.results import (
     TASK_ATTRIBUTE,
 )
 from taskqueue.settings import Settings
+from taskqueue.task_metrics import Outcome, mark_dropped, mark_stopped
 from taskqueue.visibility import VisibilityHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -90,9 +91,11 @@ def claim(task: Any, lease_seconds: float) -> None:
         held_state = held.get(STATE_ATTRIBUTE, {}).get("S")
         if held_state == states.SUCCESS:
             logger.warning("task %s was delivered again after it finished: dropped", task_id)
+            mark_dropped(task.request, Outcome.DUPLICATE)
             raise Ignore() from error
         if held_state == states.REVOKED:
             logger.warning("task %s was cancelled before it started: dropped", task_id)
+            mark_dropped(task.request, Outcome.REVOKED)
             raise Ignore() from error
         logger.warning(
             "task %s is claimed by another run: back after the visibility timeout", task_id
@@ -166,6 +169,7 @@ def run_once(task: Any, body: Callable[[], Any]) -> Any:
         if heartbeat.cancelled:
             mark_revoked(task.app, task_id)
             logger.warning("task %s was cancelled while it ran: stopped", task_id)
+            mark_stopped(task.request, Outcome.REVOKED)
             raise Ignore() from error
         release(task.app, task_id)
         raise

@@ -9,6 +9,8 @@ from celery import current_task
 from flask import g, has_request_context
 from pythonjsonlogger.json import JsonFormatter
 
+from taskqueue.task_metrics import EMF_FIELD
+
 
 class ContextFilter(logging.Filter):
     """Adds `request_id` (web) and `task_id`/`task_name` (worker) to each record."""
@@ -23,6 +25,20 @@ class ContextFilter(logging.Filter):
         return True
 
 
+def json_formatter() -> JsonFormatter:
+    """One JSON object per record. The formatter drops extra fields whose name starts with
+    `_`, so a metrics record's EMF block is passed as `EMF_FIELD` and renamed `_aws` here."""
+    return JsonFormatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s",
+        rename_fields={
+            "asctime": "time",
+            "levelname": "level",
+            "name": "logger",
+            EMF_FIELD: "_aws",
+        },
+    )
+
+
 def configure_logging(level: str) -> None:
     """Send every logger's records to stdout as JSON lines (idempotent)."""
     root = logging.getLogger()
@@ -30,12 +46,7 @@ def configure_logging(level: str) -> None:
     if any(getattr(h, "_taskqueue", False) for h in root.handlers):
         return
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(
-        JsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-        )
-    )
+    handler.setFormatter(json_formatter())
     handler.addFilter(ContextFilter())
     handler._taskqueue = True  # type: ignore[attr-defined]
     root.addHandler(handler)

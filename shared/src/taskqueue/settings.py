@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 # SQS keeps a received message invisible for 12 hours at most, extensions included: a task
@@ -185,11 +185,29 @@ class Settings(BaseSettings):
         " key stops working within this time.",
     )
     log_level: str = Field("INFO", description="Log level of both services.")
+    task_metrics: bool = Field(
+        True,
+        description="Whether the worker logs one EMF record (CloudWatch metrics) per task run;"
+        " the bench turns it off to measure its cost.",
+    )
+    metrics_namespace: str = Field(
+        "TaskQueue",
+        pattern=r"^[A-Za-z0-9._/#:-]{1,255}$",  # CloudWatch's characters (no AWS/: below)
+        description="CloudWatch namespace of the task metrics (the CDK app sets"
+        " TaskQueue/<stack name>).",
+    )
     task_secrets: str = Field(
         "",
         description="Comma-separated names of the variables ECS fills from Secrets Manager or"
         " SSM (cdk.json's secrets); taskqueue.secrets.get reads only these.",
     )
+
+    @field_validator("metrics_namespace")
+    @classmethod
+    def _not_an_aws_namespace(cls, namespace: str) -> str:
+        if namespace.startswith("AWS/"):
+            raise ValueError("namespaces starting with AWS/ are AWS's own")
+        return namespace
 
     @model_validator(mode="after")
     def _limits_fit_sqs(self) -> Self:

@@ -18,6 +18,7 @@ from taskqueue.logs import configure_logging
 from worker_service.heartbeat import Heartbeat
 from worker_service.presence import Presence
 from worker_service.protection import ScaleInProtection
+from worker_service.run_metrics import RunMetrics
 from worker_service.shutdown import hand_back_long_tasks
 
 logger = logging.getLogger(__name__)
@@ -25,6 +26,9 @@ logger = logging.getLogger(__name__)
 app: Flask = create_flask_app(__name__)
 celery: Celery = configure_celery(app)
 celery.steps["consumer"].add(Heartbeat)
+# One CloudWatch metrics record (EMF) per task run, in the log (worker_service.run_metrics).
+if settings_of(app).task_metrics:
+    RunMetrics(settings_of(app).metrics_namespace).connect()
 
 
 @signals.setup_logging.connect
