@@ -7,6 +7,7 @@ gives the template, `make run` and the tests a schedule to fire.
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from typing import Any
 
 from botocore.config import Config
@@ -14,23 +15,12 @@ from celery import Task
 
 from taskqueue import aws_session
 from taskqueue.celery_config import aws_client_config
+from taskqueue.queue_depth import read_depth
 from taskqueue.schedules import schedule
 from taskqueue.settings import Settings, get_settings
 from taskqueue.tasks.registry import TaskParams, register
 
 logger = logging.getLogger(__name__)
-
-# SQS's approximate counts, by the names the report gives them.
-COUNTS = {
-    "visible": "ApproximateNumberOfMessages",
-    "in_flight": "ApproximateNumberOfMessagesNotVisible",
-    "delayed": "ApproximateNumberOfMessagesDelayed",
-}
-
-
-def dlq_url(settings: Settings) -> str:
-    """The DLQ's URL: the task queue's, with the DLQ's name (same account and region)."""
-    return settings.task_queue_url.rsplit("/", 1)[0] + "/" + settings.task_dlq_name
 
 
 def queue_depths(settings: Settings) -> dict[str, dict[str, int]]:
@@ -41,12 +31,8 @@ def queue_depths(settings: Settings) -> dict[str, dict[str, int]]:
         endpoint_url=settings.aws_endpoint_url,
         config=Config(**aws_client_config(settings)),
     )
-    depths = {}
-    for label, url in (("tasks", settings.task_queue_url), ("dead_letter", dlq_url(settings))):
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(COUNTS.values()))
-        values = attributes["Attributes"]
-        depths[label] = {field: int(values.get(name, 0)) for field, name in COUNTS.items()}
-    return depths
+    queues = {"tasks": settings.task_queue_url, "dead_letter": settings.dlq_url}
+    return {label: asdict(read_depth(sqs, url)) for label, url in queues.items()}
 
 
 class QueueReportParams(TaskParams):
