@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,9 +16,9 @@ from typing import Any
 import boto3
 import requests
 from taskqueue import api_keys
+from taskqueue.queue_depth import read_depth
 from taskqueue.settings import Settings
 from taskqueue_cli.api import TaskApi
-from taskqueue_cli.queues import read_depth
 
 from harness.processes import Process, free_port, start, wait_until
 
@@ -150,3 +152,22 @@ class LocalStack:
         """Stop every process, newest first."""
         for process in reversed(self.processes):
             process.stop()
+
+
+@contextmanager
+def running(
+    work_dir: Path, *, worker: bool = True, web: bool = True, **env: str
+) -> Iterator[LocalStack]:
+    """A stack with moto, then (unless told not to) a worker and the web started, with `env`
+    over the stack's environment; every process stopped on the way out."""
+    local = LocalStack(work_dir=work_dir)
+    local.env.update(env)
+    try:
+        local.start_aws()
+        if worker:
+            local.start_worker()
+        if web:
+            local.start_web()
+        yield local
+    finally:
+        local.stop()

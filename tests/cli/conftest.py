@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from taskqueue_cli.api import TaskApi
 
-from harness.stack import LocalStack
+from harness.stack import LocalStack, running
 from tests.short_limits import SHORT_LIMITS
 
 TASKQUEUE = str(Path(sys.executable).parent / "taskqueue")
@@ -62,26 +62,15 @@ class Cli:
 @pytest.fixture(scope="package")
 def aws_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """moto's server with the bootstrapped queue, DLQ and table; no worker, no web."""
-    stack = LocalStack(work_dir=tmp_path_factory.mktemp("aws"))
-    try:
-        stack.start_aws()
+    with running(tmp_path_factory.mktemp("aws"), worker=False, web=False) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="package")
 def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """moto, a worker and the web, with short time limits."""
-    stack = LocalStack(work_dir=tmp_path_factory.mktemp("full"))
-    stack.env.update(SHORT_LIMITS)
-    try:
-        stack.start_aws()
-        stack.start_worker()
-        stack.start_web()
+    with running(tmp_path_factory.mktemp("full"), **SHORT_LIMITS) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture

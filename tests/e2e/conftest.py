@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from taskqueue_cli.api import TaskApi
 
-from harness.stack import LocalStack
+from harness.stack import LocalStack, running
 
 
 @pytest.fixture
@@ -24,14 +24,8 @@ def stack(tmp_path: Path) -> Iterator[LocalStack]:
 @pytest.fixture(scope="module")
 def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """moto server, a worker and the web, shared by the tests of one module."""
-    local = LocalStack(work_dir=tmp_path_factory.mktemp("stack"))
-    try:
-        local.start_aws()
-        local.start_worker()
-        local.start_web()
+    with running(tmp_path_factory.mktemp("stack")) as local:
         yield local
-    finally:
-        local.stop()
 
 
 @pytest.fixture

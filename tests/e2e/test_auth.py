@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from taskqueue_cli.api import TaskApi
 
-from harness.stack import LocalStack
+from harness.stack import LocalStack, running
 from tests.cli.conftest import Cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -21,14 +21,9 @@ CACHE_SECONDS = 2
 @pytest.fixture(scope="module")
 def web_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """moto and the web with a short key cache, no worker: what is queued stays queued."""
-    stack = LocalStack(work_dir=tmp_path_factory.mktemp("auth"))
-    stack.env["API_KEY_CACHE_SECONDS"] = str(CACHE_SECONDS)
-    try:
-        stack.start_aws()
-        stack.start_web()
+    work_dir = tmp_path_factory.mktemp("auth")
+    with running(work_dir, worker=False, API_KEY_CACHE_SECONDS=str(CACHE_SECONDS)) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture

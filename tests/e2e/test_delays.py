@@ -20,7 +20,7 @@ from taskqueue.celery_config import celery_config
 from taskqueue.queue_depth import QueueDepth, read_depth
 
 from harness.processes import wait_until
-from harness.stack import LocalStack
+from harness.stack import LocalStack, running
 from tests.short_limits import SHORT_LIMITS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
@@ -33,15 +33,10 @@ RECEIVED = re.compile(r"Task (?P<task>\w+)\[(?P<id>[\w-]+)\] received")
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """moto, one worker (one pool process) and the web, with hops of 3 s."""
-    local = LocalStack(work_dir=tmp_path_factory.mktemp("delays"))
-    local.env.update(SHORT_LIMITS, DELAY_HOP_SECONDS=str(HOP_SECONDS), WORKER_CONCURRENCY="1")
-    try:
-        local.start_aws()
-        local.start_worker()
-        local.start_web()
+    work_dir = tmp_path_factory.mktemp("delays")
+    hops = {"DELAY_HOP_SECONDS": str(HOP_SECONDS), "WORKER_CONCURRENCY": "1"}
+    with running(work_dir, **SHORT_LIMITS, **hops) as local:
         yield local
-    finally:
-        local.stop()
 
 
 def post(stack: LocalStack, body: dict[str, Any]) -> str:

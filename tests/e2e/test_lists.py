@@ -11,7 +11,7 @@ from taskqueue import api_keys
 from taskqueue_cli.api import TaskApi
 
 from harness.processes import wait_until
-from harness.stack import LocalStack
+from harness.stack import LocalStack, running
 from tests.short_limits import SHORT_LIMITS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -24,14 +24,10 @@ PRESENCE = {"WORKER_PRESENCE_INTERVAL": "1", "WORKER_PRESENCE_WINDOW": "6"}
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """moto and the web; each test starts the workers it needs."""
-    local = LocalStack(work_dir=tmp_path_factory.mktemp("lists"))
-    local.env.update({**SHORT_LIMITS, **PRESENCE})
-    try:
-        local.start_aws()
-        local.start_web()
+    with running(
+        tmp_path_factory.mktemp("lists"), worker=False, **SHORT_LIMITS, **PRESENCE
+    ) as local:
         yield local
-    finally:
-        local.stop()
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from taskqueue.settings import Settings
 
-from harness.stack import LocalStack
+from harness.stack import LocalStack, running
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -27,13 +27,8 @@ TOO_LARGE = b'{"task": "noop", "params": {"pad": "' + b"x" * (256 * 1024) + b'"}
 @pytest.fixture(scope="module")
 def web_without_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """moto and the web only: whatever the web queues stays in the queue, countable."""
-    local = LocalStack(work_dir=tmp_path_factory.mktemp("rejections"))
-    try:
-        local.start_aws()
-        local.start_web()
+    with running(tmp_path_factory.mktemp("rejections"), worker=False) as local:
         yield local
-    finally:
-        local.stop()
 
 
 BAD_REQUESTS = [

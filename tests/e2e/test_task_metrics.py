@@ -11,7 +11,7 @@ import pytest
 from taskqueue.task_metrics import DIMENSION, Outcome
 
 from harness.processes import Process, wait_until
-from harness.stack import LocalStack
+from harness.stack import LocalStack, running
 from tests.short_limits import SHORT_LIMITS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -39,14 +39,9 @@ def metrics_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSta
     Short limits: a message the stopped worker's last long poll took (moto does not notice
     the poller went away) is back for the next worker within seconds.
     """
-    local = LocalStack(work_dir=tmp_path_factory.mktemp("metrics"))
-    local.env.update(SHORT_LIMITS, METRICS_NAMESPACE=NAMESPACE)
-    try:
-        local.start_aws()
-        local.start_web()
+    work_dir = tmp_path_factory.mktemp("metrics")
+    with running(work_dir, worker=False, **SHORT_LIMITS, METRICS_NAMESPACE=NAMESPACE) as local:
         yield local
-    finally:
-        local.stop()
 
 
 def test_succeeded_failed_and_duplicate_runs_each_log_one_emf_record(
