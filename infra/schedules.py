@@ -26,6 +26,7 @@ from constructs import Construct
 from taskqueue.schedules import Schedule
 
 from infra.metrics import messages_visible
+from infra.task_queue import private_queue
 
 SCHEDULER = "scheduler.amazonaws.com"
 # A fire SQS refuses (throttling, the queue being replaced) is retried this often, for at most
@@ -57,12 +58,8 @@ class Schedules(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.group = scheduler.CfnScheduleGroup(self, "Group", name=group_name)
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=dlq_retention,
+        self.dead_letter_queue = private_queue(
+            self, "DeadLetterQueue", retention_period=dlq_retention
         )
         # Scheduler assumes the role for this account's schedules only (confused deputy).
         self.role = iam.Role(

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+
+def private_queue(scope: Construct, construct_id: str, **props: Any) -> sqs.Queue:
+    """A standard queue with SQS-managed SSE whose policy refuses any request without TLS."""
+    return sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        **props,
+    )
 
 
 class TaskQueue(Construct):
@@ -27,18 +40,12 @@ class TaskQueue(Construct):
         dlq_retention: Duration,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=dlq_retention,
+        self.dead_letter_queue = private_queue(
+            self, "DeadLetterQueue", retention_period=dlq_retention
         )
-        self.queue = sqs.Queue(
+        self.queue = private_queue(
             self,
             "Queue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
             visibility_timeout=visibility_timeout,
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letter_queue, max_receive_count=max_receive_count
