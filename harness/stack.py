@@ -145,8 +145,17 @@ class LocalStack:
         return process
 
     def queue_depth(self) -> int:
-        """Messages in the task queue: visible, in flight or delayed."""
-        return read_depth(self.client("sqs"), self.queue_url).total
+        """Messages in the task queue: visible, in flight or delayed.
+
+        moto computes each count at its own instant, so a message whose delay ends during
+        one GetQueueAttributes is counted in none of them: read until two reads agree on
+        every count (a delay that ended during either read changes the next one's counts).
+        """
+        sqs = self.client("sqs")
+        depth = read_depth(sqs, self.queue_url)
+        while (again := read_depth(sqs, self.queue_url)) != depth:
+            depth = again
+        return depth.total
 
     def stop(self) -> None:
         """Stop every process, newest first."""
