@@ -30,8 +30,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 Operation = APIOperation[Any, Any, Any, Any]
 
-# Random cases per operation, valid and invalid mixed, on top of the coverage cases.
-FUZZ_EXAMPLES = 150
+# Random cases per operation, valid and invalid mixed, on top of the coverage cases (80: once
+# the lists, workers and status page joined the API, 150 took 140 s of the 180 s limit).
+FUZZ_EXAMPLES = 80
 # Bodies the schema cannot describe: JSON nested past the parser's recursion limit (~1 KB).
 DEEPLY_NESTED = {
     "unclosed-arrays": b"[" * 100_000,
