@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from taskqueue_cli.api import TaskApi
 from harness.processes import wait_until
 from harness.stack import REPO_ROOT
 from tests.browser.chromium import chromium
-from tests.devstack.test_procfile import local_env, make_env
+from tests.devstack.make_run import local_env, start_make_run
 from tests.harness.process_tree import descendants, kill_group, survivors
 from tests.short_limits import SHORT_LIMITS
 
@@ -68,15 +67,7 @@ def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeRun]:
         file.write("".join(f"{key}={shlex.quote(value)}\n" for key, value in LIMITS.items()))
     web_url = f"http://{env['WEB_BIND']}"
     log = work_dir / "make-run.log"
-    with log.open("wb") as output:
-        make = subprocess.Popen(
-            ["make", "--no-print-directory", "run", f"LOCAL_ENV={env_file}"],
-            cwd=REPO_ROOT,
-            env=make_env(),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    make = start_make_run(env_file, log)
     try:
         try:
             wait_until(lambda: requests.get(f"{web_url}/healthz", timeout=1).ok, 120, "/healthz")

@@ -3,43 +3,17 @@
 from __future__ import annotations
 
 import os
-import shlex
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 import requests
-from taskqueue.settings import Settings
 
 from devstack.procfile import read_procfile
-from harness.processes import free_port, wait_until
-from harness.stack import REPO_ROOT, stack_env
+from harness.processes import wait_until
+from harness.stack import REPO_ROOT
+from tests.devstack.make_run import local_env, start_make_run
 from tests.harness.process_tree import descendants, kill_group, survivors
-
-
-def local_env(work_dir: Path) -> tuple[Path, dict[str, str]]:
-    """local.env with this test's own ports and heartbeat file after it (the last one wins)."""
-    names = {name.upper() for name in Settings.model_fields}
-    names |= {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
-    env = stack_env(free_port(), free_port(), work_dir)
-    own = {key: value for key, value in env.items() if key in names}
-    path = work_dir / "local.env"
-    path.write_text(
-        (REPO_ROOT / "local.env").read_text(encoding="utf-8")
-        + "\n# this test's stack\n"
-        + "".join(f"{key}={shlex.quote(value)}\n" for key, value in own.items()),
-        encoding="utf-8",
-    )
-    return path, own
-
-
-def make_env() -> dict[str, str]:
-    """This environment, with the uv that runs the tests on PATH for make."""
-    env = dict(os.environ)
-    if "UV" in env:
-        env["PATH"] = f"{Path(env['UV']).parent}{os.pathsep}{env['PATH']}"
-    return env
 
 
 def test_procfile_lines_are_commands() -> None:
@@ -64,15 +38,7 @@ def test_a_signal_to_make_run_s_process_group_stops_every_process(
     env_file, env = local_env(tmp_path)
     web_url = f"http://{env['WEB_BIND']}"
     log = tmp_path / "make-run.log"
-    with log.open("wb") as output:
-        make = subprocess.Popen(
-            ["make", "--no-print-directory", "run", f"LOCAL_ENV={env_file}"],
-            cwd=REPO_ROOT,
-            env=make_env(),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # a process group of its own, as a terminal gives it
-        )
+    make = start_make_run(env_file, log)
     try:
         try:
             wait_until(lambda: requests.get(f"{web_url}/healthz", timeout=1).ok, 120, "/healthz")
