@@ -19,16 +19,14 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-import requests
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from taskqueue_cli.api import TaskApi
 
-from harness.processes import wait_until
 from harness.stack import REPO_ROOT
 from tests.browser.chromium import chromium
-from tests.devstack.make_run import local_env, start_make_run
+from tests.devstack.make_run import local_env, start_make_run, wait_for_make_run
 from tests.harness.process_tree import descendants, kill_group, survivors
 from tests.short_limits import SHORT_LIMITS
 
@@ -69,11 +67,7 @@ def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeRun]:
     log = work_dir / "make-run.log"
     make = start_make_run(env_file, log)
     try:
-        try:
-            wait_until(lambda: requests.get(f"{web_url}/healthz", timeout=1).ok, 120, "/healthz")
-            wait_until(Path(env["WORKER_HEARTBEAT_FILE"]).exists, 60, "the worker's heartbeat")
-        except AssertionError as error:
-            raise AssertionError(f"{error}\n{log.read_text(errors='replace')[-4000:]}") from None
+        wait_for_make_run(web_url, env, log)
         key = DEV_KEY_FILE.read_text(encoding="utf-8").strip()
         yield MakeRun(web_url=web_url, api_key=key, log=log)
     finally:

@@ -8,9 +8,10 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import requests
 from taskqueue.settings import Settings
 
-from harness.processes import free_port
+from harness.processes import free_port, wait_until
 from harness.stack import REPO_ROOT, stack_env
 
 
@@ -50,3 +51,13 @@ def start_make_run(env_file: Path, log: Path) -> subprocess.Popen[bytes]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def wait_for_make_run(web_url: str, env: dict[str, str], log: Path) -> None:
+    """Until the web answers /healthz and the worker beats; AssertionError with the end of
+    make's output if not in time."""
+    try:
+        wait_until(lambda: requests.get(f"{web_url}/healthz", timeout=1).ok, 120, "/healthz")
+        wait_until(Path(env["WORKER_HEARTBEAT_FILE"]).exists, 60, "the worker's heartbeat")
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{log.read_text(errors='replace')[-4000:]}") from None

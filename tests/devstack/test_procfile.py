@@ -7,12 +7,10 @@ import signal
 from pathlib import Path
 
 import pytest
-import requests
 
 from devstack.procfile import read_procfile
-from harness.processes import wait_until
 from harness.stack import REPO_ROOT
-from tests.devstack.make_run import local_env, start_make_run
+from tests.devstack.make_run import local_env, start_make_run, wait_for_make_run
 from tests.harness.process_tree import descendants, kill_group, survivors
 
 
@@ -40,11 +38,7 @@ def test_a_signal_to_make_run_s_process_group_stops_every_process(
     log = tmp_path / "make-run.log"
     make = start_make_run(env_file, log)
     try:
-        try:
-            wait_until(lambda: requests.get(f"{web_url}/healthz", timeout=1).ok, 120, "/healthz")
-            wait_until(Path(env["WORKER_HEARTBEAT_FILE"]).exists, 60, "the worker's heartbeat")
-        except AssertionError as error:
-            raise AssertionError(f"{error}\n{log.read_text(errors='replace')[-4000:]}") from None
+        wait_for_make_run(web_url, env, log)
         tree = descendants(make.pid)
         commands = [" ".join(process.cmdline()) for process in tree]
         for program in ("devstack.local_aws", "bin/celery", "bin/gunicorn"):
