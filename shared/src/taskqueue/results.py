@@ -26,6 +26,8 @@ TASK_ID = re.compile(r"[A-Za-z0-9_:-]{1,100}")
 # The state of a task queued with a delay until it is due (taskqueue.delays); its record's
 # result is {"due": <RFC 3339>}.
 SCHEDULED = "SCHEDULED"
+# The state a task reports while it runs, with `{"current", "total"}` (self.update_state).
+PROGRESS = "PROGRESS"
 # When the web queued the task and which task it is: the index of a client's tasks
 # (taskqueue.results_index) sorts by the one and shows the other. Written once, by
 # `mark_queued`; a state write never names them, so they stay.
@@ -169,7 +171,7 @@ class TaskStatus:
 def progress_attribute(meta: dict[str, Any]) -> dict[str, Any]:
     """The `progress` attribute of a state: a PROGRESS state's counts, else NULL."""
     info = meta.get("result")
-    if meta["status"] != "PROGRESS" or not isinstance(info, dict):
+    if meta["status"] != PROGRESS or not isinstance(info, dict):
         return {"NULL": True}
     counts = {name: info.get(name) for name in ("current", "total")}
     if not all(isinstance(count, int) and not isinstance(count, bool) for count in counts.values()):
@@ -239,7 +241,7 @@ def read_status(celery: Celery, task_id: str, *, client: str | None = None) -> T
 def status_of(meta: dict[str, Any]) -> TaskStatus:
     """What GET /tasks/<id> shows of a decoded Celery record."""
     state, info = meta["status"], meta["result"]
-    if state == "PROGRESS" and isinstance(info, dict):
+    if state == PROGRESS and isinstance(info, dict):
         progress = {"current": int(info["current"]), "total": int(info["total"])}
         return TaskStatus(state=state, progress=progress, result=None, error=None)
     if state in states.EXCEPTION_STATES:

@@ -22,7 +22,7 @@ from typing import Any
 
 from celery import Celery, states
 
-from taskqueue.results import SCHEDULED, TASK_ID
+from taskqueue.results import PROGRESS, SCHEDULED, TASK_ID
 from taskqueue.results_index import (
     INDEX_NAME,
     PARTITION_ATTRIBUTE,
@@ -38,7 +38,7 @@ MAX_LIMIT = 100
 MAX_QUERIES = 5
 FILTERED_READ = 100
 # What a task can be in (Celery's states and the tasks' own PROGRESS).
-LISTED_STATES = frozenset(states.ALL_STATES | {"PROGRESS", SCHEDULED})
+LISTED_STATES = frozenset(states.ALL_STATES | {PROGRESS, SCHEDULED})
 # A cursor holds a task id (results.TASK_ID) and a time `mark_queued` wrote
 # (`str(time.time())`): anything else is not one of ours (and could be no DynamoDB number).
 QUEUED_AT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,20})?")

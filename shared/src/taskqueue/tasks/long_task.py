@@ -15,6 +15,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
 from pydantic import Field, ValidationInfo, field_validator
 
+from taskqueue.results import PROGRESS
 from taskqueue.settings import Settings, get_settings
 from taskqueue.tasks.registry import TaskParams, register
 
@@ -56,7 +57,7 @@ def long_task(self: Task, duration: int) -> dict[str, int]:
         for step in range(1, duration + 1):
             logger.info("Working... %d/%d", step, duration)
             time.sleep(1)
-            self.update_state(state="PROGRESS", meta={"current": step, "total": duration})
+            self.update_state(state=PROGRESS, meta={"current": step, "total": duration})
     except SoftTimeLimitExceeded:
         logger.info("Stopped at %d/%d: cleaned up", step, duration)
         raise
