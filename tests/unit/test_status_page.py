@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from botocore.exceptions import EndpointConnectionError
 from flask import Flask
 from flask.testing import FlaskClient
 from taskqueue.results import mark_queued
+from taskqueue.task_list import TaskSummary
 from taskqueue.worker_presence import RunningTask, presence_update
 from web_service import status_view
 
@@ -275,3 +277,19 @@ def test_the_page_s_policy_has_every_directive_the_readme_names(anonymous: Flask
     directives = set(anonymous.get("/").headers["Content-Security-Policy"].split("; "))
 
     assert set(readme.split("; ")) <= directives
+
+
+@pytest.mark.parametrize(
+    ("state", "seconds"),
+    [("SUCCESS", 30), ("FAILURE", 30), ("REVOKED", 30), ("PROGRESS", 100), ("PENDING", 100)],
+)
+def test_run_time_ends_at_the_last_change_once_finished_and_is_now_until_then(
+    state: str, seconds: float
+) -> None:
+    """services/web/README.md: from queueing to the last change once it ended, else to now."""
+    now = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
+    queued = now.timestamp() - 100
+    task = TaskSummary("t", "long_task", state, queued, queued + 30, None)
+    panel = status_view.Panel(queue=None, dead_letter=None, workers=None, tasks=[task], now=now)
+
+    assert panel.run_time(task) == seconds
