@@ -4,11 +4,11 @@ targets run the CLI command they stand for."""
 from __future__ import annotations
 
 import re
-import subprocess
 
 import pytest
 
 from harness.stack import REPO_ROOT
+from tests.images.engine import make
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -17,16 +17,11 @@ pytestmark = pytest.mark.timeout(60)
 RULE = re.compile(r"^(?P<target>[a-z][a-z0-9-]*):(?!=)", re.M)
 
 
-def make(*args: str) -> str:
-    """make's output, run in the repository."""
-    return subprocess.run(
-        ["make", "--no-print-directory", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    ).stdout
+def make_output(*args: str) -> str:
+    """What `make <args>` printed (it must succeed)."""
+    result = make(*args, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 def test_make_help_lists_every_target_with_what_it_does() -> None:
@@ -34,7 +29,7 @@ def test_make_help_lists_every_target_with_what_it_does() -> None:
     targets = {m["target"] for path in makefiles for m in RULE.finditer(path.read_text())}
 
     listed = dict(
-        line.strip().split(maxsplit=1) for line in make("help").splitlines() if line.strip()
+        line.strip().split(maxsplit=1) for line in make_output("help").splitlines() if line.strip()
     )
 
     assert {"run", "local-aws", "worker", "web", "test"} <= targets  # README's Quick start
@@ -45,6 +40,6 @@ def test_make_help_lists_every_target_with_what_it_does() -> None:
 def test_make_scale_workers_is_the_cli_s_workers_scale() -> None:
     """README: `make scale-workers N=3` sets the worker service's desired count, through
     `taskqueue workers scale` (which refuses a count outside the autoscaling bounds)."""
-    commands = make("-n", "scale-workers", "N=3", "STAGE=dev").splitlines()
+    commands = make_output("-n", "scale-workers", "N=3", "STAGE=dev").splitlines()
 
     assert any(line.endswith("taskqueue workers scale 3 --stage dev") for line in commands)
