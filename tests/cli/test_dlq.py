@@ -4,8 +4,10 @@ it back; `purge` wants --yes. Against real processes."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
+from taskqueue_cli import dlq
 from taskqueue_cli.queues import read_depth
 
 from harness.processes import wait_until
@@ -117,3 +119,29 @@ def test_purge_refuses_without_yes_and_empties_the_dlq_with_it(
     assert purged.returncode == 0, purged.stderr
     assert purged.stdout.strip() == "purged 1 message(s) from the DLQ"
     assert depth(aws_stack, queues.dlq_url) == 0
+
+
+def test_redrive_by_hand_deletes_a_message_only_after_it_was_sent(
+    queues: Queues, aws_stack: LocalStack
+) -> None:
+    """tools/cli/README.md: receive, send, then delete, never deleting before the send
+    succeeded. The second send fails: that message stays in the DLQ, visible at once."""
+    sqs = aws_stack.client("sqs")
+    for n in range(2):
+        sqs.send_message(QueueUrl=queues.dlq_url, MessageBody=f"message {n}")
+    calls: list[str] = []
+
+    def send_once(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+        if model.name == "SendMessage" and calls.count("SendMessage") == 2:
+            raise ConnectionError("the queue did not answer")
+
+    sqs.meta.events.register("before-call.sqs", send_once)
+
+    with pytest.raises(ConnectionError):
+        dlq.move_by_hand(sqs, queues.dlq_url, queues.queue_url, limit=None)
+
+    moved = [call for call in calls if call in {"SendMessage", "DeleteMessage"}]
+    assert moved == ["SendMessage", "DeleteMessage", "SendMessage"]
+    assert depth(aws_stack, queues.queue_url) == depth(aws_stack, queues.dlq_url) == 1
+    assert read_depth(aws_stack.client("sqs"), queues.dlq_url).visible == 1  # not held

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from taskqueue import api_keys
 from taskqueue_cli.api import TaskApi
 
 from harness.stack import LocalStack, running
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, one_line_error
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -112,3 +113,21 @@ def test_the_cli_sends_the_key_from_the_environment(web_only: LocalStack, operat
     assert "TASKQUEUE_API_KEY" in without.stderr
     assert with_key.returncode == 0, with_key.stderr
     assert web_only.api().state(with_key.stdout.strip()) == "PENDING"
+
+
+def test_the_cli_takes_the_key_from_api_key_and_names_both_sources_when_it_is_refused(
+    web_only: LocalStack, operator: Cli
+) -> None:
+    """tools/cli/README.md: `enqueue`, `status` and `cancel` send TASKQUEUE_API_KEY or
+    --api-key; a refused key is one line naming both."""
+    queued = operator("enqueue", "noop", "--api-key", web_only.api_key)
+    assert queued.returncode == 0, queued.stderr
+    task_id = queued.stdout.strip()
+    shown = operator("status", task_id, "--api-key", web_only.api_key)
+    assert shown.returncode == 0, shown.stderr
+    assert "state    PENDING" in shown.stdout.splitlines()
+
+    for command in (["enqueue", "noop"], ["status", task_id], ["cancel", task_id]):
+        refused = one_line_error(operator(*command, "--api-key", api_keys.new_key()))
+        assert "TASKQUEUE_API_KEY" in refused and "--api-key" in refused, refused
+    assert web_only.api().state(task_id) == "PENDING"  # the refused cancel changed nothing

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -91,3 +92,39 @@ def test_web_and_worker_log_json_lines_with_request_and_task_ids(
     web_lines = [line for line in web.log().splitlines() if request_id in line]
     assert any(f'"task_id": "{task_id}"' in line for line in web_lines)
     assert any(f'"task_id": "{task_id}"' in line for line in worker.log().splitlines())
+
+
+def complete_lines(text: str) -> list[str]:
+    """The lines of a log that were written completely (the last may still be in progress)."""
+    return text.splitlines()[: text.count("\n")]
+
+
+def test_once_started_every_line_is_json_and_names_its_request_or_its_task(
+    running_stack: LocalStack, running_api: TaskApi
+) -> None:
+    web, worker = running_stack.processes[2], running_stack.processes[1]
+    web_before, worker_before = len(complete_lines(web.log())), len(complete_lines(worker.log()))
+
+    response = running_api.post_task("long_task", {"duration": 1})
+    task_id, request_id = response.json()["id"], response.headers["X-Request-ID"]
+    poll_states(running_api, response.json()["status_url"], "SUCCESS", timeout=30)
+    wait_until(
+        lambda: any(
+            "task long_task succeeded" in line and task_id in line
+            for line in worker.log().splitlines()
+        ),
+        10,
+        "the run's metrics line",
+    )
+
+    # json.loads fails the test on any line that is not JSON.
+    web_lines = [json.loads(line) for line in complete_lines(web.log())[web_before:]]
+    worker_lines = [json.loads(line) for line in complete_lines(worker.log())[worker_before:]]
+    assert all("request_id" in line for line in web_lines)
+    assert any(line["request_id"] == request_id for line in web_lines)
+    about_the_task = [line for line in worker_lines if task_id in json.dumps(line)]
+    # Celery's main process logs the receipt before a pool process runs the task: that line
+    # has the id in its text only. Every line of the run names the task.
+    run = [line for line in about_the_task if line["logger"] != "celery.worker.strategy"]
+    assert len(run) >= 4  # Working... 1/1, Completed, succeeded, the metrics record
+    assert all(line.get("task_id") == task_id for line in run)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from aws_cdk import Validations
 from aws_cdk.assertions import Match
 
 from infra.config import ConfigError, InfraConfig
-from tests.infra.conftest import Synth, cdk_json_context, get_att, ref_to
+from tests.infra.conftest import Synth, cdk_json_context, get_att, only, ref_to
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -102,3 +103,33 @@ def test_a_rate_limit_outside_wafs_bounds_is_refused(limit: str) -> None:
 @pytest.mark.parametrize("limit", ["10", "2000000000"])
 def test_wafs_bounds_themselves_are_accepted(limit: str) -> None:
     assert config(rateLimitPerIp=limit).rate_limit_per_ip == int(limit)
+
+
+def test_a_narrower_cidr_list_needs_no_open_ingress_acknowledgement(
+    dev: Synth, dev_edge: Synth
+) -> None:
+    """infra/README.md: with a narrower `allowedCidrs`, cdk-nag's AwsSolutions-EC23 no longer
+    needs acknowledging (and synthesis fails on any unacknowledged finding)."""
+
+    def acknowledged(synth: Synth) -> str:
+        return " ".join(
+            str(entry.data)
+            for construct in synth.stack.node.find_all()
+            for entry in construct.node.metadata
+            if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+        )
+
+    assert "AwsSolutions-EC23" in acknowledged(dev)
+    assert "AwsSolutions-EC23" not in acknowledged(dev_edge)
+
+
+def test_the_web_acl_samples_requests_and_publishes_metrics(dev_edge: Synth) -> None:
+    """infra/README.md: CloudWatch metrics and sampled requests are on."""
+    _, acl = only(dev_edge.resources("AWS::WAFv2::WebACL"))
+    properties = acl["Properties"]
+    for visibility in [
+        properties["VisibilityConfig"],
+        *(r["VisibilityConfig"] for r in properties["Rules"]),
+    ]:
+        assert visibility["CloudWatchMetricsEnabled"] is True
+        assert visibility["SampledRequestsEnabled"] is True

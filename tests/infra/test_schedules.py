@@ -151,3 +151,18 @@ def test_schedules_false_makes_none_and_an_unknown_name_is_refused() -> None:
         ConfigError, match=r"no declared schedule is named 'nightly' \(declared: queue-report\)"
     ):
         config(disabledSchedules='["nightly"]')
+
+
+def test_a_refused_fire_is_retried_5_times_within_15_minutes(dev: Synth) -> None:
+    """infra/README.md: `RetryPolicy` 5 attempts within 15 minutes, then the DLQ."""
+    for schedule in schedules_of(dev).values():
+        assert schedule["Target"]["RetryPolicy"] == {
+            "MaximumRetryAttempts": 5,
+            "MaximumEventAgeInSeconds": 15 * 60,
+        }
+
+
+def test_the_schedule_group_is_named_after_the_stack(dev: Synth, prod: Synth) -> None:
+    for synth in (dev, prod):
+        _, group = only(synth.resources("AWS::Scheduler::ScheduleGroup"))
+        assert group["Properties"]["Name"] == synth.stack.stack_name

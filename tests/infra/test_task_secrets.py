@@ -135,3 +135,11 @@ def test_a_bad_secret_is_refused_naming_the_context_key(
     with pytest.raises(ConfigError, match="secrets") as refused:
         config(secrets=json.dumps(secrets))
     assert message in str(refused.value)
+
+
+def test_a_name_ecs_reserves_is_refused() -> None:
+    """infra/README.md: `AWS_*`/`ECS_*` names are refused at synth, naming `secrets`."""
+    with pytest.raises(ConfigError, match="secrets"):
+        config(secrets=json.dumps({"ECS_CONTAINER_METADATA_URI": DATABASE_URL_SECRET}))
+    with pytest.raises(ConfigError, match="secrets"):
+        config(secrets=json.dumps({"ECS_PASSWORD": DATABASE_URL_SECRET}))

@@ -111,3 +111,15 @@ def test_the_two_services_run_two_different_image_assets(dev: Synth) -> None:
         assert (context / asset["source"]["dockerFile"]).is_file()
         assert (context / "uv.lock").is_file()
         assert not (context / ".venv").exists()
+
+
+def test_a_worker_deploy_starts_the_new_tasks_before_it_stops_the_old_ones(
+    dev: Synth, prod: Synth
+) -> None:
+    """infra/README.md: each service keeps minHealthyPercent 100 and maxHealthyPercent 200."""
+    for synth in (dev, prod):
+        configuration = service_for(synth, "worker")[1]["Properties"]["DeploymentConfiguration"]
+        assert (configuration["MinimumHealthyPercent"], configuration["MaximumPercent"]) == (
+            100,
+            200,
+        )

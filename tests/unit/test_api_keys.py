@@ -61,3 +61,13 @@ def test_recording_a_revoked_key_s_use_does_not_bring_it_back(
     api_keys.record_use(dynamodb, settings.results_table, key, entry, 1.0)
 
     assert api_keys.lookup(dynamodb, settings.results_table, key) is None
+
+
+def test_a_key_item_has_no_expiry(aws: None, dynamodb: Any, settings: Settings) -> None:
+    """tools/cli/README.md: the key item has no `ttl` (it never expires)."""
+    key = api_keys.create(dynamodb, settings.results_table, "billing")
+
+    [item] = dynamodb.scan(TableName=settings.results_table)["Items"]
+
+    assert item["id"]["S"] == f"apikey#{api_keys.key_hash(key)}"
+    assert "ttl" not in item

@@ -215,3 +215,17 @@ def test_while_the_table_is_down_a_key_is_a_503_as_the_route_gives_it(
     response = client.open(path, method=method, json={"task": "noop"})
 
     assert (response.status_code, response.json["title"]) == (503, title)
+
+
+def test_a_client_that_rotates_its_key_keeps_its_tasks(
+    app: Flask, dynamodb: Any, settings: Settings
+) -> None:
+    """tools/cli/README.md: rotate by revoke then create; a task's item names the client."""
+    before = authorized(app, new_client_key(settings, "rotating"))
+    task_id = before.post("/tasks", json={"task": "noop"}).json["id"]
+
+    assert api_keys.revoke(dynamodb, settings.results_table, "rotating") == 1
+    after = authorized(app, new_client_key(settings, "rotating"))
+
+    assert after.get(f"/tasks/{task_id}").json["state"] == "PENDING"
+    assert [item["id"] for item in after.get("/tasks").json["items"]] == [task_id]

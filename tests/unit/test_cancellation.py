@@ -116,3 +116,22 @@ def test_an_unknown_id_is_404(client: FlaskClient, task_id: str) -> None:
 
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
+
+
+def test_a_cancelled_record_is_kept_task_max_delay_longer_than_other_records(
+    app: Flask, client: FlaskClient, celery: Celery
+) -> None:
+    """A queued task's message may still be delayed that long (shared/README.md)."""
+    settings = app.extensions["taskqueue.settings"]
+    kept, cancelled = queued(client), queued(client)
+
+    client.delete(f"/tasks/{cancelled}")
+
+    def ttl(task_id: str) -> int:
+        item = celery.backend.client.get_item(
+            TableName=celery.backend.table_name, Key=celery.backend.item_key(task_id)
+        )["Item"]
+        return int(item["ttl"]["N"])
+
+    assert ttl(cancelled) - ttl(kept) >= settings.task_max_delay
+    assert ttl(cancelled) - ttl(kept) <= settings.task_max_delay + 5  # seconds between the two

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from celery import Celery
+from flask import Flask
 from kombu import Queue
 from taskqueue.celery_config import broker_url, celery_config
 from taskqueue.settings import Settings
@@ -74,3 +76,18 @@ def test_time_limits_results_and_shutdown_come_from_settings() -> None:
     assert config["worker_soft_shutdown_timeout"] == settings.worker_soft_shutdown_timeout
     # Celery has no such setting: the idempotency lease reads it from the settings.
     assert "queue_visibility_timeout" not in config
+
+
+def test_the_broker_and_backend_clients_time_out_after_1_s_and_2_s_and_try_twice(
+    app: Flask,
+) -> None:
+    """tests/faults/README.md: bounded SDK timeouts, so a silent endpoint is a 503 in seconds."""
+    celery: Celery = app.extensions["celery"]
+    with celery.connection_for_write() as connection:
+        broker = connection.default_channel.sqs(queue=celery.conf.task_default_queue)
+    backend = celery.backend.client
+
+    for client in (broker, backend):
+        config = client.meta.config
+        assert (config.connect_timeout, config.read_timeout) == (1, 2)
+        assert config.retries["total_max_attempts"] == 2

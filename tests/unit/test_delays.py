@@ -218,3 +218,16 @@ def test_records_outlast_the_due_time(app: Flask, dynamodb: Any) -> None:
     assert ttl() >= due.timestamp() + settings.result_expires - 1
     cancel_queued(celery, "t-later", CLIENT)  # the REVOKED record must outlast the due time too
     assert ttl() >= due.timestamp() + settings.result_expires - 60
+
+
+def test_a_hop_sends_the_copy_before_it_deletes_what_it_received(channel: Any, sqs: Any) -> None:
+    """shared/README.md: the copy goes first, so a lost delete only duplicates the message."""
+    received = received_now(sqs, datetime.now(UTC) + timedelta(seconds=2000))
+    made: list[str] = []
+    channel.sqs(queue="taskqueue-tasks").meta.events.register(
+        "before-call.sqs", lambda model, **_: made.append(model.name)
+    )
+
+    assert channel._delayed_again(QUEUE_URL, "taskqueue-tasks", received) is True
+
+    assert made == ["SendMessage", "DeleteMessage"]

@@ -165,3 +165,8 @@ def test_run_once_takes_the_lease_from_the_settings(celery: Celery, settings: Se
     left = run_once(delivery(celery, "t1"), lease_left)
 
     assert lease_seconds(settings) - 5 < left <= lease_seconds(settings)
+
+
+def test_the_default_lease_is_40_seconds() -> None:
+    """shared/README.md: (interval + visibility) / 2 with the defaults, 20 s and 60 s."""
+    assert lease_seconds(Settings()) == 40

@@ -1,7 +1,9 @@
-"""The settings reference (shared/README.md, beside settings.py) documents every variable."""
+"""The settings reference (shared/README.md, beside settings.py) documents every variable
+and its default."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from taskqueue.settings import Settings
@@ -15,3 +17,48 @@ def test_the_settings_reference_lists_every_settings_variable() -> None:
     missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in text]
 
     assert missing == []
+
+
+# A row of the reference: its variables, then their defaults, in the same order.
+SETTINGS_ROW = re.compile(
+    r"^\| (?P<names>`[A-Z0-9_]+`(?:, `[A-Z0-9_]+`)*) \| (?P<defaults>[^|]+) \|"
+)
+# How the reference writes a default that is not a value.
+NO_VALUE = {"unset": None, "empty": ""}
+
+
+def documented_defaults() -> dict[str, str | None]:
+    """Each variable of the reference's table with the default it gives."""
+    documented: dict[str, str | None] = {}
+    for line in SETTINGS_REFERENCE.read_text().splitlines():
+        if (row := SETTINGS_ROW.match(line)) is None:
+            continue
+        names = [name.strip("`") for name in row["names"].split(", ")]
+        defaults = [cell.strip() for cell in row["defaults"].split(",")]
+        assert len(names) == len(defaults), line
+        for name, default in zip(names, defaults, strict=True):
+            documented[name] = NO_VALUE[default] if default in NO_VALUE else default.strip("`")
+    return documented
+
+
+def as_documented(value: object) -> str | None:
+    """A default as the reference would write it (booleans in lower case, whole seconds whole)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def test_the_settings_reference_gives_each_variable_its_default() -> None:
+    documented = documented_defaults()
+
+    assert set(documented) == {name.upper() for name in Settings.model_fields}
+    wrong = {
+        name: (default, as_documented(Settings.model_fields[name.lower()].default))
+        for name, default in documented.items()
+        if default != as_documented(Settings.model_fields[name.lower()].default)
+    }
+    assert wrong == {}  # variable: (the reference's default, the code's)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 from taskqueue.settings import Settings
+
+# What `make run` sets (README: only what differs from the defaults).
+LOCAL_ENV = Path(__file__).resolve().parents[2] / "local.env"
 
 
 def test_each_field_is_read_from_the_upper_cased_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -142,3 +147,25 @@ def test_the_metrics_namespace_is_not_one_of_aws_own() -> None:
     for namespace in ("AWS/SQS", "Task Queue", ""):
         with pytest.raises(ValidationError, match="metrics_namespace"):
             Settings.from_values(metrics_namespace=namespace)
+
+
+def test_a_key_cache_longer_than_a_minute_is_refused() -> None:
+    """A revoked key works at most API_KEY_CACHE_SECONDS: the reference promises 60 at most."""
+    assert Settings.from_values(api_key_cache_seconds=60).api_key_cache_seconds == 60
+    with pytest.raises(ValidationError, match="api_key_cache_seconds"):
+        Settings.from_values(api_key_cache_seconds=61)
+
+
+def test_local_env_sets_only_what_differs_from_the_defaults() -> None:
+    """README: `local.env` holds only what differs for `make run`, and boto3's credentials."""
+    variables = dict(
+        line.split("=", 1)
+        for line in LOCAL_ENV.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    settings, defaults = Settings.from_environment(variables), Settings.from_values()
+
+    given = [name for name in variables if name.lower() in Settings.model_fields]
+    assert given
+    assert [n for n in given if getattr(settings, n.lower()) == getattr(defaults, n.lower())] == []
+    assert all(name.startswith("AWS_") for name in set(variables) - set(given))

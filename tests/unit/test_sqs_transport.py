@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -38,3 +39,23 @@ def test_every_connection_makes_its_clients_from_the_one_session(
     # ...all loaded from the one session's cache of service models.
     loaders = {id(client._loader) for client in clients}
     assert loaders == {id(aws_session._session._loader)}
+
+
+def test_while_the_endpoint_fails_the_worker_polls_again_after_1_2_4_up_to_10_seconds(
+    app: Flask,
+) -> None:
+    """tests/faults/README.md: the worker backs off (1, 2, 4 ... 10 s) and resumes receiving."""
+    celery: Celery = app.extensions["celery"]
+    queue = celery.conf.task_default_queue
+    with celery.connection_for_write() as connection:
+        channel = connection.default_channel
+        delays: list[float] = []
+        channel.hub = SimpleNamespace(call_later=lambda delay, *_: delays.append(delay))
+
+        for _ in range(6):
+            channel._on_messages_ready(queue, queue, [])  # kombu's answer to a failed poll
+            channel._loop1(queue)
+        channel._on_messages_ready(queue, queue, {"Messages": []})  # it answers again
+
+        assert delays == [1, 2, 4, 8, 10, 10]
+        assert channel.failed_polls == 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,6 +13,8 @@ from botocore.exceptions import EndpointConnectionError
 from flask import Flask
 from flask.testing import FlaskClient
 from taskqueue.results import mark_queued
+from taskqueue.task_list import TaskSummary
+from taskqueue.worker_presence import RunningTask, presence_update
 from web_service import status_view
 
 from tests.unit.conftest import CLIENT, QUEUE_URL
@@ -195,3 +199,97 @@ def test_the_key_is_never_logged(
 )
 def test_durations_read_as_people_say_them(seconds: float, shown: str) -> None:
     assert status_view.duration(seconds) == shown
+
+
+def test_the_panel_counts_waiting_in_flight_and_delayed_each_from_its_own_attribute(
+    client: FlaskClient, sqs: Any
+) -> None:
+    for body in ("a", "b", "c", "d", "e"):
+        sqs.send_message(QueueUrl=QUEUE_URL, MessageBody=body)
+    sqs.receive_message(QueueUrl=QUEUE_URL, MaxNumberOfMessages=2, VisibilityTimeout=600)
+    sqs.send_message(QueueUrl=QUEUE_URL, MessageBody="later", DelaySeconds=600)
+
+    html = client.get("/status/panel").text
+
+    # README: Waiting is ApproximateNumberOfMessages, In flight ...NotVisible, Delayed ...Delayed.
+    assert (count(html, "visible"), count(html, "in-flight"), count(html, "delayed")) == (
+        "3",
+        "2",
+        "1",
+    )
+
+
+def test_the_panel_reads_each_queue_once_per_refresh(app: Flask, client: FlaskClient) -> None:
+    client.get("/status/panel")  # makes the panel's SQS client
+    calls: list[str] = []
+    app.extensions["status.sqs"].meta.events.register(
+        "before-call.sqs", lambda model, **_: calls.append(model.name)
+    )
+
+    client.get("/status/panel")
+
+    assert calls == ["GetQueueAttributes", "GetQueueAttributes"]  # the queue and the DLQ
+
+
+def test_the_panel_shows_each_worker_s_busy_slots_and_only_the_client_s_tasks_on_it(
+    app: Flask, client: FlaskClient
+) -> None:
+    backend = app.extensions["celery"].backend
+    backend.client.update_item(
+        **presence_update(
+            backend.table_name,
+            worker="w1",
+            concurrency=2,
+            running=[RunningTask("mine0001-x", CLIENT), RunningTask("their002-x", "someone-else")],
+            version="0.1.0",
+            last_receive=time.time() - 1,
+            now=time.time(),
+            window=app.extensions["taskqueue.settings"].worker_presence_window,
+        )
+    )
+
+    html = client.get("/status/panel").text
+
+    row = re.search(r'<tr data-worker="w1">.*?</tr>', html, re.S)
+    assert row, html
+    assert "2 / 2" in row.group(0)  # busy slots / pool size
+    assert "mine0001" in row.group(0) and "their002" not in html
+
+
+def test_the_panel_lists_the_client_s_20_newest_tasks(app: Flask, client: FlaskClient) -> None:
+    celery = app.extensions["celery"]
+    for n in range(21):
+        mark_queued(celery, f"t-{n:02}", CLIENT, task="noop")
+        time.sleep(0.002)  # each queued later than the one before
+
+    html = client.get("/status/panel").text
+
+    listed = re.findall(r'<tr id="task-(t-\d\d)"', html)
+    assert listed == [f"t-{n:02}" for n in range(20, 0, -1)]  # the oldest, t-00, is not
+
+
+def test_the_page_s_policy_has_every_directive_the_readme_names(anonymous: FlaskClient) -> None:
+    readme = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; "
+        "connect-src 'self'; form-action 'none'; frame-ancestors 'none'"
+    )  # services/web/README.md
+
+    directives = set(anonymous.get("/").headers["Content-Security-Policy"].split("; "))
+
+    assert set(readme.split("; ")) <= directives
+
+
+@pytest.mark.parametrize(
+    ("state", "seconds"),
+    [("SUCCESS", 30), ("FAILURE", 30), ("REVOKED", 30), ("PROGRESS", 100), ("PENDING", 100)],
+)
+def test_run_time_ends_at_the_last_change_once_finished_and_is_now_until_then(
+    state: str, seconds: float
+) -> None:
+    """services/web/README.md: from queueing to the last change once it ended, else to now."""
+    now = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
+    queued = now.timestamp() - 100
+    task = TaskSummary("t", "long_task", state, queued, queued + 30, None)
+    panel = status_view.Panel(queue=None, dead_letter=None, workers=None, tasks=[task], now=now)
+
+    assert panel.run_time(task) == seconds

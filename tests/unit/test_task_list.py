@@ -221,3 +221,12 @@ def test_a_delayed_task_is_listed_as_scheduled_and_found_by_that_state(
     assert scheduled.status_code == 200, scheduled.json
     assert ids(scheduled.json) == [later]
     assert ids(client.get("/tasks?state=PENDING").json) == now
+
+
+def test_a_page_holds_20_tasks_unless_a_limit_is_given(client: FlaskClient) -> None:
+    queued = queue(client, 21)
+
+    page = client.get("/tasks").json
+
+    assert ids(page) == list(reversed(queued))[:20]  # shared/README.md: default 20
+    assert page["next_cursor"] is not None
