@@ -3,7 +3,7 @@
 Two stacks serve the whole package (each started once, stopped by PID at the end):
 `aws_stack` is moto's server alone, where each test makes its own queues, ECS services and
 CloudFormation stacks; `full_stack` adds a worker and the web, with short time limits so a
-poison task reaches the dead-letter queue in about 24 seconds.
+poison task reaches the dead-letter queue in about 18 seconds.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def test_a_poison_task_lands_in_the_dlq_is_listed_and_redriven_to_the_queue(
     assert watched.returncode == 1
     assert watched.stdout.splitlines()[-1] == "error: RuntimeError: poisoned"
 
-    # Three receives (MAX_RECEIVE_COUNT), each after the 8 s visibility timeout, then the DLQ.
+    # Three receives (MAX_RECEIVE_COUNT), each after the 6 s visibility timeout, then the DLQ.
     wait_until(lambda: depth(full_stack, dlq_url) == 1, 60, "the poison task in the DLQ")
     shown = cli("dlq", "show")
     assert shown.returncode == 0, shown.stderr

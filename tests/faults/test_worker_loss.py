@@ -62,5 +62,5 @@ def test_a_killed_pool_process_puts_its_task_back_at_once(stack: LocalStack) -> 
     assert worker.popen.poll() is None  # the worker itself lives on
     assert worker.log().count("Working... 1/2") == 2  # run again from the start
     # Released at once: kombu alone hides a restored message for wait_time_seconds (20 s),
-    # and the idempotency lease would hold it for the visibility timeout (8 s here).
+    # and the idempotency lease would hold it for the visibility timeout (6 s here).
     assert done_after < 8
