@@ -9,7 +9,8 @@ from kombu import Queue
 
 from taskqueue.settings import Settings
 
-# SQS caps one message at 256 KiB; the web refuses larger bodies with 413.
+# The web refuses bodies over 256 KiB with 413: the Celery message that carries one (base64
+# inside JSON) stays well inside SQS's 1 MiB (since August 2025; 256 KiB before).
 SQS_MAX_MESSAGE_BYTES = 256 * 1024
 
 # Long polling: one ReceiveMessage waits up to 20 s (the SQS maximum) for a message, so an
