@@ -229,6 +229,52 @@ def test_without_a_topic_arn_the_stack_makes_an_encrypted_topic(
     )
 
 
+def test_cloudwatch_alarms_of_this_account_may_publish_to_the_alarm_topic(
+    dev: Synth, prod_spot_email: Synth
+) -> None:
+    """A topic policy replaces SNS's default one, which is what let same-account alarms
+    publish: without its own statement every alarm's notification fails ("not authorized to
+    perform: SNS:Publish", AWS knowledge center cloudwatch-receive-sns-for-alarm-trigger)."""
+    for synth in (dev, prod_spot_email):
+        topic_ref = ref_to(synth.resources("AWS::SNS::Topic"))
+        _, policy = only(synth.resources("AWS::SNS::TopicPolicy"))
+        assert policy["Properties"]["Topics"] == [topic_ref]
+        publishers = [
+            statement
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            if statement["Effect"] == "Allow"
+            and statement.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+        ]
+        assert publishers == [
+            {
+                "Sid": "CloudWatchAlarms",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic_ref,
+                # This account's alarms in this region, none of another account's.
+                "Condition": {
+                    "ArnLike": {
+                        "aws:SourceArn": {
+                            "Fn::Join": [
+                                "",
+                                [
+                                    "arn:",
+                                    {"Ref": "AWS::Partition"},
+                                    ":cloudwatch:",
+                                    {"Ref": "AWS::Region"},
+                                    ":",
+                                    {"Ref": "AWS::AccountId"},
+                                    ":alarm:*",
+                                ],
+                            ]
+                        }
+                    }
+                },
+            }
+        ]
+
+
 def test_a_failed_deployment_of_either_service_notifies_the_topic(dev: Synth) -> None:
     web_id, _ = service_for(dev, "web")
     worker_id, _ = service_for(dev, "worker")
