@@ -27,7 +27,7 @@ from infra.rate_limit import RateLimit
 from infra.results_table import ResultsTable
 from infra.schedules import Schedules
 from infra.task_queue import TaskQueue
-from infra.task_secrets import SERVICES, for_service
+from infra.task_secrets import SERVICES, for_service, stores
 from infra.web_service import WebService
 from infra.worker_autoscaling import WorkerAutoscaling
 from infra.worker_service import WorkerService
@@ -105,6 +105,7 @@ class TaskQueueStack(Stack):
             max_azs=config.max_azs,
             log_retention=retention,
             removal_policy=removal,
+            secret_stores=stores(config.secrets.values()),
         )
         self.task_queue = TaskQueue(
             self,
