@@ -11,6 +11,7 @@ from taskqueue.task_metrics import Outcome
 
 CONTAINER_INSIGHTS_NAMESPACE = "ECS/ContainerInsights"
 RUNNING_TASK_COUNT = "RunningTaskCount"
+DESIRED_TASK_COUNT = "DesiredTaskCount"
 ONE_MINUTE = Duration.minutes(1)
 FIVE_MINUTES = Duration.minutes(5)
 
@@ -45,6 +46,20 @@ def running_tasks(
         metric_name=RUNNING_TASK_COUNT,
         dimensions_map={"ClusterName": cluster_name, "ServiceName": service_name},
         statistic=cloudwatch.Stats.AVERAGE,
+        period=period,
+    )
+
+
+def desired_tasks(
+    *, cluster_name: str, service_name: str, period: Duration = ONE_MINUTE
+) -> cloudwatch.Metric:
+    """The desired task count of one ECS service (Container Insights), its highest in the
+    period: a period in which anything asked for a task does not count as 0."""
+    return cloudwatch.Metric(
+        namespace=CONTAINER_INSIGHTS_NAMESPACE,
+        metric_name=DESIRED_TASK_COUNT,
+        dimensions_map={"ClusterName": cluster_name, "ServiceName": service_name},
+        statistic=cloudwatch.Stats.MAXIMUM,
         period=period,
     )
 
