@@ -1,11 +1,12 @@
-"""CloudWatch metrics shared by the worker autoscaling and the monitoring constructs, and
-the per-task metrics the worker logs (taskqueue.task_metrics)."""
+"""CloudWatch metrics shared by the worker autoscaling and the monitoring constructs, the
+per-task metrics the worker logs (taskqueue.task_metrics), and the one dead-letter alarm."""
 
 from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sqs as sqs
+from constructs import Construct
 from taskqueue import task_metrics
 from taskqueue.task_metrics import Outcome
 
@@ -27,6 +28,29 @@ def messages_visible(queue: sqs.IQueue, *, period: Duration = ONE_MINUTE) -> clo
     """Messages waiting in the queue (the backlog)."""
     return queue.metric_approximate_number_of_messages_visible(
         period=period, statistic=cloudwatch.Stats.MAXIMUM
+    )
+
+
+def dead_letter_alarm(
+    scope: Construct, construct_id: str, *, queue: sqs.IQueue, description: str
+) -> cloudwatch.Alarm:
+    """ALARM while a message is visible in the dead-letter queue `queue`.
+
+    Missing data keeps the alarm's state: SQS publishes a queue's metrics only while it is
+    active, so six hours after its last API call a DLQ still holding a message has no data.
+    Not breaching would turn the alarm back to OK with the message still there; breaching
+    would alarm on an empty DLQ nobody reads. An empty idle DLQ stays OK (or, never read
+    since it was made, INSUFFICIENT_DATA, which notifies no one).
+    """
+    return cloudwatch.Alarm(
+        scope,
+        construct_id,
+        alarm_description=description,
+        metric=messages_visible(queue),
+        threshold=0,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluation_periods=1,
+        treat_missing_data=cloudwatch.TreatMissingData.IGNORE,
     )
 
 
