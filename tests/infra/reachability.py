@@ -17,12 +17,12 @@ documentation: CloudWatch names the alarm (`aws:SourceArn`, knowledge center
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tests.infra.cfn_policies import ACCOUNT, REGION, Request, Template, Unsupported, decide
+from tests.infra.network_paths import admits, reaches
 
 # Kinds of integration, as the test counts them.
 ALARM_TO_TOPIC = "alarm → topic"
@@ -65,9 +65,6 @@ AGENT_CALLS = {"ecs"}
 Fargate's agent is not in the task's subnets."""
 ECR_IMAGE_SERVICES = ("ecr.api", "ecr.dkr", "s3")
 """Pulling an image from ECR: its API, its registry, and S3 for the layers."""
-HTTPS = 443
-PUBLIC_ADDRESS = ipaddress.IPv4Network("52.94.0.1/32")
-"""Any address on the internet, for an egress rule to the public endpoints."""
 
 
 @dataclass
@@ -390,138 +387,6 @@ def _needed_services(template: Template, task_definition: Mapping[str, Any]) -> 
     return needed - AGENT_CALLS
 
 
-@dataclass(frozen=True)
-class _Rule:
-    """One security group rule: a protocol and port range, and a peer (a CIDR or a group)."""
-
-    protocol: str
-    ports: range
-    cidr: ipaddress.IPv4Network | ipaddress.IPv6Network | None
-    group: str | None
-
-    def admits(self, port: int, *, cidr: ipaddress.IPv4Network | None, group: str | None) -> bool:
-        if self.protocol not in ("-1", "tcp") or (
-            self.protocol == "tcp" and port not in self.ports
-        ):
-            return False
-        if self.group is not None:
-            return self.group == group
-        if cidr is None or self.cidr is None or cidr.version != self.cidr.version:
-            return False
-        return cidr.subnet_of(self.cidr)
-
-
-def _rules(template: Template, group_id: str, direction: str) -> list[_Rule]:
-    """The group's rules of one direction ("Ingress"/"Egress"), inline and standalone."""
-    peer = "SourceSecurityGroupId" if direction == "Ingress" else "DestinationSecurityGroupId"
-    group = template.of_type("AWS::EC2::SecurityGroup")[group_id]
-    found = list(group.get(f"SecurityGroup{direction}", []))
-    found += [
-        rule
-        for rule in template.of_type(f"AWS::EC2::SecurityGroup{direction}").values()
-        if template.target(rule["GroupId"]) == group_id
-    ]
-    rules = []
-    for rule in found:
-        protocol = str(rule["IpProtocol"])
-        ports = range(int(rule.get("FromPort", 0)), int(rule.get("ToPort", 65535)) + 1)
-        cidr = rule.get("CidrIp") or rule.get("CidrIpv6")
-        network = ipaddress.ip_network(cidr) if isinstance(cidr, str) else None
-        rules.append(_Rule(protocol, ports, network, template.target(rule.get(peer))))
-    return rules
-
-
-def _admits(
-    template: Template,
-    groups: list[str],
-    direction: str,
-    port: int,
-    *,
-    cidr: ipaddress.IPv4Network | None = None,
-    group: str | None = None,
-) -> bool:
-    return any(
-        rule.admits(port, cidr=cidr, group=group)
-        for group_id in groups
-        for rule in _rules(template, group_id, direction)
-    )
-
-
-def _subnet_cidr(template: Template, subnet_id: str) -> ipaddress.IPv4Network:
-    return ipaddress.IPv4Network(template.of_type("AWS::EC2::Subnet")[subnet_id]["CidrBlock"])
-
-
-def _route_table(template: Template, subnet_id: str) -> str | None:
-    for association in template.of_type("AWS::EC2::SubnetRouteTableAssociation").values():
-        if template.target(association["SubnetId"]) == subnet_id:
-            return template.target(association["RouteTableId"])
-    return None
-
-
-def _default_route(template: Template, route_table: str | None) -> Mapping[str, Any] | None:
-    for route in template.of_type("AWS::EC2::Route").values():
-        if (
-            template.target(route["RouteTableId"]) == route_table
-            and route.get("DestinationCidrBlock") == "0.0.0.0/0"
-        ):
-            return route
-    return None
-
-
-def _internet(template: Template, subnet_id: str, public_ip: bool) -> bool:
-    """A route to the internet: an internet gateway with a public IP, or a NAT gateway in a
-    subnet that has one."""
-    route = _default_route(template, _route_table(template, subnet_id))
-    if route is None:
-        return False
-    gateway = template.target(route.get("GatewayId"))
-    if template.type_of(gateway) == "AWS::EC2::InternetGateway":
-        return public_ip
-    nat = template.target(route.get("NatGatewayId"))
-    if template.type_of(nat) == "AWS::EC2::NatGateway":
-        nat_subnet = str(
-            template.target(template.of_type("AWS::EC2::NatGateway")[str(nat)]["SubnetId"])
-        )
-        return _internet(template, nat_subnet, public_ip=True)
-    return False
-
-
-def _endpoint_reaches(
-    template: Template, name: str, subnet_id: str, task_groups: list[str]
-) -> bool:
-    """A VPC endpoint of `name` that the subnet's tasks reach: a gateway endpoint in its
-    route table, or an interface endpoint with private DNS whose security group admits
-    HTTPS from them, and their group lets it out."""
-    service_name = f"com.amazonaws.{REGION}.{name}"
-    subnet_cidr = _subnet_cidr(template, subnet_id)
-    for endpoint in template.of_type("AWS::EC2::VPCEndpoint").values():
-        if template.resolve(endpoint["ServiceName"]) != service_name:
-            continue
-        if endpoint.get("VpcEndpointType") == "Gateway":
-            route_tables = [template.target(t) for t in endpoint.get("RouteTableIds", [])]
-            if _route_table(template, subnet_id) in route_tables:
-                return True
-            continue
-        if not endpoint.get("PrivateDnsEnabled"):
-            continue
-        endpoint_groups = [str(template.target(g)) for g in endpoint.get("SecurityGroupIds", [])]
-        endpoint_subnets = [str(template.target(s)) for s in endpoint.get("SubnetIds", [])]
-        inbound = any(
-            _admits(template, endpoint_groups, "Ingress", HTTPS, cidr=subnet_cidr, group=group)
-            for group in task_groups
-        )
-        outbound = any(
-            _admits(template, task_groups, "Egress", HTTPS, cidr=_subnet_cidr(template, s))
-            for s in endpoint_subnets
-        ) or any(
-            _admits(template, task_groups, "Egress", HTTPS, group=group)
-            for group in endpoint_groups
-        )
-        if inbound and outbound:
-            return True
-    return False
-
-
 def _task_network(template: Template) -> Iterator[Integration]:
     for service_id, service, task_definition in _services(template):
         network = service["NetworkConfiguration"]["AwsvpcConfiguration"]
@@ -532,12 +397,7 @@ def _task_network(template: Template) -> Iterator[Integration]:
             integration = Integration(TASK_TO_API, f"{service_id} → {name}")
             yield integration
             for subnet_id in subnets:
-                through_internet = _internet(template, subnet_id, public_ip) and _admits(
-                    template, groups, "Egress", HTTPS, cidr=PUBLIC_ADDRESS
-                )
-                if not through_internet and not _endpoint_reaches(
-                    template, name, subnet_id, groups
-                ):
+                if not reaches(template, name, subnet_id, groups, public_ip=public_ip):
                     integration.problems.append(
                         f"{subnet_id} has no route to the internet and no {name} endpoint"
                     )
@@ -567,11 +427,9 @@ def _load_balancer_targets(template: Template) -> Iterator[Integration]:
                 lb_groups = [
                     str(template.target(g)) for g in balancers[balancer_id]["SecurityGroups"]
                 ]
-                out = any(
-                    _admits(template, lb_groups, "Egress", port, group=g) for g in task_groups
-                )
+                out = any(admits(template, lb_groups, "Egress", port, group=g) for g in task_groups)
                 into = any(
-                    _admits(template, task_groups, "Ingress", port, group=g) for g in lb_groups
+                    admits(template, task_groups, "Ingress", port, group=g) for g in lb_groups
                 )
                 if not (out and into):
                     integration.problems.append(
