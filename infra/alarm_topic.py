@@ -38,7 +38,6 @@ class AlarmTopic(Construct):
         construct_id: str,
         *,
         email: str | None,
-        removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         self.key = kms.Key(
@@ -47,7 +46,9 @@ class AlarmTopic(Construct):
             description="Encrypts the alarm topic's messages",
             enable_key_rotation=True,
             pending_window=Duration.days(7),
-            removal_policy=removal_policy,
+            # Deleted with the stack (after the 7-day window), in prod too: a topic's
+            # messages outlive it by seconds, so nothing stays encrypted under the key.
+            removal_policy=RemovalPolicy.DESTROY,
         )
         self.key.add_to_resource_policy(
             iam.PolicyStatement(

@@ -15,6 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from taskqueue.tasks import TASKS
 
+from infra import kept
 from infra.alarm_topic import AlarmTopic
 from infra.cluster import ServiceCluster, image_platform, task_platform
 from infra.config import InfraConfig
@@ -123,6 +124,14 @@ class TaskQueueStack(Stack):
         self.log_groups = ServiceLogGroups(
             self, "Logs", retention=retention, removal_policy=removal
         )
+        if config.retain_data:
+            for resource, why in (
+                (self.results_table.table, kept.TABLE),
+                (self.log_groups.web, kept.SERVICE_LOGS),
+                (self.log_groups.worker, kept.SERVICE_LOGS),
+                (self.network.flow_log_group, kept.FLOW_LOGS),
+            ):
+                kept.record_why_kept(resource, why)
         self.cluster = ServiceCluster(
             self,
             "Cluster",
@@ -250,9 +259,7 @@ class TaskQueueStack(Stack):
                     sns_subscriptions.EmailSubscription(config.alarm_email)
                 )
         else:
-            self.alarm_topic = AlarmTopic(
-                self, "Alarms", email=config.alarm_email, removal_policy=removal
-            ).topic
+            self.alarm_topic = AlarmTopic(self, "Alarms", email=config.alarm_email).topic
         if declarations := config.enabled_schedules:
             self.schedules = Schedules(
                 self,
