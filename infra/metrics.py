@@ -61,15 +61,28 @@ def oldest_message_age(queue: sqs.IQueue, *, period: Duration = ONE_MINUTE) -> c
     )
 
 
+def _service_metric(
+    metric_name: str, statistic: str, *, cluster_name: str, service_name: str, period: Duration
+) -> cloudwatch.Metric:
+    """One Container Insights metric of one ECS service."""
+    return cloudwatch.Metric(
+        namespace=CONTAINER_INSIGHTS_NAMESPACE,
+        metric_name=metric_name,
+        dimensions_map={"ClusterName": cluster_name, "ServiceName": service_name},
+        statistic=statistic,
+        period=period,
+    )
+
+
 def running_tasks(
     *, cluster_name: str, service_name: str, period: Duration = ONE_MINUTE
 ) -> cloudwatch.Metric:
     """Running tasks of one ECS service (Container Insights)."""
-    return cloudwatch.Metric(
-        namespace=CONTAINER_INSIGHTS_NAMESPACE,
-        metric_name=RUNNING_TASK_COUNT,
-        dimensions_map={"ClusterName": cluster_name, "ServiceName": service_name},
-        statistic=cloudwatch.Stats.AVERAGE,
+    return _service_metric(
+        RUNNING_TASK_COUNT,
+        cloudwatch.Stats.AVERAGE,
+        cluster_name=cluster_name,
+        service_name=service_name,
         period=period,
     )
 
@@ -79,11 +92,11 @@ def desired_tasks(
 ) -> cloudwatch.Metric:
     """The desired task count of one ECS service (Container Insights), its highest in the
     period: a period in which anything asked for a task does not count as 0."""
-    return cloudwatch.Metric(
-        namespace=CONTAINER_INSIGHTS_NAMESPACE,
-        metric_name=DESIRED_TASK_COUNT,
-        dimensions_map={"ClusterName": cluster_name, "ServiceName": service_name},
-        statistic=cloudwatch.Stats.MAXIMUM,
+    return _service_metric(
+        DESIRED_TASK_COUNT,
+        cloudwatch.Stats.MAXIMUM,
+        cluster_name=cluster_name,
+        service_name=service_name,
         period=period,
     )
 

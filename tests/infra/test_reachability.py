@@ -122,18 +122,26 @@ def resources_of(data: dict[str, Any], resource_type: str) -> list[dict[str, Any
     return [r for r in data["Resources"].values() if r["Type"] == resource_type]
 
 
-def test_the_walk_fails_on_be8f71f_alarm_topic(dev: Synth) -> None:
-    """be8f71f's topic policy: TLS-only and EventBridge, no CloudWatch."""
+def without_service(
+    resource_type: str, document_key: str, service: str
+) -> Callable[[dict[str, Any]], None]:
+    """A change that drops the statements naming `service` from the one resource's policy."""
 
-    def drop_cloudwatch(data: dict[str, Any]) -> None:
-        (policy,) = resources_of(data, "AWS::SNS::TopicPolicy")
-        document = policy["Properties"]["PolicyDocument"]
+    def change(data: dict[str, Any]) -> None:
+        (resource,) = resources_of(data, resource_type)
+        document = resource["Properties"][document_key]
         document["Statement"] = [
-            s
-            for s in document["Statement"]
-            if s.get("Principal") != {"Service": "cloudwatch.amazonaws.com"}
+            s for s in document["Statement"] if s.get("Principal") != {"Service": service}
         ]
 
+    return change
+
+
+def test_the_walk_fails_on_be8f71f_alarm_topic(dev: Synth) -> None:
+    """be8f71f's topic policy: TLS-only and EventBridge, no CloudWatch."""
+    drop_cloudwatch = without_service(
+        "AWS::SNS::TopicPolicy", "PolicyDocument", "cloudwatch.amazonaws.com"
+    )
     found = broken(dev, drop_cloudwatch)
     notifying = [
         a
@@ -161,16 +169,7 @@ def test_the_walk_fails_on_isolated_tasks_without_a_secret_store_endpoint(
 
 
 def test_the_walk_fails_on_a_topic_key_eventbridge_may_not_use(dev: Synth) -> None:
-    def drop_events(data: dict[str, Any]) -> None:
-        (key,) = resources_of(data, "AWS::KMS::Key")
-        policy = key["Properties"]["KeyPolicy"]
-        policy["Statement"] = [
-            s
-            for s in policy["Statement"]
-            if s.get("Principal") != {"Service": "events.amazonaws.com"}
-        ]
-
-    found = broken(dev, drop_events)
+    found = broken(dev, without_service("AWS::KMS::Key", "KeyPolicy", "events.amazonaws.com"))
     assert found
     assert all("does not let events.amazonaws.com kms:" in problem for problem in found)
 
