@@ -130,8 +130,8 @@ def _publish(
 def _service_uses_key(template: Template, service: str, key: object, purpose: str) -> Integration:
     """A service principal encrypting or decrypting with `key`: only the key policy can let
     it (a service has no identity policy), without the context keys KMS never sees."""
-    integration = Integration(KEY_USE, f"{service} → key of {purpose}")
     key_id = template.target(key)
+    integration = Integration(KEY_USE, f"{service} → {key_id or key} (for {purpose})")
     if key_id is None:
         name = template.resolve(key)
         if name.startswith("alias/aws/"):
@@ -485,17 +485,11 @@ def _capacity_providers(template: Template) -> Iterator[Integration]:
 
 
 def _unused_keys(template: Template, found: list[Integration]) -> Iterator[Integration]:
-    """A key of the stack no known integration uses: a service the walk does not know
-    uses it, so the walk must learn it."""
-    checked = " ".join(i.name for i in found if i.kind == KEY_USE)
-    topics = template.of_type("AWS::SNS::Topic")
+    """A key of the stack that no integration the walk knows uses: a service it does not
+    know uses it, so the walk must learn that service."""
+    used = {i.name.split(" → ")[1].split(" ")[0] for i in found if i.kind == KEY_USE}
     for key_id in template.of_type("AWS::KMS::Key"):
-        users = [
-            t
-            for t, topic in topics.items()
-            if template.target(topic.get("KmsMasterKeyId")) == key_id
-        ]
-        if not any(f"key of {topic}'s" in checked for topic in users):
+        if key_id not in used:
             yield Integration(
                 KEY_USE, key_id, problems=[f"{key_id} is used by no integration the walk knows"]
             )

@@ -196,3 +196,12 @@ def test_the_walk_refuses_what_it_does_not_know(dev: Synth) -> None:
 
     (problem,) = broken(dev, lambda_action)
     assert "an alarm action the walk does not know" in problem
+
+
+def test_the_walk_refuses_a_key_no_integration_it_knows_uses(dev: Synth) -> None:
+    def another_key(data: dict[str, Any]) -> None:
+        (key,) = resources_of(data, "AWS::KMS::Key")
+        data["Resources"]["LogsKey"] = copy.deepcopy(key)
+
+    (problem,) = broken(dev, another_key)
+    assert "LogsKey is used by no integration the walk knows" in problem
