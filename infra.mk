@@ -38,9 +38,18 @@ diff: $(CDK_CLI)
 deploy: $(CDK_CLI)
 	$(CDK) deploy $(CDK_FLAGS) --require-approval broadening --all
 
-.PHONY: destroy  ## Delete the stack of STAGE (prod keeps its table and log groups)
+# prod's load balancer has deletion protection on, which CloudFormation cannot delete past:
+# `make destroy STAGE=prod` stops with the commands that go on, and
+# DISABLE_DELETION_PROTECTION=yes turns it off first (then cdk destroy asks no more).
+DISABLE_DELETION_PROTECTION ?=
+UNPROTECT = $(filter yes,$(DISABLE_DELETION_PROTECTION))
+
+.PHONY: destroy  ## Delete the stack of STAGE, after printing what it keeps and why (infra/teardown.py)
 destroy: $(CDK_CLI)
-	$(CDK) destroy $(CDK_FLAGS) --all
+	rm -rf $(CDK_OUT)
+	$(CDK) synth $(CDK_FLAGS) --quiet
+	uv run --frozen python -m infra.teardown $(CDK_OUT) $(if $(UNPROTECT),--disable-deletion-protection)
+	$(CDK) destroy --no-notices --app $(CDK_OUT) --all $(if $(UNPROTECT),--force)
 
 .PHONY: bootstrap  ## Bootstrap the current AWS account/region for CDK deployments (and ECS's service-linked role)
 bootstrap: $(CDK_CLI)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -12,6 +12,10 @@ from constructs import Construct
 CLOUDWATCH = "cloudwatch.amazonaws.com"
 """CloudWatch alarms publish to the topic. (EventBridge does too: CDK's `SnsTopic` rule
 target grants it the key and the topic itself.)"""
+PUBLISH_ACTIONS = ["sns:Publish"]
+KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey*"]
+"""What a service publishing to a KMS-encrypted topic needs of its key (SNS developer guide,
+"Enable compatibility between event sources from AWS services and encrypted topics")."""
 
 
 class AlarmTopic(Construct):
@@ -19,8 +23,10 @@ class AlarmTopic(Construct):
 
     A customer managed key, not SNS's AWS managed one: CloudWatch and EventBridge can only
     publish to an encrypted topic whose key policy lets them use the key, and the AWS
-    managed key's policy cannot be changed. With `email`, that address is subscribed (AWS
-    mails it a confirmation link; nothing is delivered until it is followed).
+    managed key's policy cannot be changed. The topic's policy (the TLS-only statement)
+    replaces SNS's default policy, which is what lets same-account alarms publish: it says
+    so itself, for this account's alarms only. With `email`, that address is subscribed
+    (AWS mails it a confirmation link; nothing is delivered until it is followed).
     """
 
     topic: sns.Topic
@@ -32,7 +38,6 @@ class AlarmTopic(Construct):
         construct_id: str,
         *,
         email: str | None,
-        removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         self.key = kms.Key(
@@ -41,13 +46,15 @@ class AlarmTopic(Construct):
             description="Encrypts the alarm topic's messages",
             enable_key_rotation=True,
             pending_window=Duration.days(7),
-            removal_policy=removal_policy,
+            # Deleted with the stack (after the 7-day window), in prod too: a topic's
+            # messages outlive it by seconds, so nothing stays encrypted under the key.
+            removal_policy=RemovalPolicy.DESTROY,
         )
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarms",
                 principals=[iam.ServicePrincipal(CLOUDWATCH)],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                actions=KEY_ACTIONS,
                 resources=["*"],  # in a key policy, "*" is this key
             )
         )
@@ -58,5 +65,27 @@ class AlarmTopic(Construct):
             master_key=self.key,
             enforce_ssl=True,
         )
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarms",
+                principals=[iam.ServicePrincipal(CLOUDWATCH)],
+                actions=PUBLISH_ACTIONS,
+                resources=[self.topic.topic_arn],
+                # CloudWatch names the alarm as the request's source (AWS knowledge center
+                # "cloudwatch-receive-sns-for-alarm-trigger"): any alarm of this account in
+                # this region, never another account's.
+                conditions={"ArnLike": {"aws:SourceArn": _alarms_of_this_account(self)}},
+            )
+        )
         if email is not None:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+
+def _alarms_of_this_account(scope: Construct) -> str:
+    """arn:<partition>:cloudwatch:<region>:<account>:alarm:*"""
+    return Stack.of(scope).format_arn(
+        service="cloudwatch",
+        resource="alarm",
+        resource_name="*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )

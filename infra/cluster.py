@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import jsii
+from aws_cdk import AspectPriority, Aspects, IAspect, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from infra.config import CpuArchitecture
 
@@ -34,7 +36,8 @@ class ServiceCluster(Construct):
     """Fargate cluster with Container Insights (its RunningTaskCount drives worker scaling).
 
     With `fargate_capacity_providers` the cluster offers FARGATE and FARGATE_SPOT, so a
-    service can name them in its capacity provider strategy.
+    service can name them in its capacity provider strategy; each such service of the
+    stack is created after the cluster offers them (`ServicesAfterCapacityProviders`).
     """
 
     cluster: ecs.Cluster
@@ -55,3 +58,36 @@ class ServiceCluster(Construct):
             container_insights_v2=ecs.ContainerInsights.ENABLED,
             enable_fargate_capacity_providers=fargate_capacity_providers,
         )
+        if fargate_capacity_providers:
+            # After CDK's own aspect, which makes the association at synthesis.
+            Aspects.of(Stack.of(self)).add(
+                ServicesAfterCapacityProviders(self.cluster), priority=AspectPriority.DEFAULT
+            )
+
+
+@jsii.implements(IAspect)
+class ServicesAfterCapacityProviders:
+    """Every service of `cluster` with a capacity provider strategy depends on the cluster's
+    capacity provider association.
+
+    A strategy may only name providers associated with the service's cluster, and nothing
+    else orders the two resources: CloudFormation may create the service first, which then
+    fails with "capacity provider strategy cannot contain a capacity provider that is not
+    associated with the cluster" (aws/containers-roadmap#631). CDK makes the association
+    in an aspect of its own, at synthesis, so this is an aspect too, run after it.
+    """
+
+    def __init__(self, cluster: ecs.Cluster) -> None:
+        self._cluster = cluster
+
+    def visit(self, node: IConstruct) -> None:
+        """Add the dependency to each service of the cluster that names providers."""
+        if not (
+            isinstance(node, ecs.CfnService)
+            and node.capacity_provider_strategy
+            and node.cluster == self._cluster.cluster_name
+        ):
+            return
+        for child in self._cluster.node.children:
+            if isinstance(child, ecs.CfnClusterCapacityProviderAssociations):
+                node.add_dependency(child)

@@ -1,16 +1,18 @@
-"""CloudWatch metrics shared by the worker autoscaling and the monitoring constructs, and
-the per-task metrics the worker logs (taskqueue.task_metrics)."""
+"""CloudWatch metrics shared by the worker autoscaling and the monitoring constructs, the
+per-task metrics the worker logs (taskqueue.task_metrics), and the one dead-letter alarm."""
 
 from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sqs as sqs
+from constructs import Construct
 from taskqueue import task_metrics
 from taskqueue.task_metrics import Outcome
 
 CONTAINER_INSIGHTS_NAMESPACE = "ECS/ContainerInsights"
 RUNNING_TASK_COUNT = "RunningTaskCount"
+DESIRED_TASK_COUNT = "DesiredTaskCount"
 ONE_MINUTE = Duration.minutes(1)
 FIVE_MINUTES = Duration.minutes(5)
 
@@ -29,6 +31,29 @@ def messages_visible(queue: sqs.IQueue, *, period: Duration = ONE_MINUTE) -> clo
     )
 
 
+def dead_letter_alarm(
+    scope: Construct, construct_id: str, *, queue: sqs.IQueue, description: str
+) -> cloudwatch.Alarm:
+    """ALARM while a message is visible in the dead-letter queue `queue`.
+
+    Missing data keeps the alarm's state: SQS publishes a queue's metrics only while it is
+    active, so six hours after its last API call a DLQ still holding a message has no data.
+    Not breaching would turn the alarm back to OK with the message still there; breaching
+    would alarm on an empty DLQ nobody reads. An empty idle DLQ stays OK (or, never read
+    since it was made, INSUFFICIENT_DATA, which notifies no one).
+    """
+    return cloudwatch.Alarm(
+        scope,
+        construct_id,
+        alarm_description=description,
+        metric=messages_visible(queue),
+        threshold=0,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluation_periods=1,
+        treat_missing_data=cloudwatch.TreatMissingData.IGNORE,
+    )
+
+
 def oldest_message_age(queue: sqs.IQueue, *, period: Duration = ONE_MINUTE) -> cloudwatch.Metric:
     """Age in seconds of the oldest message in the queue."""
     return queue.metric_approximate_age_of_oldest_message(
@@ -36,15 +61,42 @@ def oldest_message_age(queue: sqs.IQueue, *, period: Duration = ONE_MINUTE) -> c
     )
 
 
+def _service_metric(
+    metric_name: str, statistic: str, *, cluster_name: str, service_name: str, period: Duration
+) -> cloudwatch.Metric:
+    """One Container Insights metric of one ECS service."""
+    return cloudwatch.Metric(
+        namespace=CONTAINER_INSIGHTS_NAMESPACE,
+        metric_name=metric_name,
+        dimensions_map={"ClusterName": cluster_name, "ServiceName": service_name},
+        statistic=statistic,
+        period=period,
+    )
+
+
 def running_tasks(
     *, cluster_name: str, service_name: str, period: Duration = ONE_MINUTE
 ) -> cloudwatch.Metric:
     """Running tasks of one ECS service (Container Insights)."""
-    return cloudwatch.Metric(
-        namespace=CONTAINER_INSIGHTS_NAMESPACE,
-        metric_name=RUNNING_TASK_COUNT,
-        dimensions_map={"ClusterName": cluster_name, "ServiceName": service_name},
-        statistic=cloudwatch.Stats.AVERAGE,
+    return _service_metric(
+        RUNNING_TASK_COUNT,
+        cloudwatch.Stats.AVERAGE,
+        cluster_name=cluster_name,
+        service_name=service_name,
+        period=period,
+    )
+
+
+def desired_tasks(
+    *, cluster_name: str, service_name: str, period: Duration = ONE_MINUTE
+) -> cloudwatch.Metric:
+    """The desired task count of one ECS service (Container Insights), its highest in the
+    period: a period in which anything asked for a task does not count as 0."""
+    return _service_metric(
+        DESIRED_TASK_COUNT,
+        cloudwatch.Stats.MAXIMUM,
+        cluster_name=cluster_name,
+        service_name=service_name,
         period=period,
     )
 

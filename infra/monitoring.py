@@ -18,6 +18,7 @@ from taskqueue.task_metrics import QUEUE_WAIT, RUN_TIME, Outcome
 
 from infra.metrics import (
     backlog_without_workers,
+    dead_letter_alarm,
     messages_visible,
     oldest_message_age,
     running_tasks,
@@ -81,15 +82,11 @@ class Monitoring(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
 
-        self.dlq_alarm = cloudwatch.Alarm(
+        self.dlq_alarm = dead_letter_alarm(
             self,
             "DeadLetterMessages",
-            alarm_description="Messages reached the dead-letter queue: tasks failed repeatedly.",
-            metric=messages_visible(dead_letter_queue),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            queue=dead_letter_queue,
+            description="Messages reached the dead-letter queue: tasks failed repeatedly.",
         )
         self.oldest_message_alarm = cloudwatch.Alarm(
             self,
@@ -139,7 +136,9 @@ class Monitoring(Construct):
             datapoints_to_alarm=backlog_without_workers_minutes,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        # Published each minute while the load balancer exists: no data is no load balancer.
+        # HealthyHostCount is reported for the targets the health checks see: with no target
+        # registered at all (the web service at 0 tasks, every task stopped) there is no
+        # data, and no data is no healthy target.
         self.no_healthy_targets_alarm = cloudwatch.Alarm(
             self,
             "NoHealthyTargets",
@@ -151,7 +150,7 @@ class Monitoring(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
             evaluation_periods=2,
             datapoints_to_alarm=2,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
         )
         self.task_failure_rate_alarms = {
             name: cloudwatch.Alarm(

@@ -6,7 +6,10 @@
 - ``nat``: public subnets for the load balancer, private subnets behind one NAT gateway.
 - ``endpoints``: public subnets for the load balancer, isolated private subnets that reach
   SQS, ECR, CloudWatch Logs through interface endpoints and DynamoDB/S3 (ECR layers)
-  through gateway endpoints.
+  through gateway endpoints; and Secrets Manager and SSM through interface endpoints when
+  the tasks' secrets come from them (the ECS agent reads them as a task starts: without a
+  path it fails with ResourceInitializationError). No KMS endpoint: a secret under a
+  customer-managed key is decrypted by Secrets Manager's or SSM's own call to KMS.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import Egress
+from infra.task_secrets import SecretStore
 
 PUBLIC_SUBNETS = "public"
 PRIVATE_SUBNETS = "private"
@@ -25,6 +29,18 @@ VPC_CIDR = "10.0.0.0/16"
 PRIVATE_SUBNET_TYPE = {
     "nat": ec2.SubnetType.PRIVATE_WITH_EGRESS,
     "endpoints": ec2.SubnetType.PRIVATE_ISOLATED,
+}
+# What every task calls, then each secret store only when a secret is read from it (an
+# interface endpoint is billed per AZ and hour).
+INTERFACE_ENDPOINTS = {
+    "Sqs": ec2.InterfaceVpcEndpointAwsService.SQS,
+    "EcrApi": ec2.InterfaceVpcEndpointAwsService.ECR,
+    "EcrDocker": ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
+    "Logs": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+}
+SECRET_STORE_ENDPOINTS: dict[SecretStore, tuple[str, ec2.InterfaceVpcEndpointAwsService]] = {
+    "secretsmanager": ("SecretsManager", ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER),
+    "ssm": ("Ssm", ec2.InterfaceVpcEndpointAwsService.SSM),
 }
 
 
@@ -50,6 +66,7 @@ class Network(Construct):
         max_azs: int,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
+        secret_stores: frozenset[SecretStore] = frozenset(),
     ) -> None:
         super().__init__(scope, construct_id)
         subnets = [
@@ -92,9 +109,9 @@ class Network(Construct):
         self.endpoints = {}
         self.endpoint_security_group = None
         if egress == "endpoints":
-            self._add_endpoints()
+            self._add_endpoints(secret_stores)
 
-    def _add_endpoints(self) -> None:
+    def _add_endpoints(self, secret_stores: frozenset[SecretStore]) -> None:
         private = ec2.SubnetSelection(subnet_group_name=PRIVATE_SUBNETS)
         for name, gateway in (
             ("DynamoDb", ec2.GatewayVpcEndpointAwsService.DYNAMODB),
@@ -116,12 +133,11 @@ class Network(Construct):
             ec2.Peer.ipv4(VPC_CIDR), ec2.Port.tcp(443), "HTTPS from the VPC"
         )
         self.endpoint_security_group = endpoint_sg
-        for name, interface in (
-            ("Sqs", ec2.InterfaceVpcEndpointAwsService.SQS),
-            ("EcrApi", ec2.InterfaceVpcEndpointAwsService.ECR),
-            ("EcrDocker", ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER),
-            ("Logs", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS),
-        ):
+        interfaces = {
+            **INTERFACE_ENDPOINTS,
+            **dict(SECRET_STORE_ENDPOINTS[store] for store in sorted(secret_stores)),
+        }
+        for name, interface in interfaces.items():
             self.endpoints[name] = self.vpc.add_interface_endpoint(
                 name,
                 service=interface,

@@ -25,7 +25,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from taskqueue.schedules import Schedule
 
-from infra.metrics import messages_visible
+from infra.metrics import dead_letter_alarm
 from infra.task_queue import private_queue
 
 SCHEDULER = "scheduler.amazonaws.com"
@@ -105,15 +105,11 @@ class Schedules(Construct):
             cfn.node.add_dependency(self.role)
             self.schedules[declared.name] = cfn
 
-        self.dlq_alarm = cloudwatch.Alarm(
+        self.dlq_alarm = dead_letter_alarm(
             self,
             "DeadLetterFires",
-            alarm_description="A periodic task's fire could not be delivered to the task queue.",
-            metric=messages_visible(self.dead_letter_queue),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            queue=self.dead_letter_queue,
+            description="A periodic task's fire could not be delivered to the task queue.",
         )
         if alarm_topic is not None:
             self.dlq_alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))

@@ -15,6 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from taskqueue.tasks import TASKS
 
+from infra import kept
 from infra.alarm_topic import AlarmTopic
 from infra.cluster import ServiceCluster, image_platform, task_platform
 from infra.config import InfraConfig
@@ -27,7 +28,7 @@ from infra.rate_limit import RateLimit
 from infra.results_table import ResultsTable
 from infra.schedules import Schedules
 from infra.task_queue import TaskQueue
-from infra.task_secrets import SERVICES, for_service
+from infra.task_secrets import SERVICES, for_service, stores
 from infra.web_service import WebService
 from infra.worker_autoscaling import WorkerAutoscaling
 from infra.worker_service import WorkerService
@@ -105,6 +106,7 @@ class TaskQueueStack(Stack):
             max_azs=config.max_azs,
             log_retention=retention,
             removal_policy=removal,
+            secret_stores=stores(config.secrets.values()),
         )
         self.task_queue = TaskQueue(
             self,
@@ -122,6 +124,14 @@ class TaskQueueStack(Stack):
         self.log_groups = ServiceLogGroups(
             self, "Logs", retention=retention, removal_policy=removal
         )
+        if config.retain_data:
+            for resource, why in (
+                (self.results_table.table, kept.TABLE),
+                (self.log_groups.web, kept.SERVICE_LOGS),
+                (self.log_groups.worker, kept.SERVICE_LOGS),
+                (self.network.flow_log_group, kept.FLOW_LOGS),
+            ):
+                kept.record_why_kept(resource, why)
         self.cluster = ServiceCluster(
             self,
             "Cluster",
@@ -249,9 +259,7 @@ class TaskQueueStack(Stack):
                     sns_subscriptions.EmailSubscription(config.alarm_email)
                 )
         else:
-            self.alarm_topic = AlarmTopic(
-                self, "Alarms", email=config.alarm_email, removal_policy=removal
-            ).topic
+            self.alarm_topic = AlarmTopic(self, "Alarms", email=config.alarm_email).topic
         if declarations := config.enabled_schedules:
             self.schedules = Schedules(
                 self,

@@ -35,6 +35,8 @@ from taskqueue.settings import Settings
 
 Service = Literal["web", "worker"]
 SERVICES: tuple[Service, ...] = ("web", "worker")
+SecretStore = Literal["secretsmanager", "ssm"]
+"""The service a secret is read from, as its VPC endpoint is named (com.amazonaws.<region>.…)."""
 
 SECRETS_MANAGER_SOURCE = re.compile(
     r"(?P<arn>arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+-[A-Za-z0-9]{6})"
@@ -88,6 +90,11 @@ class SecretSource(BaseModel):
         return match["arn"] if match else self.source
 
     @property
+    def store(self) -> SecretStore:
+        """Where the ECS agent reads it: Secrets Manager or SSM Parameter Store."""
+        return "secretsmanager" if self.is_secrets_manager else "ssm"
+
+    @property
     def read_action(self) -> str:
         """The one call the ECS agent makes to read it."""
         return "secretsmanager:GetSecretValue" if self.is_secrets_manager else "ssm:GetParameters"
@@ -124,6 +131,11 @@ TaskSecrets = Annotated[
 def for_service(secrets: Mapping[str, SecretSource], service: Service) -> dict[str, SecretSource]:
     """The secrets `service`'s containers get, by variable name."""
     return {name: source for name, source in secrets.items() if service in source.services}
+
+
+def stores(sources: Iterable[SecretSource]) -> frozenset[SecretStore]:
+    """The services a task must reach to read `sources` when it starts."""
+    return frozenset(source.store for source in sources)
 
 
 def kms_keys(sources: Iterable[SecretSource]) -> list[str]:

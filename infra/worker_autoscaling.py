@@ -10,8 +10,11 @@ a metric-math expression (aws-cdk issue #34072), so the policy is the L1
 `CfnScalingPolicy` with a customized metric specification made of `metrics`.
 
 Target tracking cannot leave 0 tasks: with no running task the ratio has no value. A
-step-scaling action sets the capacity to 1 as soon as one message is visible while no
-worker task runs.
+step-scaling action sets the capacity to 1 as soon as one message is visible while the
+service's *desired* count is 0. Not while no task *runs*: Auto Scaling runs an alarm's
+action again every minute while the alarm stays in ALARM, so that would set the count back
+to 1 whenever the running tasks drop to 0 under a higher desired count (no Spot capacity,
+a crash loop), fighting target tracking.
 """
 
 from __future__ import annotations
@@ -26,11 +29,14 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import ServiceCounts
-from infra.metrics import backlog_without_workers
+from infra.metrics import desired_tasks, messages_visible
 
 Cfn = appscaling.CfnScalingPolicy
 
 BACKLOG_PER_TASK_EXPRESSION = "(visible + inFlight) / running"
+WAKE_EXPRESSION = "IF(FILL(desired, 0) == 0, visible, 0)"
+"""Messages waiting while the desired count is 0. Container Insights may publish no point
+for a service with no task at all: a missing desired count is 0."""
 BACKLOG_POLICY_NAME = "backlog-per-task"
 ECS_AUTOSCALING_ROLE = (
     "aws-service-role/ecs.application-autoscaling.amazonaws.com/"
@@ -138,11 +144,19 @@ class WorkerAutoscaling(Construct):
             self,
             "WakeAlarm",
             alarm_description=(
-                "A message is visible while the worker service runs no task: "
+                "A message is visible while the worker service's desired count is 0: "
                 "set its capacity to 1 (target tracking takes over from there)."
             ),
-            metric=backlog_without_workers(
-                queue, cluster_name=cluster.cluster_name, service_name=service.service_name
+            metric=cloudwatch.MathExpression(
+                expression=WAKE_EXPRESSION,
+                using_metrics={
+                    "visible": messages_visible(queue),
+                    "desired": desired_tasks(
+                        cluster_name=cluster.cluster_name, service_name=service.service_name
+                    ),
+                },
+                label="Messages visible while the worker service's desired count is 0",
+                period=Duration.minutes(1),
             ),
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -104,6 +104,18 @@ VARIANTS: dict[str, dict[str, Any]] = {
         ),
     },
     "dev_concurrency4": {"workerConcurrency": "4"},
+    # Isolated subnets whose tasks read a Secrets Manager secret and an SSM parameter (under
+    # a customer-managed key) when they start, with the stack's own alarm topic.
+    "prod_endpoints_secrets": {
+        "stage": "prod",
+        "egress": "endpoints",
+        "secrets": json.dumps(
+            {
+                "DATABASE_URL": DATABASE_URL_SECRET,
+                "SMTP_PASSWORD": {"from": SMTP_PARAMETER, "kmsKey": SMTP_KEY},
+            }
+        ),
+    },
 }
 
 
@@ -163,6 +175,11 @@ def dev_access_logs(synth_variant: Callable[[str], Synth]) -> Synth:
 @pytest.fixture(scope="session")
 def dev_edge(synth_variant: Callable[[str], Synth]) -> Synth:
     return synth_variant("dev_edge")
+
+
+@pytest.fixture(scope="session")
+def prod_endpoints_secrets(synth_variant: Callable[[str], Synth]) -> Synth:
+    return synth_variant("prod_endpoints_secrets")
 
 
 @pytest.fixture(scope="session")

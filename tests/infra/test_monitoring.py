@@ -229,6 +229,52 @@ def test_without_a_topic_arn_the_stack_makes_an_encrypted_topic(
     )
 
 
+def test_cloudwatch_alarms_of_this_account_may_publish_to_the_alarm_topic(
+    dev: Synth, prod_spot_email: Synth
+) -> None:
+    """A topic policy replaces SNS's default one, which is what let same-account alarms
+    publish: without its own statement every alarm's notification fails ("not authorized to
+    perform: SNS:Publish", AWS knowledge center cloudwatch-receive-sns-for-alarm-trigger)."""
+    for synth in (dev, prod_spot_email):
+        topic_ref = ref_to(synth.resources("AWS::SNS::Topic"))
+        _, policy = only(synth.resources("AWS::SNS::TopicPolicy"))
+        assert policy["Properties"]["Topics"] == [topic_ref]
+        publishers = [
+            statement
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            if statement["Effect"] == "Allow"
+            and statement.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+        ]
+        assert publishers == [
+            {
+                "Sid": "CloudWatchAlarms",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic_ref,
+                # This account's alarms in this region, none of another account's.
+                "Condition": {
+                    "ArnLike": {
+                        "aws:SourceArn": {
+                            "Fn::Join": [
+                                "",
+                                [
+                                    "arn:",
+                                    {"Ref": "AWS::Partition"},
+                                    ":cloudwatch:",
+                                    {"Ref": "AWS::Region"},
+                                    ":",
+                                    {"Ref": "AWS::AccountId"},
+                                    ":alarm:*",
+                                ],
+                            ]
+                        }
+                    }
+                },
+            }
+        ]
+
+
 def test_a_failed_deployment_of_either_service_notifies_the_topic(dev: Synth) -> None:
     web_id, _ = service_for(dev, "web")
     worker_id, _ = service_for(dev, "worker")
@@ -359,3 +405,52 @@ def test_the_containers_log_their_metrics_in_the_stack_namespace(dev: Synth, pro
     assert container_env(dev, "worker")["METRICS_NAMESPACE"] == "TaskQueue/taskqueue-dev"
     assert container_env(prod, "worker")["METRICS_NAMESPACE"] == "TaskQueue/taskqueue-prod"
     assert "TASK_METRICS" not in container_env(dev, "worker")  # on: the default
+
+
+def dead_letter_queue_ids(synth: Synth) -> set[str]:
+    """Queues something dead-letters into: an SQS redrive's target or a schedule's DLQ."""
+    found = set()
+    for queue in synth.resources("AWS::SQS::Queue").values():
+        if redrive := queue["Properties"].get("RedrivePolicy"):
+            found.add(redrive["deadLetterTargetArn"]["Fn::GetAtt"][0])
+    for schedule in synth.resources("AWS::Scheduler::Schedule").values():
+        found.add(schedule["Properties"]["Target"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0])
+    return found
+
+
+def test_a_dead_letter_alarm_stays_in_alarm_when_sqs_stops_publishing(
+    dev: Synth, prod: Synth
+) -> None:
+    """SQS publishes a queue's metrics only while it is active: six hours after its last API
+    call a DLQ still holding a message has no data. Missing data must keep the alarm's state
+    (ignore): not breaching would turn it back to OK with the message still there, and
+    breaching would alarm on an empty idle DLQ. Both DLQs: the task queue's and the
+    schedules'."""
+    for synth in (dev, prod):
+        queues = dead_letter_queue_ids(synth)
+        assert len(queues) == 2
+        for queue_id in queues:
+            alarms = synth.template.find_resources(
+                "AWS::CloudWatch::Alarm",
+                {
+                    "Properties": {
+                        "MetricName": "ApproximateNumberOfMessagesVisible",
+                        "Dimensions": [
+                            {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}
+                        ],
+                    }
+                },
+            )
+            _, alarm = only(alarms)
+            assert alarm["Properties"]["TreatMissingData"] == "ignore", queue_id
+
+
+def test_no_data_from_the_target_group_is_no_healthy_target(dev: Synth) -> None:
+    """HealthyHostCount is reported for the targets the health checks see: with no target
+    registered at all (the web service at 0 tasks, every task stopped) there is no data,
+    which is no healthy target, the outage the alarm is for."""
+    alarms = dev.template.find_resources(
+        "AWS::CloudWatch::Alarm", {"Properties": {"MetricName": "HealthyHostCount"}}
+    )
+    _, alarm = only(alarms)
+    assert alarm["Properties"]["TreatMissingData"] == "breaching"

@@ -137,3 +137,40 @@ def test_worker_tasks_accept_no_inbound_traffic(dev: Synth) -> None:
     for rule in dev.resources("AWS::EC2::SecurityGroupIngress").values():
         assert rule["Properties"]["GroupId"]["Fn::GetAtt"][0] not in worker_sg_ids
     only({k: groups[k] for k in worker_sg_ids})
+
+
+def endpoint_services(synth: Synth) -> dict[str, str]:
+    """The VPC endpoints' service names (after com.amazonaws.<region>.) and their types."""
+    services = {}
+    for endpoint in synth.resources("AWS::EC2::VPCEndpoint").values():
+        parts = endpoint["Properties"]["ServiceName"]["Fn::Join"][1]
+        assert parts[:2] == ["com.amazonaws.", {"Ref": "AWS::Region"}]
+        services[parts[2].lstrip(".")] = endpoint["Properties"]["VpcEndpointType"]
+    return services
+
+
+def test_isolated_tasks_reach_the_secret_stores_they_read(
+    prod_endpoints_secrets: Synth, prod_endpoints: Synth
+) -> None:
+    """The ECS agent reads a task's secrets with the execution role when the task starts:
+    from isolated subnets only an endpoint reaches Secrets Manager or SSM, or the task stops
+    with ResourceInitializationError. A key's decrypt is Secrets Manager's or SSM's own call
+    to KMS, so no KMS endpoint. Only the stores the secrets name: an endpoint costs money."""
+    synth = prod_endpoints_secrets
+    stores = endpoint_services(synth)
+    assert stores["secretsmanager"] == stores["ssm"] == "Interface"
+    assert "kms" not in stores
+    private = [{"Ref": subnet} for subnet in subnets(synth, public=False)]
+    for store in ("secretsmanager", "ssm"):
+        synth.template.has_resource_properties(
+            "AWS::EC2::VPCEndpoint",
+            {
+                "ServiceName": {
+                    "Fn::Join": ["", ["com.amazonaws.", {"Ref": "AWS::Region"}, f".{store}"]]
+                },
+                "PrivateDnsEnabled": True,
+                "SubnetIds": Match.array_equals(private),
+            },
+        )
+    # Without secrets, neither.
+    assert {"secretsmanager", "ssm"}.isdisjoint(endpoint_services(prod_endpoints))

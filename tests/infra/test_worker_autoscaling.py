@@ -159,7 +159,7 @@ def test_one_visible_message_wakes_a_service_at_zero_tasks(dev: Synth) -> None:
             "Metrics": Match.array_with(
                 [
                     Match.object_like(
-                        {"Expression": "IF(FILL(running, 0) == 0, visible, 0)", "ReturnData": True}
+                        {"Expression": "IF(FILL(desired, 0) == 0, visible, 0)", "ReturnData": True}
                     ),
                     Match.object_like(
                         {
@@ -175,9 +175,9 @@ def test_one_visible_message_wakes_a_service_at_zero_tasks(dev: Synth) -> None:
                     ),
                     Match.object_like(
                         {
-                            "Id": "running",
+                            "Id": "desired",
                             "MetricStat": Match.object_like(
-                                {"Metric": Match.object_like({"MetricName": "RunningTaskCount"})}
+                                {"Metric": Match.object_like({"MetricName": "DesiredTaskCount"})}
                             ),
                         }
                     ),
@@ -185,6 +185,38 @@ def test_one_visible_message_wakes_a_service_at_zero_tasks(dev: Synth) -> None:
             ),
         },
     )
+
+
+def test_the_wake_up_watches_the_desired_count_not_the_running_one(dev: Synth) -> None:
+    """Auto Scaling runs an alarm's action again every minute while it stays in ALARM: a
+    wake-up on no *running* task would set the count back to 1 whenever running drops to 0
+    under a higher desired count (no Spot capacity, a crash loop), against target tracking.
+    It wakes only a service whose *desired* count is 0: the worker service's
+    DesiredTaskCount (Container Insights), its highest in the minute."""
+    target_id, _ = worker_target(dev)
+    service_id, _ = service_for(dev, "worker")
+    (step_id,) = dev.template.find_resources(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {"Properties": {"PolicyType": "StepScaling", "ScalingTargetId": {"Ref": target_id}}},
+    )
+    wake = dev.template.find_resources(
+        "AWS::CloudWatch::Alarm", {"Properties": {"AlarmActions": [{"Ref": step_id}]}}
+    )
+    assert len(wake) == 1
+    (alarm,) = wake.values()
+    queries = {query["Id"]: query for query in alarm["Properties"]["Metrics"]}
+    watched = {
+        query["MetricStat"]["Metric"]["MetricName"]
+        for query in queries.values()
+        if "MetricStat" in query
+    }
+    assert watched == {"ApproximateNumberOfMessagesVisible", "DesiredTaskCount"}
+    desired = queries["desired"]["MetricStat"]
+    assert desired["Stat"] == "Maximum"
+    assert desired["Metric"]["Namespace"] == "ECS/ContainerInsights"
+    dimensions = {d["Name"]: d["Value"] for d in desired["Metric"]["Dimensions"]}
+    assert dimensions["ServiceName"] == {"Fn::GetAtt": [service_id, "Name"]}
+    assert set(dimensions) == {"ClusterName", "ServiceName"}
 
 
 def test_cluster_has_container_insights(dev: Synth) -> None:

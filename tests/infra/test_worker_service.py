@@ -7,7 +7,7 @@ import json
 import pytest
 from aws_cdk.assertions import Match
 
-from tests.infra.conftest import Synth, container, container_env, service_for
+from tests.infra.conftest import Synth, container, container_env, only, service_for
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -123,3 +123,14 @@ def test_a_worker_deploy_starts_the_new_tasks_before_it_stops_the_old_ones(
             100,
             200,
         )
+
+
+def test_spot_workers_wait_for_the_cluster_to_offer_spot(prod_spot_email: Synth) -> None:
+    """A service's strategy may only name providers associated with its cluster; nothing
+    else orders the two, so CloudFormation may create the service first and fail
+    (aws/containers-roadmap#631): the worker service depends on the association."""
+    associations = prod_spot_email.resources("AWS::ECS::ClusterCapacityProviderAssociations")
+    association_id, association = only(associations)
+    assert set(association["Properties"]["CapacityProviders"]) == {"FARGATE", "FARGATE_SPOT"}
+    _, worker = service_for(prod_spot_email, "worker")
+    assert association_id in worker["DependsOn"]
