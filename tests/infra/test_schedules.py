@@ -141,7 +141,7 @@ def test_a_stage_can_switch_schedules_off(disabled: Synth) -> None:
 
 def config(**overrides: Any) -> InfraConfig:
     context = {**cdk_json_context(), **overrides}
-    return InfraConfig.from_context(context.get)
+    return InfraConfig.from_context(context)
 
 
 def test_schedules_false_makes_none_and_an_unknown_name_is_refused() -> None:
