@@ -332,7 +332,7 @@ class InfraConfig(BaseModel):
                 f"inside the worker's stopTimeout ({self.worker_stop_timeout})"
             )
         try:
-            self.runtime_settings()
+            settings = self.runtime_settings()
         except ValidationError as error:
             message = _describe(error, str.upper)
             keys = ", ".join(
@@ -341,6 +341,12 @@ class InfraConfig(BaseModel):
                 if re.search(rf"\b{name.upper()}\b", message)
             )
             raise ConfigError(f"runtime Settings: {message} (context: {keys})") from None
+        if self.is_prod and settings.diagnostic_tasks:
+            raise ConfigError(
+                "context key 'diagnosticTasks': prod cannot offer the diagnostic tasks (fail,"
+                " crash, retry_then_succeed, check_secret): any client could take worker slots"
+                " down with crash, or test guesses of a secret with check_secret"
+            )
         return self
 
     def runtime_settings(self, **resources: str) -> Settings:

@@ -17,6 +17,7 @@ from aws_cdk import App, CfnElement
 from aws_cdk.assertions import Match, Template
 from pydantic.alias_generators import to_camel
 from taskqueue.settings import Settings
+from taskqueue.tasks import offered
 
 import app as cdk_app
 from infra.config import RUNTIME_FIELDS
@@ -257,6 +258,11 @@ def container_settings(synth: Synth, name: str) -> Settings:
     resolves at deploy time, such as queue URLs, left to their defaults)."""
     env = container_env(synth, name)
     return Settings.from_environment({k: v for k, v in env.items() if isinstance(v, str)})
+
+
+def offered_tasks(synth: Synth) -> set[str]:
+    """The tasks the deployed worker offers, by its own environment."""
+    return set(offered(container_settings(synth, "worker")))
 
 
 def service_for(synth: Synth, container_name: str) -> tuple[str, dict[str, Any]]:

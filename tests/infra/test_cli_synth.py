@@ -92,8 +92,9 @@ def test_a_runtime_setting_given_with_c_reaches_the_web_container(tmp_path: Path
     ("stage", "cdk_args", "message"),
     [
         ("dev", "-c workerMaxCont=5", "did you mean 'workerMaxCount'?"),
+        ("prod", "-c diagnosticTasks=true", "prod cannot offer the diagnostic tasks"),
     ],
-    ids=["mistyped-key"],
+    ids=["mistyped-key", "prod-diagnostics"],
 )
 def test_a_context_the_stack_cannot_take_fails_synth_with_a_clear_message(
     tmp_path: Path, stage: str, cdk_args: str, message: str
