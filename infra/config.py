@@ -282,11 +282,15 @@ class InfraConfig(BaseModel):
     false: none."""
     disabled_schedules: Annotated[list[str], BeforeValidator(_json_text)] = []
     """Declared schedules this stage does not create, by name."""
+    paused_schedules: Annotated[list[str], BeforeValidator(_json_text)] = []
+    """Declared schedules this stage creates paused (State DISABLED: they never fire until
+    resumed), by name. dev pauses queue-report: its fires every 5 minutes would wake the worker
+    service (minimum 0) each time, and it would never idle at zero."""
     runtime_overrides: dict[str, Any] = {}
     """The other runtime settings this stage sets (``-c webWorkers=8``), by `Settings` field;
     the rest keep the runtime's defaults. `Settings` checks them (`runtime_settings`)."""
 
-    @field_validator("disabled_schedules")
+    @field_validator("disabled_schedules", "paused_schedules")
     @classmethod
     def _declared_names(cls, names: list[str]) -> list[str]:
         known = declared()

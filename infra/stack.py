@@ -257,6 +257,7 @@ class TaskQueueStack(Stack):
                 self,
                 "Schedules",
                 declarations=declarations,
+                paused=config.paused_schedules,
                 queue=queue,
                 group_name=config.stack_name,
                 dlq_retention=Duration.days(config.dlq_retention_days),

@@ -129,6 +129,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     "dev_concurrency4": {"workerConcurrency": "4"},
     "dev_settings": {to_camel(name): str(value) for name, value in RUNTIME_VALUES.items()},
+    # dev as be8f71f shipped it: the queue-report schedule firing.
+    "dev_schedules": {"pausedSchedules": "[]"},
 }
 
 
@@ -198,6 +200,11 @@ def dev_concurrency4(synth_variant: Callable[[str], Synth]) -> Synth:
 @pytest.fixture(scope="session")
 def dev_settings(synth_variant: Callable[[str], Synth]) -> Synth:
     return synth_variant("dev_settings")
+
+
+@pytest.fixture(scope="session")
+def dev_schedules(synth_variant: Callable[[str], Synth]) -> Synth:
+    return synth_variant("dev_schedules")
 
 
 def task_queue_pair(synth: Synth, properties: Mapping[str, Any] | None = None) -> dict[str, Any]:
