@@ -28,7 +28,8 @@ app: Flask = create_flask_app(__name__)
 celery: Celery = configure_celery(app)
 # A task this deployment does not offer (a diagnostic one, DIAGNOSTIC_TASKS off) is not
 # registered, so a message crafted for it is refused unrun.
-unregister_withheld(settings_of(app))
+if withheld := unregister_withheld(settings_of(app)):
+    logger.info("not offered here (DIAGNOSTIC_TASKS off): %s", ", ".join(withheld))
 celery.steps["consumer"].add(Heartbeat)
 # One CloudWatch metrics record (EMF) per task run, in the log (worker_service.run_metrics).
 if settings_of(app).task_metrics:

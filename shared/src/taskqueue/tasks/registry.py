@@ -122,8 +122,8 @@ def offered(settings: Settings) -> dict[str, TaskSpec]:
 
 def unregister_withheld(settings: Settings) -> list[str]:
     """Take the tasks these settings do not offer out of the Celery app's registry, and name
-    them. A worker then never runs one: it refuses a message for it as an unregistered task
-    (deleted, the task marked FAILURE with NotRegistered)."""
+    them. A worker then never runs one: it refuses a message for one as an unregistered task
+    at each receive (its state FAILURE, NotRegistered) until SQS dead-letters it."""
     withheld = sorted(TASKS.keys() - offered(settings).keys())
     for name in withheld:
         celery.tasks.pop(name, None)
