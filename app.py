@@ -21,7 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parent
 
 def build(app: App) -> TaskQueueStack:
     """Compose the app: config from context, the stack, and the cdk-nag rule pack."""
-    config = InfraConfig.from_context(app.node.try_get_context)
+    config = InfraConfig.from_context(app.node.get_all_context())
     stack = TaskQueueStack(app, config.stack_name, config=config, repo_root=REPO_ROOT)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stack

@@ -54,6 +54,8 @@ def stack_env(aws_port: int, web_port: int, work_dir: Path, **overrides: str) ->
             "WORKER_HEARTBEAT_FILE": str(work_dir / "worker-heartbeat"),
             "WORKER_HEARTBEAT_INTERVAL": "1",
             "PYTHONUNBUFFERED": "1",
+            # The tests queue the diagnostic tasks (fail, crash, ...); AWS stacks do not offer them.
+            "DIAGNOSTIC_TASKS": "true",
         }
     )
     env.update(overrides)

@@ -3,18 +3,24 @@
 Context layout (see `cdk.json`)::
 
     "stage": "dev",                        # or -c stage=prod
-    "taskqueue": {"dev": {...}, "prod": {...}}   # every tunable, per stage
+    "taskqueue": {"dev": {...}, "prod": {...}}   # the tunables, per stage
     "workerMaxCount": 20                   # optional top-level override (-c workerMaxCount=20)
 
 A top-level key wins over the stage's block, so ``cdk deploy -c workerMaxCount=20`` changes
 one value. Each field's context key is its name in camelCase; values given with ``-c`` arrive as
 strings and pydantic converts them. Constructs never read context: they get the typed values
-of this object. The containers' environment is the runtime `Settings` built from it.
+of this object. The containers' environment is the runtime `Settings` built from it: every
+`Settings` field is a tunable too (``-c webWorkers=8``, or ``webWorkers`` in a stage block),
+but those in `NOT_FROM_CONTEXT`, which the stack or ECS sets, or which are for local stacks
+only. A key that is none of these fails with the nearest known key; CDK's own keys (feature
+flags, the CLI's) are not the stack's to judge.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network
@@ -65,6 +71,33 @@ REMOVED_CONTEXT_KEYS = {
     for key, prefix in (("webCount", "web"), ("workerCount", "worker"))
 }
 """Context keys this stack no longer reads, with what to use instead."""
+
+NOT_FROM_CONTEXT: Mapping[str, str] = {
+    "task_queue_name": "the stack's task queue",
+    "task_queue_url": "the stack's task queue",
+    "task_dlq_name": "the stack's dead-letter queue",
+    "task_dlq_url": "the stack's dead-letter queue",
+    "results_table": "the stack's table",
+    "aws_region": "the stack's region",
+    "metrics_namespace": "TaskQueue/<stackName>",
+    "task_secrets": "the names of `secrets`",
+    "web_bind": "the web container's port",
+    "ecs_agent_uri": "ECS, in every task",
+    "ecs_container_metadata_uri_v4": "ECS, in every task",
+    "aws_endpoint_url": "local stacks only: on AWS the SDKs use the real endpoints",
+    "delay_hop_seconds": "tests only",
+    "worker_heartbeat_file": "its default: /tmp is all the read-only root leaves writable",
+}
+"""The runtime `Settings` fields no context key sets, each with what sets it instead."""
+
+RUNTIME_FIELDS = [name for name in Settings.model_fields if name not in NOT_FROM_CONTEXT]
+"""The runtime settings a stage sets from context: every other `Settings` field."""
+
+TOP_LEVEL_KEYS = ("stage", CONTEXT_NAMESPACE)
+"""Context keys that choose and hold the stage blocks: not tunables themselves."""
+
+CDK_CLI_KEYS = ("acknowledged-issue-numbers",)
+"""Context keys the CDK CLI keeps (`cdk acknowledge`), beside its `aws:cdk:*` ones."""
 
 FARGATE_CPU_MEMORY: Mapping[int, tuple[int, int, int]] = {
     256: (512, 2048, 1024),
@@ -249,8 +282,15 @@ class InfraConfig(BaseModel):
     false: none."""
     disabled_schedules: Annotated[list[str], BeforeValidator(_json_text)] = []
     """Declared schedules this stage does not create, by name."""
+    paused_schedules: Annotated[list[str], BeforeValidator(_json_text)] = []
+    """Declared schedules this stage creates paused (State DISABLED: they never fire until
+    resumed), by name. dev pauses queue-report: its fires every 5 minutes would wake the worker
+    service (minimum 0) each time, and it would never idle at zero."""
+    runtime_overrides: dict[str, Any] = {}
+    """The other runtime settings this stage sets (``-c webWorkers=8``), by `Settings` field;
+    the rest keep the runtime's defaults. `Settings` checks them (`runtime_settings`)."""
 
-    @field_validator("disabled_schedules")
+    @field_validator("disabled_schedules", "paused_schedules")
     @classmethod
     def _declared_names(cls, names: list[str]) -> list[str]:
         known = declared()
@@ -296,20 +336,36 @@ class InfraConfig(BaseModel):
                 f"inside the worker's stopTimeout ({self.worker_stop_timeout})"
             )
         try:
-            self.runtime_settings()
+            settings = self.runtime_settings()
         except ValidationError as error:
             message = _describe(error, str.upper)
             keys = ", ".join(
-                to_camel(name) for name in RUNTIME_FIELDS if name.upper() in message.split()
+                to_camel(name)
+                for name in RUNTIME_FIELDS
+                if re.search(rf"\b{name.upper()}\b", message)
             )
             raise ConfigError(f"runtime Settings: {message} (context: {keys})") from None
+        if self.is_prod and settings.diagnostic_tasks:
+            raise ConfigError(
+                "context key 'diagnosticTasks': prod cannot offer the diagnostic tasks (fail,"
+                " crash, retry_then_succeed, check_secret): any client could take worker slots"
+                " down with crash, or test guesses of a secret with check_secret"
+            )
         return self
 
     def runtime_settings(self, **resources: str) -> Settings:
-        """The containers' runtime settings: the fields named like a `Settings` field, plus
-        `resources` (queue and table names, the region: CDK tokens at synth time)."""
-        values = {name: getattr(self, name) for name in RUNTIME_FIELDS}
-        return Settings.from_values(**values, metrics_namespace=self.metrics_namespace, **resources)
+        """The containers' runtime settings: the fields named like a `Settings` field, the
+        `runtime_overrides`, and `resources` (queue and table names, the region: CDK tokens
+        at synth time)."""
+        values = {
+            name: getattr(self, name) for name in RUNTIME_FIELDS if name in type(self).model_fields
+        }
+        return Settings.from_values(
+            **values,
+            **self.runtime_overrides,
+            metrics_namespace=self.metrics_namespace,
+            **resources,
+        )
 
     @property
     def metrics_namespace(self) -> str:
@@ -359,28 +415,66 @@ class InfraConfig(BaseModel):
         return self.is_prod
 
     @classmethod
-    def from_context(cls, get: Callable[[str], Any]) -> InfraConfig:
-        """Build the config from a context lookup (`app.node.try_get_context`)."""
-        stage = get("stage") or "dev"
+    def from_context(cls, context: Mapping[str, Any]) -> InfraConfig:
+        """Build the config from the app's whole context (`app.node.get_all_context()`): the
+        stage's block, then each top-level tunable over it."""
+        stage = context.get("stage") or "dev"
         if stage not in get_args(Stage):
             raise ConfigError(f"-c stage must be one of {get_args(Stage)}, got {stage!r}")
-        blocks = get(CONTEXT_NAMESPACE)
+        blocks = context.get(CONTEXT_NAMESPACE)
         if not isinstance(blocks, Mapping) or not isinstance(blocks.get(stage), Mapping):
             raise ConfigError(
                 f"context {CONTEXT_NAMESPACE!r} must hold a block for stage {stage!r} "
                 "(see cdk.json)"
             )
-        values = {**blocks[stage], "stage": stage}
-        for key, instead in REMOVED_CONTEXT_KEYS.items():
-            if key in values or get(key) is not None:
-                raise ConfigError(f"context key {key!r} is no longer read: {instead}")
-        for field in cls.model_fields.values():
-            if field.alias and (value := get(field.alias)) is not None:
-                values[field.alias] = value
+        own = [
+            field.alias or name
+            for name, field in cls.model_fields.items()
+            if name not in ("stage", "runtime_overrides")  # chosen above, gathered below
+        ]
+        runtime = {to_camel(name): name for name in RUNTIME_FIELDS if name not in cls.model_fields}
+        overrides: dict[str, Any] = {}
+        values: dict[str, Any] = {"stage": stage, "runtimeOverrides": overrides}
+        for key, value, where in [
+            *((key, value, f"{CONTEXT_NAMESPACE}.{stage}") for key, value in blocks[stage].items()),
+            *(
+                (key, value, "-c")
+                for key, value in context.items()
+                if key not in TOP_LEVEL_KEYS and not _cdk_own(key) and value is not None
+            ),
+        ]:
+            if key in REMOVED_CONTEXT_KEYS:
+                raise ConfigError(
+                    f"context key {key!r} is no longer read: {REMOVED_CONTEXT_KEYS[key]}"
+                )
+            if key in runtime:
+                overrides[runtime[key]] = value
+            elif key in own:
+                values[key] = value
+            else:
+                raise ConfigError(_unknown_key(key, where, [*own, *runtime]))
         try:
             return cls.model_validate(values)
         except ValidationError as error:
             raise ConfigError(_describe(error)) from None
+
+
+def _cdk_own(key: str) -> bool:
+    """CDK's own context: feature flags (`@aws-cdk/...`), the CLI's (`aws:cdk:...`, cached
+    lookups such as `availability-zones:account=...`) and `cdk acknowledge`'s."""
+    return key.startswith("@") or ":" in key or key in CDK_CLI_KEYS
+
+
+def _unknown_key(key: str, where: str, known: list[str]) -> str:
+    """The error for a context key that is no tunable, with the nearest one."""
+    nearest = difflib.get_close_matches(key, known, n=1)
+    hint = (
+        f"did you mean {nearest[0]!r}?"
+        if nearest
+        else "the settings are the keys of cdk.json's stage blocks and the runtime settings'"
+        " names in camelCase (shared/README.md#settings)"
+    )
+    return f"context key {key!r} ({where}) is not a setting of this stack: {hint}"
 
 
 def _context_key(key: str) -> str:
@@ -398,7 +492,3 @@ def _describe(error: ValidationError, name: Callable[[str], str] = _context_key)
             message = f"is missing (cdk.json or -c {key}=...)"
         lines.append(f"{name(key)}: {message}" if key else message)
     return "; ".join(lines)
-
-
-RUNTIME_FIELDS = sorted(set(InfraConfig.model_fields) & set(Settings.model_fields))
-"""What the stack tells the containers: each field named like a runtime `Settings` field."""

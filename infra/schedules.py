@@ -13,7 +13,7 @@ to the task queue and the schedules' DLQ.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -36,8 +36,9 @@ MAXIMUM_EVENT_AGE = Duration.minutes(15)
 
 
 class Schedules(Construct):
-    """A schedule group named after the stack, one schedule per declaration, their role, and
-    the dead-letter queue of undeliverable fires with its alarm."""
+    """A schedule group named after the stack, one schedule per declaration (those named in
+    `paused` created DISABLED), their role, and the dead-letter queue of undeliverable fires
+    with its alarm."""
 
     group: scheduler.CfnScheduleGroup
     role: iam.Role
@@ -51,6 +52,7 @@ class Schedules(Construct):
         construct_id: str,
         *,
         declarations: Sequence[Schedule],
+        paused: Collection[str] = (),
         queue: sqs.IQueue,
         group_name: str,
         dlq_retention: Duration,
@@ -87,7 +89,8 @@ class Schedules(Construct):
                 schedule_expression_timezone=declared.timezone,
                 # Each fire at its time: the task id is made of the scheduled time.
                 flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-                state="ENABLED",
+                # A paused one is deployed and never fires until resumed.
+                state="DISABLED" if declared.name in paused else "ENABLED",
                 target=scheduler.CfnSchedule.TargetProperty(
                     arn=queue.queue_arn,
                     role_arn=self.role.role_arn,

@@ -13,7 +13,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as sns_subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from taskqueue.tasks import TASKS
+from taskqueue.tasks import offered
 
 from infra import kept
 from infra.alarm_topic import AlarmTopic
@@ -265,6 +265,7 @@ class TaskQueueStack(Stack):
                 self,
                 "Schedules",
                 declarations=declarations,
+                paused=config.paused_schedules,
                 queue=queue,
                 group_name=config.stack_name,
                 dlq_retention=Duration.days(config.dlq_retention_days),
@@ -286,7 +287,7 @@ class TaskQueueStack(Stack):
             alb_5xx_threshold=config.alb_5xx_alarm_threshold,
             backlog_without_workers_minutes=config.backlog_without_workers_alarm_minutes,
             metrics_namespace=config.metrics_namespace,
-            task_names=sorted(TASKS),
+            task_names=sorted(offered(config.runtime_settings())),
             task_failure_rate_threshold=config.task_failure_rate_alarm,
             alarm_topic=self.alarm_topic,
         )

@@ -58,11 +58,14 @@ class Rehearsal:
         state: Path,
         python_image: str = BASE_IMAGE,
         secrets: Mapping[str, str] | None = None,
+        context: Mapping[str, str] | None = None,
     ) -> None:
         self.stage = stage
         self.secrets = dict(secrets or {})
         """Variable -> value: each a JSON secret in the local Secrets Manager, deployed with
         ``-c secrets=...`` (its ``value`` key), which ECS's way reaches both services."""
+        self.context = dict(context or {})
+        """More ``-c key=value`` for the deploy (a test's ``diagnosticTasks=true``)."""
         self.state = state
         self.env = {**engine_env(), "REHEARSAL_PYTHON_IMAGE": python_image}
         self.python_image = python_image
@@ -104,7 +107,9 @@ class Rehearsal:
             env=self.env,
             check=True,
         )
-        context = {"secrets": json.dumps(self.create_secrets())} if self.secrets else {}
+        context = dict(self.context)
+        if self.secrets:
+            context["secrets"] = json.dumps(self.create_secrets())
         self.deployment = deploy(self.aws, self.stage, self.state, self.env, context=context)
         self.seconds.update(self.deployment.seconds)
         template = load_template(self.deployment.cdk_out, self.deployment.stack_name)

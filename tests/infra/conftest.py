@@ -15,8 +15,12 @@ from typing import Any
 import pytest
 from aws_cdk import App, CfnElement
 from aws_cdk.assertions import Match, Template
+from pydantic.alias_generators import to_camel
+from taskqueue.settings import Settings
+from taskqueue.tasks import offered
 
 import app as cdk_app
+from infra.config import RUNTIME_FIELDS
 from infra.stack import TaskQueueStack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -68,6 +72,26 @@ PARTNER_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:partner-x
 SMTP_PARAMETER = "arn:aws:ssm:eu-west-1:123456789012:parameter/taskqueue/smtp-password"
 SMTP_KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
+# A value other than the runtime's default, for each kind of setting (a text needs its own).
+OTHER_TEXT = {"log_level": "DEBUG"}
+
+
+def another_value(name: str) -> Any:
+    """A valid value of the runtime setting `name` other than its default."""
+    if name in OTHER_TEXT:
+        return OTHER_TEXT[name]
+    default = Settings.model_fields[name].default
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, int | float):
+        return default + 1
+    raise AssertionError(f"give the runtime setting {name} a test value in OTHER_TEXT")
+
+
+# Every runtime setting a stage may set, each to another value (WEB_WORKERS to 8), as `-c` gives
+# them: text.
+RUNTIME_VALUES = {name: another_value(name) for name in RUNTIME_FIELDS} | {"web_workers": 8}
+
 VARIANTS: dict[str, dict[str, Any]] = {
     "dev": {},
     "prod": {"stage": "prod"},
@@ -116,6 +140,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
             }
         ),
     },
+    "dev_settings": {to_camel(name): str(value) for name, value in RUNTIME_VALUES.items()},
+    # dev as be8f71f shipped it: the queue-report schedule firing.
+    "dev_schedules": {"pausedSchedules": "[]"},
 }
 
 
@@ -187,6 +214,16 @@ def dev_concurrency4(synth_variant: Callable[[str], Synth]) -> Synth:
     return synth_variant("dev_concurrency4")
 
 
+@pytest.fixture(scope="session")
+def dev_settings(synth_variant: Callable[[str], Synth]) -> Synth:
+    return synth_variant("dev_settings")
+
+
+@pytest.fixture(scope="session")
+def dev_schedules(synth_variant: Callable[[str], Synth]) -> Synth:
+    return synth_variant("dev_schedules")
+
+
 def task_queue_pair(synth: Synth, properties: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The task queue and its DLQ (as `find_resources` with `properties` finds them), without
     the schedules' dead-letter queue (infra.schedules)."""
@@ -238,6 +275,18 @@ def container(synth: Synth, name: str) -> dict[str, Any]:
 def container_env(synth: Synth, name: str) -> dict[str, Any]:
     """Environment of one container, as a name -> value mapping."""
     return {item["Name"]: item["Value"] for item in container(synth, name)["Environment"]}
+
+
+def container_settings(synth: Synth, name: str) -> Settings:
+    """The runtime settings the container `name` reads from its environment (the values CDK
+    resolves at deploy time, such as queue URLs, left to their defaults)."""
+    env = container_env(synth, name)
+    return Settings.from_environment({k: v for k, v in env.items() if isinstance(v, str)})
+
+
+def offered_tasks(synth: Synth) -> set[str]:
+    """The tasks the deployed worker offers, by its own environment."""
+    return set(offered(container_settings(synth, "worker")))
 
 
 def service_for(synth: Synth, container_name: str) -> tuple[str, dict[str, Any]]:

@@ -15,8 +15,10 @@ from tests.infra.conftest import REPO_ROOT
 pytestmark = pytest.mark.timeout(300)
 
 
-def make_synth(tmp_path: Path, cdk_args: str) -> subprocess.CompletedProcess[str]:
-    """`make -f infra.mk synth STAGE=dev` into tmp_path/cdk.out, without AWS credentials."""
+def make_synth(
+    tmp_path: Path, cdk_args: str, stage: str = "dev"
+) -> subprocess.CompletedProcess[str]:
+    """`make -f infra.mk synth STAGE=<stage>` into tmp_path/cdk.out, without AWS credentials."""
     assert shutil.which("make") and shutil.which("npx"), "make and npx (Node) are required"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_DEFAULT_"))}
     env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "none")
@@ -27,7 +29,7 @@ def make_synth(tmp_path: Path, cdk_args: str) -> subprocess.CompletedProcess[str
             "infra.mk",
             "synth",
             f"CDK_OUT={tmp_path / 'cdk.out'}",
-            "STAGE=dev",
+            f"STAGE={stage}",
             f"CDK_ARGS={cdk_args}",
         ],
         cwd=REPO_ROOT,
@@ -70,3 +72,36 @@ def test_a_timing_the_runtime_refuses_fails_synth_with_the_settings_message(
     assert "TASK_SOFT_TIME_LIMIT (200) must be below TASK_TIME_LIMIT (100)" in output
     assert "Traceback" not in output
     assert not (tmp_path / "cdk.out" / "taskqueue-dev.template.json").exists()
+
+
+def test_a_runtime_setting_given_with_c_reaches_the_web_container(tmp_path: Path) -> None:
+    result = make_synth(tmp_path, "-c webWorkers=8")
+    assert result.returncode == 0, result.stdout + result.stderr
+    template = json.loads((tmp_path / "cdk.out" / "taskqueue-dev.template.json").read_text())
+    definitions = [
+        container
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::ECS::TaskDefinition"
+        for container in resource["Properties"]["ContainerDefinitions"]
+    ]
+    (web,) = [c for c in definitions if c["Name"] == "web"]
+    assert {"Name": "WEB_WORKERS", "Value": "8"} in web["Environment"]
+
+
+@pytest.mark.parametrize(
+    ("stage", "cdk_args", "message"),
+    [
+        ("dev", "-c workerMaxCont=5", "did you mean 'workerMaxCount'?"),
+        ("prod", "-c diagnosticTasks=true", "prod cannot offer the diagnostic tasks"),
+    ],
+    ids=["mistyped-key", "prod-diagnostics"],
+)
+def test_a_context_the_stack_cannot_take_fails_synth_with_a_clear_message(
+    tmp_path: Path, stage: str, cdk_args: str, message: str
+) -> None:
+    result = make_synth(tmp_path, cdk_args, stage)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert message in output
+    assert "Traceback" not in output
+    assert not list((tmp_path / "cdk.out").glob("*.template.json"))

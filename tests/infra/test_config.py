@@ -16,7 +16,7 @@ pytestmark = pytest.mark.timeout(300)
 
 def config(**overrides: Any) -> InfraConfig:
     context = {**cdk_json_context(), **overrides}
-    return InfraConfig.from_context(context.get)
+    return InfraConfig.from_context(context)
 
 
 def test_cdk_json_defaults_to_dev_and_builds_both_stages() -> None:
@@ -60,7 +60,7 @@ def test_the_removed_desired_counts_are_refused_with_what_to_use_instead(key: st
     context = cdk_json_context()
     context["taskqueue"]["prod"][key] = 2
     with pytest.raises(ConfigError, match=f"context key '{key}' is no longer read"):
-        InfraConfig.from_context({**context, "stage": "prod"}.get)
+        InfraConfig.from_context({**context, "stage": "prod"})
 
 
 @pytest.mark.parametrize(
@@ -159,14 +159,14 @@ def test_a_missing_tunable_is_refused() -> None:
     context = cdk_json_context()
     del context["taskqueue"]["dev"]["taskTimeLimit"]
     with pytest.raises(ConfigError, match="taskTimeLimit"):
-        InfraConfig.from_context(context.get)
+        InfraConfig.from_context(context)
 
 
 def test_an_unknown_key_in_the_stage_block_is_refused() -> None:
     context = cdk_json_context()
     context["taskqueue"]["dev"]["visibilityMargin"] = 30  # replaced by queueVisibilityTimeout
     with pytest.raises(ConfigError, match="context key 'visibilityMargin'"):
-        InfraConfig.from_context(context.get)
+        InfraConfig.from_context(context)
 
 
 def test_value_objects_check_themselves() -> None:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.timeout(300)
 
 
 def config(**overrides: Any) -> InfraConfig:
-    return InfraConfig.from_context({**cdk_json_context(), **overrides}.get)
+    return InfraConfig.from_context({**cdk_json_context(), **overrides})
 
 
 def load_balancer_ingress(synth: Synth) -> list[dict[str, Any]]:

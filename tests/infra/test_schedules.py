@@ -43,9 +43,9 @@ def role_statements(synth: Synth, role_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def test_one_schedule_per_declaration_each_on_time_into_the_task_queue(dev: Synth) -> None:
-    found = schedules_of(dev)
-    task_queue = arn_of(dev, dev.stack.task_queue.queue)
+def test_one_schedule_per_declaration_each_on_time_into_the_task_queue(prod: Synth) -> None:
+    found = schedules_of(prod)
+    task_queue = arn_of(prod, prod.stack.task_queue.queue)
 
     assert set(found) == set(declared())
     for name, schedule in found.items():
@@ -57,7 +57,7 @@ def test_one_schedule_per_declaration_each_on_time_into_the_task_queue(dev: Synt
         assert target["Arn"] == task_queue
         assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
         assert schedule["GroupName"] == {
-            "Ref": only(dev.resources("AWS::Scheduler::ScheduleGroup"))[0]
+            "Ref": only(prod.resources("AWS::Scheduler::ScheduleGroup"))[0]
         }
 
 
@@ -141,7 +141,7 @@ def test_a_stage_can_switch_schedules_off(disabled: Synth) -> None:
 
 def config(**overrides: Any) -> InfraConfig:
     context = {**cdk_json_context(), **overrides}
-    return InfraConfig.from_context(context.get)
+    return InfraConfig.from_context(context)
 
 
 def test_schedules_false_makes_none_and_an_unknown_name_is_refused() -> None:
@@ -166,3 +166,12 @@ def test_the_schedule_group_is_named_after_the_stack(dev: Synth, prod: Synth) ->
     for synth in (dev, prod):
         _, group = only(synth.resources("AWS::Scheduler::ScheduleGroup"))
         assert group["Properties"]["Name"] == synth.stack.stack_name
+
+
+def test_a_paused_schedule_is_a_declared_one() -> None:
+    assert config().paused_schedules == ["queue-report"]  # dev (cdk.json)
+    assert config(stage="prod").paused_schedules == []
+    with pytest.raises(
+        ConfigError, match=r"no declared schedule is named 'nightly' \(declared: queue-report\)"
+    ):
+        config(pausedSchedules='["nightly"]')

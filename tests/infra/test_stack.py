@@ -13,9 +13,15 @@ from aws_cdk.assertions import Match
 from cdk_nag import AwsSolutionsChecks
 from taskqueue.schedules import declared
 from taskqueue.settings import Settings
-from taskqueue.tasks import TASKS
 
-from tests.infra.conftest import REPO_ROOT, Synth, container, service_for, task_queue_pair
+from tests.infra.conftest import (
+    REPO_ROOT,
+    Synth,
+    container,
+    offered_tasks,
+    service_for,
+    task_queue_pair,
+)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -55,7 +61,7 @@ def test_the_template_holds_the_whole_design(dev: Synth) -> None:
         "AWS::DynamoDB::Table": 1,
         "AWS::ApplicationAutoScaling::ScalableTarget": 2,
         "AWS::ApplicationAutoScaling::ScalingPolicy": 3,
-        "AWS::CloudWatch::Alarm": 7 + len(TASKS),  # and a failure-rate alarm per task
+        "AWS::CloudWatch::Alarm": 7 + len(offered_tasks(dev)),  # and one per offered task
         "AWS::SNS::Topic": 1,
         "AWS::Events::Rule": 1,
         "AWS::CloudWatch::Dashboard": 1,

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.timeout(300)
 
 
 def config(**overrides: Any) -> InfraConfig:
-    return InfraConfig.from_context({**cdk_json_context(), **overrides}.get)
+    return InfraConfig.from_context({**cdk_json_context(), **overrides})
 
 
 def secrets_of(synth: Synth, name: str) -> dict[str, str]:

@@ -36,7 +36,13 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
     if os.geteuid() != 0:
         pytest.fail("the rehearsal needs root (rootful buildah and podman)", pytrace=False)
     state = tmp_path_factory.mktemp("rehearsal")
-    with Rehearsal(stage="dev", state=state, secrets={SECRET_NAME: SECRET}) as running:
+    # check_secret is a diagnostic task: a test's stack offers them, a deploy by default not.
+    with Rehearsal(
+        stage="dev",
+        state=state,
+        secrets={SECRET_NAME: SECRET},
+        context={"diagnosticTasks": "true"},
+    ) as running:
         yield running
     # The fixture's exit removed everything: no container of this rehearsal is left.
     listing = running.runner.podman("ps", "--all", "--format={{.Names}}")

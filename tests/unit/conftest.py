@@ -31,8 +31,9 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def settings() -> Settings:
-    """Settings for the in-process AWS mock (no endpoint URL: boto3's default, intercepted)."""
-    return Settings(task_queue_url=QUEUE_URL, aws_endpoint_url=None)
+    """Settings for the in-process AWS mock (no endpoint URL: boto3's default, intercepted),
+    with the diagnostic tasks, as every test stack."""
+    return Settings(task_queue_url=QUEUE_URL, aws_endpoint_url=None, diagnostic_tasks=True)
 
 
 @pytest.fixture

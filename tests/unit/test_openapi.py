@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import Flask
 from flask.testing import FlaskClient
+from taskqueue.settings import Settings
 
 
 def test_openapi_documents_every_route(client: FlaskClient) -> None:
@@ -90,3 +94,26 @@ def test_errors_are_documented_as_problem_json(client: FlaskClient) -> None:
     assert set(post["202"]["content"]) == {"application/json"}
     get = document["paths"]["/tasks/{task_id}"]["get"]["responses"]
     assert set(get["404"]["content"]) == {"application/problem+json"}
+
+
+def test_without_diagnostic_tasks_the_document_leaves_them_out(
+    aws: None, settings: Settings
+) -> None:
+    from web_service.factory import create_app
+
+    app = create_app(Settings.from_values(**{**settings.model_dump(), "diagnostic_tasks": False}))
+    document = anonymous_document(app)
+    schemas = document["components"]["schemas"]
+
+    union = schemas["TaskRequest"]
+    assert set(union["discriminator"]["mapping"]) == {"long_task", "noop", "queue_report"}
+    assert len(union["oneOf"]) == 3
+    withheld = ("Fail", "Crash", "CheckSecret", "RetryThenSucceed", "RetryParams")
+    assert not [name for name in schemas if name.startswith(withheld)]
+    assert {ref.removeprefix("#/components/schemas/") for ref in refs_in(document)} <= set(schemas)
+    assert {"LongTaskParams", "NoopParams", "QueueReportParams", "Problem"} <= set(schemas)
+
+
+def anonymous_document(app: Flask) -> dict[str, Any]:
+    document: dict[str, Any] = app.test_client().get("/openapi.json").json
+    return document

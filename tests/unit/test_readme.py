@@ -1,5 +1,5 @@
-"""The settings reference (shared/README.md, beside settings.py) documents every variable
-and its default."""
+"""The settings reference (shared/README.md, beside settings.py) documents every variable and
+its default, and README lists the tasks a deployment offers."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import re
 from pathlib import Path
 
 from taskqueue.settings import Settings
+from taskqueue.tasks import TASKS, offered
 
-SETTINGS_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS_REFERENCE = ROOT / "shared" / "README.md"
 
 
 def test_the_settings_reference_lists_every_settings_variable() -> None:
@@ -62,3 +64,17 @@ def test_the_settings_reference_gives_each_variable_its_default() -> None:
         if default != as_documented(Settings.model_fields[name.lower()].default)
     }
     assert wrong == {}  # variable: (the reference's default, the code's)
+
+
+def tasks_named_in(paragraph_start: str) -> set[str]:
+    """The task names in backticks in README's paragraph that starts so."""
+    paragraphs = (ROOT / "README.md").read_text().split("\n\n")
+    (paragraph,) = [p for p in paragraphs if p.startswith(paragraph_start)]
+    return set(re.findall(r"`([a-z_]+)`", paragraph))
+
+
+def test_the_readme_lists_the_tasks_a_deployment_offers_by_default() -> None:
+    shipped = set(offered(Settings.from_values()))  # the defaults: no diagnostic tasks
+
+    assert tasks_named_in("Tasks: ") == shipped
+    assert tasks_named_in("Diagnostic tasks") == set(TASKS) - shipped

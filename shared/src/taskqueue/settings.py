@@ -201,6 +201,13 @@ class Settings(BaseSettings):
         description="Comma-separated names of the variables ECS fills from Secrets Manager or"
         " SSM (cdk.json's secrets); taskqueue.secrets.get reads only these.",
     )
+    diagnostic_tasks: bool = Field(
+        False,
+        description="Whether the web and the worker offer the diagnostic tasks (fail, crash,"
+        " retry_then_succeed, check_secret): test and local stacks only. Off, the web refuses"
+        " them as unknown tasks and the worker does not register them; a prod stack cannot turn"
+        " them on (`crash` takes worker slots down, `check_secret` answers guesses of a secret).",
+    )
 
     @field_validator("metrics_namespace")
     @classmethod

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify
 from spectree import SecurityScheme, SecuritySchemeData, SpecTree
 from spectree.models import SecureType
 
+from web_service.catalogue import catalogue_of
 from web_service.problems import PROBLEM_JSON
-from web_service.schemas import Problem
+from web_service.schemas import Problem, TaskRequest
 
 
 def _model_name(model: type[Any]) -> str:
@@ -50,9 +52,11 @@ spec = SpecTree(
 bp = Blueprint("openapi", __name__)
 
 
-def document() -> dict[str, Any]:
-    """spectree's document, with errors as `application/problem+json` (as they are sent)."""
+def document(offered: Collection[str]) -> dict[str, Any]:
+    """spectree's document, with errors as `application/problem+json` (as they are sent), and
+    of the tasks only those `offered`."""
     generated: dict[str, Any] = copy.deepcopy(spec.spec)
+    _offer_only(generated["components"]["schemas"], offered)
     problem_ref = f"#/components/schemas/{_model_name(Problem)}"
     for operations in generated["paths"].values():
         for operation in operations.values():
@@ -64,10 +68,38 @@ def document() -> dict[str, Any]:
     return generated
 
 
+def _offer_only(schemas: dict[str, Any], offered: Collection[str]) -> None:
+    """Narrow the task request's union to the `offered` tasks: a withheld task's request
+    model leaves the document, and so does each schema only it referred to."""
+    union = schemas[_model_name(TaskRequest)]
+    mapping: dict[str, str] = union["discriminator"]["mapping"]
+    withheld = {ref for task, ref in mapping.items() if task not in offered}
+    union["discriminator"]["mapping"] = {t: ref for t, ref in mapping.items() if t in offered}
+    union["oneOf"] = [option for option in union["oneOf"] if option["$ref"] not in withheld]
+    dropped = [schemas.pop(_schema_name(ref)) for ref in withheld]
+    kept = _refs(schemas)
+    for ref in _refs(dropped) - kept:
+        schemas.pop(_schema_name(ref), None)
+
+
+def _schema_name(ref: str) -> str:
+    return ref.rsplit("/", 1)[1]
+
+
+def _refs(node: object) -> set[str]:
+    """Every `$ref` in `node`."""
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_refs(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(value) for value in node))
+    return set()
+
+
 @bp.get("/openapi.json")
 def openapi_document() -> Response:
     """The OpenAPI 3 document of this API."""
-    return jsonify(document())
+    return jsonify(document(catalogue_of(current_app).tasks))
 
 
 def init_app(app: Flask) -> None:

@@ -7,7 +7,7 @@ from taskqueue.celery_config import SQS_MAX_MESSAGE_BYTES
 from taskqueue.factory import configure_celery, create_flask_app
 from taskqueue.settings import Settings
 
-from web_service import api_spec, auth, problems, request_log
+from web_service import api_spec, auth, catalogue, problems, request_log
 from web_service.blueprints import health, page, seed, status, tasks, workers
 
 
@@ -18,6 +18,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = SQS_MAX_MESSAGE_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     configure_celery(app)
+    catalogue.init_app(app)
     request_log.init_app(app)
     problems.init_app(app)
     auth.init_app(app, protected=(tasks.bp, seed.bp, workers.bp, status.bp))

@@ -14,6 +14,7 @@ from celery import Celery, signals
 from flask import Flask
 from taskqueue.factory import configure_celery, create_flask_app, settings_of
 from taskqueue.logs import configure_logging
+from taskqueue.tasks.registry import unregister_withheld
 
 from worker_service.heartbeat import Heartbeat
 from worker_service.presence import Presence
@@ -25,6 +26,10 @@ logger = logging.getLogger(__name__)
 
 app: Flask = create_flask_app(__name__)
 celery: Celery = configure_celery(app)
+# A task this deployment does not offer (a diagnostic one, DIAGNOSTIC_TASKS off) is not
+# registered, so a message crafted for it is refused unrun.
+if withheld := unregister_withheld(settings_of(app)):
+    logger.info("not offered here (DIAGNOSTIC_TASKS off): %s", ", ".join(withheld))
 celery.steps["consumer"].add(Heartbeat)
 # One CloudWatch metrics record (EMF) per task run, in the log (worker_service.run_metrics).
 if settings_of(app).task_metrics:

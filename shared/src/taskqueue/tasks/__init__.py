@@ -1,7 +1,8 @@
-"""The tasks. Importing this package registers every task in `TASKS`."""
+"""The tasks. Importing this package registers every task in `TASKS`; `offered(settings)` is
+the catalogue a deployment offers (the diagnostic tasks only with DIAGNOSTIC_TASKS)."""
 
 from taskqueue.tasks import diagnostics, long_task, noop, queue_report
-from taskqueue.tasks.registry import TASKS, TaskParams, TaskSpec, register
+from taskqueue.tasks.registry import TASKS, TaskParams, TaskSpec, offered, register
 
 __all__ = [
     "TASKS",
@@ -10,6 +11,7 @@ __all__ = [
     "diagnostics",
     "long_task",
     "noop",
+    "offered",
     "queue_report",
     "register",
 ]

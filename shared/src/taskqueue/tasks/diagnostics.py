@@ -6,6 +6,10 @@ MAX_RECEIVE_COUNT receives, while other tasks keep flowing. `check_secret` prove
 reads its secret variables at run time, and fails like `fail` when the value differs.
 `retry_then_succeed` retries with a backoff (`self.retry(countdown=…)`, a delayed message,
 taskqueue.delays) before it succeeds, or fails for good once its retries are used up.
+
+For test and local stacks only: they are offered where DIAGNOSTIC_TASKS is on (`local.env`,
+the tests' stacks), never in production (`crash` would let any client take worker slots
+down, `check_secret` would answer guesses of a secret's value).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+from collections.abc import Callable
+from typing import Any
 
 from celery import Task
 from pydantic import Field
@@ -21,13 +27,18 @@ from taskqueue import secrets as task_secrets
 from taskqueue.tasks.registry import TaskParams, register
 
 
+def diagnostic(params: type[TaskParams]) -> Callable[[Callable[..., Any]], Task]:
+    """`register` for a diagnostic task: offered only with DIAGNOSTIC_TASKS."""
+    return register(params, diagnostic=True)
+
+
 class FailParams(TaskParams):
     """Parameters of fail."""
 
     message: str = Field("boom", max_length=200, description="The error message to raise.")
 
 
-@register(FailParams)
+@diagnostic(FailParams)
 def fail(self: Task, message: str) -> None:
     """Always raise RuntimeError(message): exercises retries and the dead-letter queue."""
     raise RuntimeError(message)
@@ -37,7 +48,7 @@ class CrashParams(TaskParams):
     """crash takes no parameters."""
 
 
-@register(CrashParams)
+@diagnostic(CrashParams)
 def crash(self: Task) -> None:
     """Kill the pool process running this task (SIGKILL): exercises a lost worker."""
     os.kill(os.getpid(), signal.SIGKILL)
@@ -60,7 +71,7 @@ class SecretMismatch(RuntimeError):
     """The secret's value is not the one the caller expected."""
 
 
-@register(CheckSecretParams)
+@diagnostic(CheckSecretParams)
 def check_secret(self: Task, name: str, sha256: str) -> dict[str, bool]:
     """Read the secret variable `name` at run time: succeed if its SHA-256 is `sha256`, else
     raise an error that shows the secret as SecretStr prints it (masked)."""
@@ -86,7 +97,7 @@ class PlannedFailure(RuntimeError):
     """One of the failures retry_then_succeed was asked for."""
 
 
-@register(RetryParams)
+@diagnostic(RetryParams)
 def retry_then_succeed(
     self: Task, failures: int, countdown: int, max_retries: int
 ) -> dict[str, int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -50,6 +50,8 @@ class TaskSpec:
     summary: str
     soft_time_limit: Limit = None
     time_limit: Limit = None
+    diagnostic: bool = False
+    """A task for tests and local stacks only: offered only with DIAGNOSTIC_TASKS."""
 
     def time_limits(self, settings: Settings) -> tuple[int, int]:
         """(soft, hard) seconds for this task: its own, else the settings' defaults."""
@@ -68,13 +70,18 @@ TASKS: dict[str, TaskSpec] = {}
 
 
 def register(
-    params: type[TaskParams], *, soft_time_limit: Limit = None, time_limit: Limit = None
+    params: type[TaskParams],
+    *,
+    soft_time_limit: Limit = None,
+    time_limit: Limit = None,
+    diagnostic: bool = False,
 ) -> Callable[[Callable[..., Any]], Task]:
     """Make `fn` a Celery task named after it, whose keyword arguments `params` validates.
 
     Its body runs once per task id however often SQS delivers it (`taskqueue.idempotency`).
     `soft_time_limit`/`time_limit` (seconds, or a function of the settings) replace the
     settings' defaults for this task; 12 hours at most (`apply_time_limits` checks them).
+    A `diagnostic` task is offered only where DIAGNOSTIC_TASKS is on (`offered`).
     """
     for limit in (soft_time_limit, time_limit):
         if isinstance(limit, int) and limit > SQS_MAX_INVISIBLE_SECONDS:
@@ -96,10 +103,31 @@ def register(
             summary=summary,
             soft_time_limit=soft_time_limit,
             time_limit=time_limit,
+            diagnostic=diagnostic,
         )
         return task
 
     return decorate
+
+
+def offered(settings: Settings) -> dict[str, TaskSpec]:
+    """The tasks these settings offer: every registered task, the diagnostic ones only with
+    DIAGNOSTIC_TASKS."""
+    return {
+        name: spec
+        for name, spec in TASKS.items()
+        if settings.diagnostic_tasks or not spec.diagnostic
+    }
+
+
+def unregister_withheld(settings: Settings) -> list[str]:
+    """Take the tasks these settings do not offer out of the Celery app's registry, and name
+    them. A worker then never runs one: it refuses a message for one as an unregistered task
+    at each receive (its state FAILURE, NotRegistered) until SQS dead-letters it."""
+    withheld = sorted(TASKS.keys() - offered(settings).keys())
+    for name in withheld:
+        celery.tasks.pop(name, None)
+    return withheld
 
 
 def apply_time_limits(settings: Settings) -> None:
@@ -115,9 +143,9 @@ def _seconds(limit: Limit, settings: Settings, default: int) -> int:
     return limit(settings) if callable(limit) else limit
 
 
-def request_models() -> list[type[BaseModel]]:
-    """One `{"task": <name>, "params": {...}}` model per task, for a discriminated union;
-    `delay_seconds` or `not_before` beside them delay it (taskqueue.delays)."""
+def request_models(specs: Iterable[TaskSpec]) -> list[type[BaseModel]]:
+    """One `{"task": <name>, "params": {...}}` model per task of `specs`, for a discriminated
+    union; `delay_seconds` or `not_before` beside them delay it (taskqueue.delays)."""
     return [
         create_model(
             f"{_camel(spec.name)}Request",
@@ -145,7 +173,7 @@ def request_models() -> list[type[BaseModel]]:
                 ),
             ),
         )
-        for spec in TASKS.values()
+        for spec in specs
     ]
 
 

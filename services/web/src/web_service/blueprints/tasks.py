@@ -16,13 +16,12 @@ from taskqueue.delays import due_time
 from taskqueue.factory import settings_of
 from taskqueue.results import TASK_ID, TaskStatus, read_status
 from taskqueue.task_list import InvalidCursor, TaskPage, list_tasks
-from taskqueue.tasks import TASKS
 
 from web_service.api_spec import BEARER, spec
+from web_service.catalogue import catalogue_of
 from web_service.enqueue import BROKER_ERRORS, enqueue
 from web_service.problems import ProblemError, validation_problem
 from web_service.schemas import (
-    TASK_REQUEST,
     Problem,
     TaskAccepted,
     TaskListBody,
@@ -57,7 +56,9 @@ def parse_task_request() -> Any:
     if body is None:
         raise ProblemError(400, "Malformed JSON", "The request body is not valid JSON.")
     try:
-        return TASK_REQUEST.validate_python(body, context={"settings": settings_of(current_app)})
+        return catalogue_of(current_app).requests.validate_python(
+            body, context={"settings": settings_of(current_app)}
+        )
     except ValidationError as error:
         raise validation_problem(error) from error
 
@@ -85,7 +86,7 @@ def create_task() -> Response:
     due = due_time(task_request.delay_seconds, task_request.not_before, datetime.now(UTC))
     task_id = enqueue(
         current_app.extensions["celery"],
-        TASKS[task_request.task],
+        catalogue_of(current_app).tasks[task_request.task],
         task_request.params,
         g.client,
         due=due,
