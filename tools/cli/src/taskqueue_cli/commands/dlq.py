@@ -105,7 +105,11 @@ def redrive(
     table = stack.results_table
     if moved.task_ids and table:
         requeued = dlq.requeue(stack.client("dynamodb"), table, moved.task_ids)
-        note(f"{requeued} dead-lettered task(s) PENDING again")
+        taken = len(moved.task_ids) - requeued
+        note(
+            f"{requeued} dead-lettered task(s) PENDING again"
+            + (f"; {taken} had left DEAD_LETTERED already (a worker took it)" if taken else "")
+        )
     elif moved.task_ids:
         note(f"{stack.name} names no results table: a task's state changes when a worker takes it")
 
