@@ -147,15 +147,16 @@ def account(
     delivery = Delivery(task.request.id, attempt, last, losses, failures)
     refund = last and outcome is Previous.LOST and losses < settings.max_receive_count
     if refund and send_again(task, settings):
-        write(task.app, delivery, pending=True)
         logger.warning(
             "task %s lost its worker (%d so far) before its last delivery: sent again",
             delivery.task_id,
             losses,
         )
+        # Unwritten, the copy waits for this claim's lease, then counts this run as lost.
+        write_or_log(task.app, delivery, pending=True)
         raise Ignore()
     if outcome is not None:
-        write(task.app, delivery)
+        write_or_log(task.app, delivery)
     if last:
         send_watch(task, delivery, settings, lease)
     return delivery
@@ -174,6 +175,15 @@ def write(celery: Celery, delivery: Delivery, *, pending: bool = False) -> None:
     else:
         update = {"TableName": backend.table_name, "Key": backend.item_key(delivery.task_id)}
     backend.client.update_item(**held_by(update, delivery.attempt, counts))
+
+
+def write_or_log(celery: Celery, delivery: Delivery, *, pending: bool = False) -> None:
+    """`write`, logged instead of raised: the counts only shape a later decision, so the run
+    goes on without them."""
+    try:
+        write(celery, delivery, pending=pending)
+    except Exception:
+        logger.warning("could not count the runs of task %s", delivery.task_id, exc_info=True)
 
 
 def held_by(update: dict[str, Any], attempt: int, counts: dict[str, int]) -> dict[str, Any]:
