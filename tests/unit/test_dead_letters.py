@@ -270,12 +270,17 @@ def test_a_watch_s_body_is_never_a_task_s() -> None:
     assert watched('{"dead_letter_watch": {"id": 1, "attempt": "3"}}') is None
 
 
-def test_a_redrive_puts_a_dead_lettered_task_back_to_pending_with_its_counts_cleared(
-    celery: Celery, settings: Settings
-) -> None:
-    mark_queued(celery, "t1", CLIENT)
+def dead_letter(celery: Celery, task_id: str) -> None:
+    """Queue the task and fail it on its last delivery: DEAD_LETTERED."""
+    mark_queued(celery, task_id, CLIENT)
     with pytest.raises(RuntimeError):
-        run_once(delivery(celery, "t1", 3), lambda: fail(RuntimeError("boom")))
+        run_once(delivery(celery, task_id, 3), lambda: fail(RuntimeError("boom")))
+
+
+def test_a_redrive_puts_a_dead_lettered_task_back_to_pending_with_its_counts_cleared(
+    celery: Celery,
+) -> None:
+    dead_letter(celery, "t1")
 
     assert requeue(celery.backend, "t1") is True
 
@@ -299,9 +304,7 @@ def test_a_redrive_leaves_a_task_that_is_not_dead_lettered(celery: Celery, state
 def test_a_claim_that_takes_over_dead_lettered_starts_the_counts_again(
     celery: Celery, settings: Settings
 ) -> None:
-    mark_queued(celery, "t1", CLIENT)
-    with pytest.raises(RuntimeError):
-        run_once(delivery(celery, "t1", 3), lambda: fail(RuntimeError("boom")))
+    dead_letter(celery, "t1")
 
     claimed = claim(delivery(celery, "t1", 1), lease_seconds=60)  # moved back by hand
     account(delivery(celery, "t1", 1), claimed.attempt, claimed.previous, settings, LEASE)
