@@ -29,17 +29,22 @@ DEAD = "DEAD_LETTERED"
 RUNNING = {"STARTED", "PROGRESS"}
 
 
-def redrive(stack: LocalStack, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """`taskqueue dlq redrive` against the stack, as an operator runs it."""
+def taskqueue(stack: LocalStack, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The `taskqueue` CLI against the stack, as its client."""
     return subprocess.run(
-        [TASKQUEUE, "dlq", "redrive"],
-        env=stack.env,
+        [TASKQUEUE, *args],
+        env={**stack.env, "TASKQUEUE_API_KEY": stack.api_key},
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def redrive(stack: LocalStack, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`taskqueue dlq redrive`, as an operator runs it."""
+    return taskqueue(stack, cwd, "dlq", "redrive")
 
 
 def listed_state(stack: LocalStack, task_id: str, state_filter: str | None = None) -> str | None:
@@ -134,6 +139,9 @@ def test_a_poison_task_is_dead_lettered_with_its_reason_and_redrive_runs_it_agai
     status = assert_dead_lettered(stack, task_id, reason)
     if poison == "fail":
         assert status["error"] == "RuntimeError: boom"
+    shown = taskqueue(stack, tmp_path, "status", task_id)
+    assert shown.returncode == 0, shown.stderr
+    assert re.search(rf"^state +{DEAD}\nreason +{reason}$", shown.stdout, re.M), shown.stdout
     print(f"{poison}: DEAD_LETTERED {dead_after:.1f} s after it was queued")
     wait_until(lambda: dlq_messages(stack) == 1, 30, "the poison task in the DLQ")
     assert state(stack, task_id) == DEAD  # the move left it so
