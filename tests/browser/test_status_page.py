@@ -179,9 +179,10 @@ def test_watch_progress_cancel_a_queued_task_and_see_the_dlq(
     detail = poll(lambda: text_of(browser, "#detail"), 10, "the task's detail")
     assert "SUCCESS" in detail and '"duration": 8' in detail
 
-    # Two receives, each failing, then SQS moves the poison task to the dead-letter queue.
+    # Two receives, each failing, then SQS moves the poison task to the dead-letter queue;
+    # the last failure recorded it DEAD_LETTERED before the move.
     poll(lambda: text_of(browser, "#count-dlq") == "1", 60, "the poison task in the DLQ")
-    assert state_of(browser, poison) == "FAILURE"
+    assert state_of(browser, poison) == "DEAD_LETTERED"
     screenshot(browser, tmp_path / "status-page.png")
     assert browser.execute_script("return window.loadedOnce") is True  # swapped in, not reloaded
 

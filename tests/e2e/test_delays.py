@@ -185,4 +185,5 @@ def test_failures_after_max_retries_reach_the_dlq_by_the_receive_count(stack: Lo
     # One run that retried (its message acknowledged, so it used no receive), then the
     # retry's message received MAX_RECEIVE_COUNT times: each a real failure.
     assert len(received_at(stack, task_id)) == 1 + stack.settings.max_receive_count
-    assert stack.api().state(task_id) == "FAILURE"
+    status = stack.api().status(task_id)
+    assert (status["state"], status["reason"]) == ("DEAD_LETTERED", "failed 3 times")

@@ -48,6 +48,7 @@ def test_queued_task_runs_on_the_worker_with_progress_then_success(
         "result": {"duration": 3},
         "error": None,
         "due": None,
+        "reason": None,
     }
     worker_log = running_stack.processes[1].log()
     assert "Working... 1/3" in worker_log and "Working... 3/3" in worker_log

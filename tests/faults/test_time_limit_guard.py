@@ -3,7 +3,8 @@
 Its limit (long_task's: soft 7 s, hard 8 s here) is longer than the queue's base
 visibility (6 s): the visibility heartbeat keeps the message from a second worker while
 the task runs (taskqueue.visibility), and the soft limit stops it. Each delivery runs
-alone, one after the other, until the message goes to the dead-letter queue.
+alone, one after the other, until the message goes to the dead-letter queue, and the last
+records DEAD_LETTERED for a time limit (taskqueue.dead_letters).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 
 from harness.processes import wait_until
 from harness.stack import LocalStack
-from tests.faults.conftest import dlq_messages, enqueue, state
+from tests.faults.conftest import dlq_messages, enqueue
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(200)]
 
@@ -68,7 +69,8 @@ def test_an_overlong_task_is_stopped_before_a_second_worker_could_get_it(
 
     wait_until(lambda: dlq_messages(stack) == 1, 120, "the overlong task in the DLQ")
 
-    assert state(stack, task_id) == "FAILURE"
+    status = stack.api().status(task_id)
+    assert (status["state"], status["reason"]) == ("DEAD_LETTERED", "time limit")
     spans = sorted(run_spans(first.log(), task_id) + run_spans(second.log(), task_id))
     assert len(spans) == 3  # MAX_RECEIVE_COUNT deliveries, then the DLQ
     assert all(end < next_start for (_, end), (next_start, _) in itertools.pairwise(spans))

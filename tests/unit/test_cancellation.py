@@ -45,6 +45,7 @@ def test_a_queued_task_is_cancelled_and_shows_revoked(client: FlaskClient) -> No
         "result": None,
         "error": "TaskRevokedError: cancelled before it started",
         "due": None,
+        "reason": None,
     }
     assert response.json == expected
     assert client.get(f"/tasks/{task_id}").json == expected

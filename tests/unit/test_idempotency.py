@@ -91,6 +91,17 @@ def test_a_late_state_never_overwrites_success(celery: Celery) -> None:
     assert status is not None and (status.state, status.result) == ("SUCCESS", {"duration": 2})
 
 
+def test_a_rejected_delivery_leaves_the_running_task_s_state(celery: Celery) -> None:
+    claim(delivery(celery, "t1"), lease_seconds=60)
+    celery.backend.store_result("t1", {"current": 1, "total": 3}, "PROGRESS")
+
+    # What Celery 5.7's main process does with a Reject(requeue=False) a claim raised.
+    celery.backend.mark_as_failure("t1", Reject("claimed by another run", requeue=False))
+
+    status = read_status(celery, "t1")
+    assert status is not None and status.state == "PROGRESS"
+
+
 def test_a_second_delivery_is_deferred_while_the_lease_holds(celery: Celery) -> None:
     claim(delivery(celery, "t1"), lease_seconds=60)
 

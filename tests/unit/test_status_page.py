@@ -6,12 +6,15 @@ import logging
 import re
 import time
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from flask import Flask
 from flask.testing import FlaskClient
+from taskqueue import dead_letters
+from taskqueue.idempotency import claim
 from taskqueue.results import mark_queued
 from taskqueue.task_list import TaskSummary
 from taskqueue.worker_presence import RunningTask, presence_update
@@ -116,6 +119,22 @@ def test_the_panel_lists_the_client_s_tasks_with_progress_and_cancel(
     assert 'data-state="SUCCESS"' in done and "data-cancel" not in done
     assert 'data-task-link="t-done"' in done
     assert "t-theirs" not in html
+
+
+def test_a_dead_lettered_task_is_finished_and_its_detail_says_why(
+    app: Flask, client: FlaskClient
+) -> None:
+    celery = app.extensions["celery"]
+    mark_queued(celery, "t-dead", CLIENT, task="long_task")
+    run = claim(SimpleNamespace(app=celery, request=SimpleNamespace(id="t-dead", hostname="w1")), 0)
+    dead_letters.record(celery, "t-dead", run.attempt, "worker lost 5 times", None, {})
+
+    row = task_row(client.get("/status/panel").text, "t-dead")
+    detail = client.get("/status/tasks/t-dead").text
+
+    assert 'data-state="DEAD_LETTERED"' in row and "data-cancel" not in row
+    assert 'class="state state-dead_lettered"' in row
+    assert '<span class="reason">worker lost 5 times</span>' in detail
 
 
 def test_counts_that_cannot_be_read_show_unavailable_not_an_error(

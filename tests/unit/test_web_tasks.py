@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from taskqueue import dead_letters
+from taskqueue.idempotency import claim
 from taskqueue.results import mark_queued, read_status
 
 from tests.unit.conftest import CLIENT, QUEUE_URL
@@ -47,6 +50,7 @@ def test_a_queued_task_is_pending_and_an_unknown_id_is_404(client: FlaskClient) 
         "result": None,
         "error": None,
         "due": None,
+        "reason": None,
     }
     missing = client.get("/tasks/never-queued")
     assert missing.status_code == 404
@@ -66,6 +70,27 @@ def test_status_shows_progress_result_and_error(app: Flask, client: FlaskClient)
     failed = client.get("/tasks/t-failed").json
     assert (failed["state"], failed["error"]) == ("FAILURE", "ValueError: boom")
     assert read_status(celery, "t-unknown") is None
+
+
+def test_a_dead_lettered_task_shows_why_and_is_listed_by_that_state(
+    app: Flask, client: FlaskClient
+) -> None:
+    celery = app.extensions["celery"]
+    mark_queued(celery, "t-dead", CLIENT, task="fail")
+    mark_queued(celery, "t-done", CLIENT, task="noop")
+    celery.backend.store_result("t-done", None, "SUCCESS")
+    run = claim(SimpleNamespace(app=celery, request=SimpleNamespace(id="t-dead", hostname="w1")), 0)
+    dead_letters.record(celery, "t-dead", run.attempt, "failed 3 times", "RuntimeError: boom", {})
+
+    status = client.get("/tasks/t-dead").json
+    listed = client.get("/tasks?state=DEAD_LETTERED").json["items"]
+
+    assert (status["state"], status["reason"], status["error"]) == (
+        "DEAD_LETTERED",
+        "failed 3 times",
+        "RuntimeError: boom",
+    )
+    assert [(task["id"], task["state"]) for task in listed] == [("t-dead", "DEAD_LETTERED")]
 
 
 def test_a_schedules_fire_id_with_its_time_is_a_task_id(app: Flask, client: FlaskClient) -> None:

@@ -15,6 +15,9 @@ the stopped task is recorded REVOKED and its message acknowledged (`Ignore`).
 A delivery after the lease expired, or after the body failed, takes the claim over and runs
 the task again, so nothing is lost. A delivery of a task cancelled before any run claimed
 it (REVOKED, taskqueue.cancellation) is dropped too.
+The claim numbers the runs and returns what the previous one left, so a lost worker is
+counted apart from a failure, and the last delivery SQS allows records DEAD_LETTERED
+(taskqueue.dead_letters).
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 from celery import Celery, states
 from celery.exceptions import Ignore, Reject, SoftTimeLimitExceeded
 
+from taskqueue import dead_letters
 from taskqueue.cancellation import CANCEL_ATTRIBUTE, mark_revoked
 from taskqueue.factory import settings_of
 from taskqueue.results import (
@@ -44,7 +49,15 @@ from taskqueue.visibility import VisibilityHeartbeat
 logger = logging.getLogger(__name__)
 
 
-def claim(task: Any, lease_seconds: float) -> None:
+@dataclass(frozen=True)
+class Claimed:
+    """A claim taken: this run's number, and the item as the run before left it."""
+
+    attempt: int
+    previous: dict[str, Any]
+
+
+def claim(task: Any, lease_seconds: float) -> Claimed:
     """Take the task's id for this run as STARTED; Ignore when it succeeded, Reject while
     another run's lease holds."""
     backend = task.app.backend
@@ -58,13 +71,21 @@ def claim(task: Any, lease_seconds: float) -> None:
     # Neither after SUCCESS nor after a cancellation (taskqueue.cancellation).
     update = backend.state_update(task_id, started, unless=(states.SUCCESS, states.REVOKED))
     now = time.time()
-    update["UpdateExpression"] += ", lease_until = :lease"
+    update["UpdateExpression"] += (
+        ", lease_until = :lease, #attempt = if_not_exists(#attempt, :none) + :one"
+    )
     update["ConditionExpression"] = (
         f"({update['ConditionExpression']}) "
         "AND (attribute_not_exists(lease_until) OR lease_until < :now)"
     )
+    update["ExpressionAttributeNames"]["#attempt"] = dead_letters.ATTEMPT_ATTRIBUTE
     update["ExpressionAttributeValues"].update(
-        {":lease": {"N": str(now + lease_seconds)}, ":now": {"N": str(now)}}
+        {
+            ":lease": {"N": str(now + lease_seconds)},
+            ":now": {"N": str(now)},
+            ":none": {"N": "0"},
+            ":one": {"N": "1"},
+        }
     )
     # A scheduled fire has no item before this claim (the web's mark_queued never ran): its
     # message names the owner (taskqueue.schedules), which a queued task's item already has,
@@ -83,7 +104,9 @@ def claim(task: Any, lease_seconds: float) -> None:
             {":owner": {"S": client}, ":task": {"S": task.name}}
         )
     try:
-        backend.client.update_item(**update, ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        answer = backend.client.update_item(
+            **update, ReturnValues="ALL_OLD", ReturnValuesOnConditionCheckFailure="ALL_OLD"
+        )
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
@@ -101,6 +124,8 @@ def claim(task: Any, lease_seconds: float) -> None:
             "task %s is claimed by another run: back after the visibility timeout", task_id
         )
         raise Reject("claimed by another run", requeue=False) from error
+    previous: dict[str, Any] = answer.get("Attributes") or {}
+    return Claimed(dead_letters.count(previous, dead_letters.ATTEMPT_ATTRIBUTE) + 1, previous)
 
 
 def release(celery: Celery, task_id: str) -> None:
@@ -159,7 +184,8 @@ def run_once(task: Any, body: Callable[[], Any]) -> Any:
         return body()
     settings = settings_of(task.app.flask_app)
     lease = lease_seconds(settings)
-    claim(task, lease)
+    claimed = claim(task, lease)
+    delivery = dead_letters.account(task, claimed.attempt, claimed.previous, settings, lease)
     heartbeat = VisibilityHeartbeat(task, settings, lambda: renew(task.app, task_id, lease))
     heartbeat.start()
     try:
@@ -171,10 +197,23 @@ def run_once(task: Any, body: Callable[[], Any]) -> Any:
             logger.warning("task %s was cancelled while it ran: stopped", task_id)
             mark_stopped(task.request, Outcome.REVOKED)
             raise Ignore() from error
-        release(task.app, task_id)
+        end_failed_run(task.app, delivery, error)
         raise
     try:
         heartbeat.stop()
     except SoftTimeLimitExceeded:  # a cancel's signal that came as the body returned
         logger.info("task %s finished before its cancel could stop it", task_id)
     return result
+
+
+def end_failed_run(celery: Celery, delivery: dead_letters.Delivery, error: BaseException) -> None:
+    """The body raised: on the last delivery a failure records DEAD_LETTERED; otherwise (or
+    if that cannot be written: the watch records it then) the lease ends, so the next
+    delivery runs the task again at once."""
+    if delivery.last and dead_letters.is_failure(error):
+        try:
+            dead_letters.record_failure(celery, delivery, error)
+            return
+        except Exception:
+            logger.warning("could not record task %s dead-lettered", delivery.task_id)
+    release(celery, delivery.task_id)

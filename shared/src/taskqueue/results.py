@@ -12,6 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from celery import Celery, states
 from celery.backends.dynamodb import DynamoDBBackend
+from celery.exceptions import Reject
 
 from taskqueue import aws_session
 
@@ -28,6 +29,11 @@ TASK_ID = re.compile(r"[A-Za-z0-9_:-]{1,100}")
 SCHEDULED = "SCHEDULED"
 # The state a task reports while it runs, with `{"current", "total"}` (self.update_state).
 PROGRESS = "PROGRESS"
+# The state of a task whose message SQS moved (or is about to move) to the dead-letter
+# queue; its record's result is {"reason", "error"} (taskqueue.dead_letters).
+DEAD_LETTERED = "DEAD_LETTERED"
+# The states a task stays in until something outside it acts (a redrive, a new request).
+FINAL_STATES = frozenset(states.READY_STATES | {DEAD_LETTERED})
 # When the web queued the task and which task it is: the index of a client's tasks
 # (taskqueue.results_index) sorts by the one and shows the other. Written once, by
 # `mark_queued`; a state write never names them, so they stay.
@@ -94,16 +100,22 @@ class ProvisionedTableBackend(DynamoDBBackend):  # type: ignore[misc]
         return meta
 
     def state_attributes(self, meta: dict[str, Any]) -> dict[str, Any]:
-        """The item's attributes for one state: Celery's encoded record (what its `get`
-        reads), the state in the clear for conditions and the list, its progress, when,
-        and the TTL."""
+        """The item's attributes for one state: its record (`record_attributes`) and the
+        TTL."""
         now = time.time()
+        return {
+            **self.record_attributes(meta, now),
+            "ttl": {"N": str(int(now + self.time_to_live_seconds))},
+        }
+
+    def record_attributes(self, meta: dict[str, Any], now: float) -> dict[str, Any]:
+        """Celery's encoded record (what its `get` reads), the state in the clear for
+        conditions and the list, its progress, and when (`now`)."""
         return {
             "result": {"B": self.encode(meta)},
             STATE_ATTRIBUTE: {"S": meta["status"]},
             PROGRESS_ATTRIBUTE: progress_attribute(meta),
             "timestamp": {"N": str(now)},
-            "ttl": {"N": str(int(now + self.time_to_live_seconds))},
         }
 
     def state_put(
@@ -138,6 +150,15 @@ class ProvisionedTableBackend(DynamoDBBackend):  # type: ignore[misc]
             },
         }
 
+    def mark_as_failure(self, task_id: str, exc: BaseException, *args: Any, **kwargs: Any) -> Any:
+        """Record a failure, unless `exc` is a Reject: Celery 5.7 records a message rejected
+        without requeue as the task's FAILURE, but here that message comes back from SQS
+        (taskqueue.idempotency rejects a delivery while another run holds the task), so the
+        run that holds it keeps its state."""
+        if isinstance(exc, Reject):
+            return None
+        return super().mark_as_failure(task_id, exc, *args, **kwargs)
+
     def _store_result(
         self,
         task_id: str,
@@ -148,13 +169,25 @@ class ProvisionedTableBackend(DynamoDBBackend):  # type: ignore[misc]
         **kwargs: Any,
     ) -> Any:
         meta = self.state_meta(task_id, state, result, traceback=traceback, request=request)
+        # A failure recorded after the run recorded DEAD_LETTERED (Celery's own, for the same
+        # exception) leaves DEAD_LETTERED: it says more.
+        exception = state in states.EXCEPTION_STATES
+        unless = (states.SUCCESS, DEAD_LETTERED) if exception else (states.SUCCESS,)
         try:
-            self.client.update_item(**self.state_update(task_id, meta))
+            self.client.update_item(**self.state_update(task_id, meta, unless=unless))
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             # A late duplicate after SUCCESS: the success stands (as in Celery's backend).
         return result
+
+
+def table_backend(client: Any, table: str) -> ProvisionedTableBackend:
+    """The backend's item reads and writes on `table` through `client`, for a process that
+    configures no Celery app (the CLI's redrive); it writes no TTL."""
+    backend = ProvisionedTableBackend(app=Celery(set_as_current=False), table_name=table)
+    backend._client = client
+    return backend
 
 
 @dataclass(frozen=True)
@@ -166,6 +199,7 @@ class TaskStatus:
     result: Any
     error: str | None
     due: str | None = None
+    reason: str | None = None
 
 
 def progress_attribute(meta: dict[str, Any]) -> dict[str, Any]:
@@ -249,5 +283,9 @@ def status_of(meta: dict[str, Any]) -> TaskStatus:
         return TaskStatus(state=state, progress=None, result=None, error=error)
     if state == SCHEDULED and isinstance(info, dict):
         return TaskStatus(state=state, progress=None, result=None, error=None, due=info["due"])
+    if state == DEAD_LETTERED and isinstance(info, dict):
+        return TaskStatus(
+            state=state, progress=None, result=None, error=info.get("error"), reason=info["reason"]
+        )
     result = info if state == states.SUCCESS else None
     return TaskStatus(state=state, progress=None, result=result, error=None)

@@ -18,6 +18,9 @@ A task whose eta is ahead (a countdown, a retry's backoff, the web's delay) is s
 SQS's DelaySeconds, and one received before its eta is re-delayed in SQS instead of waiting
 in the worker's memory (taskqueue.delays).
 
+A watch on a task's last delivery (taskqueue.dead_letters) is handled here, never handed to
+Celery: it is not a task, and counts in no task metric.
+
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from botocore.config import Config
 from kombu.transport import SQS
 from kombu.utils.encoding import bytes_to_str
 
-from taskqueue import aws_session
+from taskqueue import aws_session, dead_letters
 from taskqueue.celery_app import celery
 from taskqueue.delays import delay_seconds, eta_of, is_revoked, needs_hop
 from taskqueue.idempotency import release
@@ -57,11 +60,33 @@ class Channel(SQS.Channel):
         if self.failed_polls:
             logger.info("receiving from %s again", qname)
             self.failed_polls = 0
-        due = [
-            m for m in messages.get("Messages") or [] if not self._delayed_again(queue, qname, m)
-        ]
+        due = []
+        for message in messages.get("Messages") or []:
+            if watch := dead_letters.watched(message["Body"]):
+                self._check_watch(queue, qname, message, *watch)
+            elif not self._delayed_again(queue, qname, message):
+                due.append(message)
         received: int = super()._on_messages_ready(queue, qname, {**messages, "Messages": due})
         return received
+
+    def _check_watch(
+        self, queue_url: str, qname: str, received: dict[str, Any], task_id: str, attempt: int
+    ) -> None:
+        """A watch is due: check the run it watches, send it again while that run holds its
+        lease, and delete what was received. On an error it comes back after the
+        visibility timeout."""
+        sqs = self.sqs(queue=qname)
+        try:
+            running_for = dead_letters.check(celery, task_id, attempt, time.time())
+            if running_for is not None:
+                sqs.send_message(
+                    QueueUrl=queue_url,
+                    MessageBody=received["Body"],
+                    DelaySeconds=dead_letters.watch_delay(running_for),
+                )
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=received["ReceiptHandle"])
+        except Exception:
+            logger.warning("could not check the last delivery of task %s", task_id, exc_info=True)
 
     @property
     def delay_hop_seconds(self) -> int:

@@ -22,7 +22,7 @@ from typing import Any
 
 from celery import Celery, states
 
-from taskqueue.results import PROGRESS, SCHEDULED, TASK_ID
+from taskqueue.results import DEAD_LETTERED, PROGRESS, SCHEDULED, TASK_ID
 from taskqueue.results_index import (
     INDEX_NAME,
     PARTITION_ATTRIBUTE,
@@ -37,8 +37,8 @@ MAX_LIMIT = 100
 # most MAX_QUERIES * FILTERED_READ small index items per page.
 MAX_QUERIES = 5
 FILTERED_READ = 100
-# What a task can be in (Celery's states and the tasks' own PROGRESS).
-LISTED_STATES = frozenset(states.ALL_STATES | {PROGRESS, SCHEDULED})
+# What a task can be in (Celery's states, the tasks' own PROGRESS, and this project's).
+LISTED_STATES = frozenset(states.ALL_STATES | {PROGRESS, SCHEDULED, DEAD_LETTERED})
 # A cursor holds a task id (results.TASK_ID) and a time `mark_queued` wrote
 # (`str(time.time())`): anything else is not one of ours (and could be no DynamoDB number).
 QUEUED_AT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,20})?")

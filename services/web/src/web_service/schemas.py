@@ -45,8 +45,8 @@ class Progress(BaseModel):
 
 
 class TaskStatusBody(BaseModel):
-    """One task's state: SCHEDULED, PENDING, STARTED, PROGRESS, SUCCESS, FAILURE, RETRY or
-    REVOKED."""
+    """One task's state: SCHEDULED, PENDING, STARTED, PROGRESS, SUCCESS, FAILURE, RETRY,
+    REVOKED or DEAD_LETTERED."""
 
     id: str
     state: str
@@ -55,6 +55,11 @@ class TaskStatusBody(BaseModel):
     error: str | None
     due: str | None = Field(
         None, description="SCHEDULED: when it is due (RFC 3339, UTC); null otherwise."
+    )
+    reason: str | None = Field(
+        None,
+        description="DEAD_LETTERED: why its message is in the dead-letter queue (`failed 3"
+        " times`, `worker lost 5 times`, `time limit`); null otherwise.",
     )
 
 

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from botocore.config import Config
-from celery import states
 from flask import Flask, current_app
 from taskqueue import aws_session
 from taskqueue.factory import settings_of
 from taskqueue.queue_depth import QueueDepth, read_depth
+from taskqueue.results import FINAL_STATES
 from taskqueue.task_list import TaskSummary, list_tasks
 from taskqueue.worker_presence import WorkerPresence, live_workers
 
@@ -45,8 +45,9 @@ class Panel:
 
 
 def finished(task: TaskSummary) -> bool:
-    """The task ended (succeeded, failed or was cancelled): nothing left to cancel."""
-    return task.state in states.READY_STATES
+    """The task ended (succeeded, failed, was cancelled or dead-lettered): nothing left to
+    cancel."""
+    return task.state in FINAL_STATES
 
 
 def duration(seconds: float) -> str:

@@ -21,7 +21,7 @@ from rich.progress import (
 from taskqueue_cli.errors import CliError
 
 # The states a task never leaves, and the exit code each one means.
-FINAL_STATES = {"SUCCESS": 0, "FAILURE": 1, "REVOKED": 1}
+FINAL_STATES = {"SUCCESS": 0, "FAILURE": 1, "REVOKED": 1, "DEAD_LETTERED": 1}
 
 
 def follow(

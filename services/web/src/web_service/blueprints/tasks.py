@@ -240,5 +240,6 @@ def status_body(task_id: str, status: TaskStatus) -> Response:
             "result": status.result,
             "error": status.error,
             "due": status.due,
+            "reason": status.reason,
         }
     )

@@ -87,7 +87,8 @@ def redrive(
     stage: Stage = None,
     local: Local = False,
 ) -> None:
-    """Move the dead-lettered tasks back to the task queue, and say how many moved.
+    """Move the dead-lettered tasks back to the task queue, and say how many moved; each
+    moved task that was DEAD_LETTERED is PENDING again.
 
     Uses SQS StartMessageMoveTask where it is available; otherwise (or with --limit) receives,
     sends to the task queue, then deletes each message, never before its send succeeded.
@@ -98,7 +99,19 @@ def redrive(
         typer.echo(message, err=True)
 
     moved = dlq.redrive(stack.client("sqs"), stack.dlq_url, stack.queue_url, limit, timeout, note)
-    typer.echo(f"moved {moved} message(s) from the DLQ to {stack.queue_url.rsplit('/', 1)[-1]}")
+    typer.echo(
+        f"moved {moved.count} message(s) from the DLQ to {stack.queue_url.rsplit('/', 1)[-1]}"
+    )
+    table = stack.results_table
+    if moved.task_ids and table:
+        requeued = dlq.requeue(stack.client("dynamodb"), table, moved.task_ids)
+        taken = len(moved.task_ids) - requeued
+        note(
+            f"{requeued} dead-lettered task(s) PENDING again"
+            + (f"; {taken} had left DEAD_LETTERED already (a worker took it)" if taken else "")
+        )
+    elif moved.task_ids:
+        note(f"{stack.name} names no results table: a task's state changes when a worker takes it")
 
 
 @app.command(epilog=examples("taskqueue dlq purge --yes"))

@@ -60,7 +60,8 @@ def enqueue(
     """Queue TASK with its KEY=VALUE parameters and print its id.
 
     A value is JSON when it parses as JSON (`duration=3` is a number), text otherwise.
-    With `--watch` the exit code is 0 on SUCCESS and 1 on FAILURE, with the task's error.
+    With `--watch` the exit code is 0 on SUCCESS and 1 on FAILURE (or REVOKED, or
+    DEAD_LETTERED with its reason), with the task's error.
     """
     web = WebClient(target(stage, local, url).require_web(), api_key)
     task_id = web.enqueue(task, parse_params(params or []))
@@ -72,6 +73,8 @@ def enqueue(
     if final["state"] == "SUCCESS":
         console.print(f"result: {json.dumps(final['result'])}")
     else:
+        if final.get("reason"):
+            console.print(f"dead-lettered: {final['reason']}")
         console.print(f"error: {final.get('error') or final['state']}")
     raise typer.Exit(FINAL_STATES[final["state"]])
 
@@ -119,6 +122,8 @@ def describe(body: dict[str, Any]) -> list[tuple[str, str]]:
         lines.append(("progress", f"{steps['current']}/{steps['total']} ({percent}%)"))
     if body["state"] == "SUCCESS":
         lines.append(("result", json.dumps(body.get("result"))))
+    if body.get("reason"):
+        lines.append(("reason", str(body["reason"])))
     if body.get("error"):
         lines.append(("error", str(body["error"])))
     return lines
@@ -153,8 +158,8 @@ def list_tasks(
     """List your tasks, newest first, with a progress bar each (GET /tasks).
 
     A longer list goes on with `--cursor` (the command prints the next one). With `--watch`
-    the list is read again every `--interval` until every task shown is SUCCESS, FAILURE or
-    REVOKED (new tasks are added below).
+    the list is read again every `--interval` until every task shown is SUCCESS, FAILURE,
+    REVOKED or DEAD_LETTERED (new tasks are added below).
     """
     web = WebClient(target(stage, local, url).require_web(), api_key)
     page: dict[str, Any] = {}
