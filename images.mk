@@ -40,4 +40,5 @@ test-images: .images-deps .python-deps
 
 .PHONY: images-clean  ## Remove the images, containers and layers of make images
 images-clean:
+	@command -v podman >/dev/null || { echo "podman is not installed: no images to remove"; exit 0; }; \
 	$(IMAGES_ENV) podman system reset --force

@@ -5,9 +5,10 @@
 #   make deploy STAGE=prod CDK_ARGS="-c egress=endpoints"
 #   make scale-workers N=5          # out-of-band; autoscaling moves it again, a deploy does not
 #
-# The CDK CLI is pinned in package.json (install it with `npm ci`) and runs through npx,
-# without notices or telemetry, with its state in .cdk-home/ instead of ~/.cdk. The app has
-# one stack, named by the stage's "stackName" in cdk.json: diff/deploy/destroy take --all.
+# The CDK CLI is pinned in package.json and runs through npx; each target installs it
+# (`npm ci`) and, as `make run` does, uv and the locked Python deps the app runs on. No
+# notices or telemetry, the CLI's state in .cdk-home/ instead of ~/.cdk. The app has one
+# stack, named by the stage's "stackName" in cdk.json: diff/deploy/destroy take --all.
 
 STAGE ?= dev
 CDK_OUT ?= cdk.out
@@ -18,7 +19,7 @@ CHECKOV_VERSION ?= 3.3.30
 CHECKOV_ARGS ?= --quiet --compact --skip-download
 
 CDK = CDK_DISABLE_CLI_TELEMETRY=1 CDK_HOME=$(CURDIR)/.cdk-home npx --no-install cdk
-CDK_FLAGS = --no-notices --app "uv run python app.py" --output $(CDK_OUT) -c stage=$(STAGE) $(CDK_ARGS)
+CDK_FLAGS = --no-notices --app "$(RUN) python app.py" --output $(CDK_OUT) -c stage=$(STAGE) $(CDK_ARGS)
 
 # npm writes node_modules/.package-lock.json on every install: a fresh stamp for make.
 CDK_CLI = node_modules/.package-lock.json
@@ -26,16 +27,16 @@ $(CDK_CLI): package.json package-lock.json
 	npm ci --no-audit --no-fund
 
 .PHONY: synth  ## Synthesize the CloudFormation template of STAGE into cdk.out/ (runs cdk-nag)
-synth: $(CDK_CLI)
+synth: .python-deps $(CDK_CLI)
 	rm -rf $(CDK_OUT)
 	$(CDK) synth $(CDK_FLAGS) --quiet
 
 .PHONY: diff  ## Compare the synthesized stack with the deployed one (needs AWS credentials)
-diff: $(CDK_CLI)
+diff: .python-deps $(CDK_CLI)
 	$(CDK) diff $(CDK_FLAGS) --all
 
 .PHONY: deploy  ## Deploy the stack of STAGE (needs AWS credentials and a bootstrapped account)
-deploy: $(CDK_CLI)
+deploy: .python-deps $(CDK_CLI)
 	$(CDK) deploy $(CDK_FLAGS) --require-approval broadening --all
 
 # prod's load balancer has deletion protection on, which CloudFormation cannot delete past:
@@ -45,26 +46,26 @@ DISABLE_DELETION_PROTECTION ?=
 UNPROTECT = $(filter yes,$(DISABLE_DELETION_PROTECTION))
 
 .PHONY: destroy  ## Delete the stack of STAGE, after printing what it keeps and why (infra/teardown.py)
-destroy: $(CDK_CLI)
+destroy: .python-deps $(CDK_CLI)
 	rm -rf $(CDK_OUT)
 	$(CDK) synth $(CDK_FLAGS) --quiet
-	uv run --frozen python -m infra.teardown $(CDK_OUT) $(if $(UNPROTECT),--disable-deletion-protection)
+	$(RUN) python -m infra.teardown $(CDK_OUT) $(if $(UNPROTECT),--disable-deletion-protection)
 	$(CDK) destroy --no-notices --app $(CDK_OUT) --all $(if $(UNPROTECT),--force)
 
 .PHONY: bootstrap  ## Bootstrap the current AWS account/region for CDK deployments (and ECS's service-linked role)
-bootstrap: $(CDK_CLI)
-	uv run --frozen python -m infra.service_linked_role
+bootstrap: .python-deps $(CDK_CLI)
+	$(RUN) python -m infra.service_linked_role
 	$(CDK) bootstrap $(CDK_FLAGS)
 
 .PHONY: scale-workers  ## Set the worker service's desired count: make scale-workers N=5
-scale-workers:
+scale-workers: .python-deps
 	@test -n "$(N)" || { echo "usage: make scale-workers N=<count> [STAGE=dev]" >&2; exit 2; }
-	uv run --frozen taskqueue workers scale $(N) --stage $(STAGE)
+	$(RUN) taskqueue workers scale $(N) --stage $(STAGE)
 
 .PHONY: cdk-check  ## cdk-nag (via synth), cfn-lint and checkov on the synthesized templates
 cdk-check: synth
-	uv run cfn-lint $(CFN_LINT_ARGS) -- $(CDK_OUT)/*.template.json
-	uv tool run --from checkov==$(CHECKOV_VERSION) checkov -d $(CDK_OUT) --framework cloudformation \
+	$(RUN) cfn-lint $(CFN_LINT_ARGS) -- $(CDK_OUT)/*.template.json
+	$(UV) tool run --from checkov==$(CHECKOV_VERSION) checkov -d $(CDK_OUT) --framework cloudformation \
 		$(CHECKOV_ARGS) $(CHECKOV_SKIPS)
 
 # Checks that fail on purpose, each explained in checkov-skips.md (keep both in step).

@@ -25,6 +25,7 @@ from taskqueue.logs import configure_logging
 from taskqueue.settings import get_settings
 
 from devstack import dev_client
+from devstack.atomic_dynamodb import serialize_dynamodb_requests
 
 logger = logging.getLogger("devstack.local_aws")
 
@@ -54,6 +55,8 @@ def main() -> None:
         dynamodb = boto3.client("dynamodb", region_name=settings.aws_region)
         dev_client.register(dynamodb, settings.results_table)
     os.environ["AWS_ENDPOINT_URL"] = endpoint_variable
+    # A conditional write is atomic, as on DynamoDB: the run-once claim depends on it.
+    serialize_dynamodb_requests()
     server = ThreadedMotoServer(
         ip_address=endpoint.hostname or "127.0.0.1", port=endpoint.port or 80
     )

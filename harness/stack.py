@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,11 +127,12 @@ class LocalStack:
         )
         return process
 
-    def start_worker(self, name: str = "worker", **env: str) -> Process:
-        """`celery worker`, ready when its heartbeat file appears (`name`: its log's name)."""
+    def start_worker(self, name: str = "worker", args: Sequence[str] = (), **env: str) -> Process:
+        """`celery worker`, ready when its heartbeat file appears (`name`: its log's name;
+        `args`: more arguments of `celery worker`)."""
         heartbeat = Path(env.get("WORKER_HEARTBEAT_FILE", self.env["WORKER_HEARTBEAT_FILE"]))
         heartbeat.unlink(missing_ok=True)
-        process = self._start(name, WORKER_ARGV, **env)
+        process = self._start(name, [*WORKER_ARGV, *args], **env)
         wait_until(heartbeat.exists, 60, "the worker's heartbeat", process)
         return process
 

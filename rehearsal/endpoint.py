@@ -8,7 +8,8 @@ DynamoDB calls against the resource "*", so a statement naming the table's ARN (
 stack grants) would never match; here a DynamoDB call names its table's ARN, as AWS does,
 and the deployed statements decide. (moto's SQS already names the queue's ARN.) The same
 for the reads of the execution role: a Secrets Manager call on a secret ARN names that ARN,
-an SSM GetParameters of one parameter names the parameter's ARN.
+an SSM GetParameters of one parameter names the parameter's ARN. DynamoDB requests are
+served one at a time, so a conditional write is atomic (devstack.atomic_dynamodb).
 moto's warnings (the resource types its CloudFormation skips) go to stderr: the rehearsal
 reads them from the server's log (rehearsal.not_rehearsed).
 """
@@ -25,6 +26,7 @@ from moto.secretsmanager.responses import SecretsManagerResponse
 from moto.server import ThreadedMotoServer
 from moto.ssm.responses import SimpleSystemManagerResponse
 
+from devstack.atomic_dynamodb import serialize_dynamodb_requests
 from devstack.local_aws import wait_for_stop_signal
 
 
@@ -81,6 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     enforce_table_resources()
+    serialize_dynamodb_requests()  # a conditional write is atomic, as on DynamoDB
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
     print(f"local AWS ready at http://localhost:{port}", flush=True)

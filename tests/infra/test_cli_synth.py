@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.devstack.make_run import make_env
 from tests.infra.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.timeout(300)
@@ -18,15 +18,14 @@ pytestmark = pytest.mark.timeout(300)
 def make_synth(
     tmp_path: Path, cdk_args: str, stage: str = "dev"
 ) -> subprocess.CompletedProcess[str]:
-    """`make -f infra.mk synth STAGE=<stage>` into tmp_path/cdk.out, without AWS credentials."""
+    """`make synth STAGE=<stage>` into tmp_path/cdk.out, without AWS credentials."""
     assert shutil.which("make") and shutil.which("npx"), "make and npx (Node) are required"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_DEFAULT_"))}
+    env = {k: v for k, v in make_env().items() if not k.startswith(("AWS_", "CDK_DEFAULT_"))}
     env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "none")
     return subprocess.run(
         [
             "make",
-            "-f",
-            "infra.mk",
+            "--no-print-directory",
             "synth",
             f"CDK_OUT={tmp_path / 'cdk.out'}",
             f"STAGE={stage}",

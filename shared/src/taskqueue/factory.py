@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from celery import Celery, Task, signals
+from celery import Celery, signals
 from flask import Flask
 
 from taskqueue.celery_app import celery
@@ -31,19 +29,9 @@ def settings_of(app: Flask) -> Settings:
     return settings
 
 
-class FlaskContextTask(Task):  # type: ignore[misc]
-    """Runs every task inside the Flask app context of the app that configured Celery."""
-
-    abstract = True
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        flask_app: Flask = self.app.flask_app
-        with flask_app.app_context():
-            return super().__call__(*args, **kwargs)
-
-
 def configure_celery(app: Flask) -> Celery:
-    """Configure the placeholder from the app's settings; every task gets the app context."""
+    """Configure the placeholder from the app's settings; every task runs in this app's
+    context (the placeholder's task class, `taskqueue.flask_context`, enters it)."""
     settings = settings_of(app)
     celery.conf.update(celery_config(settings))
     # Here, not at the top: the tasks import this module (through taskqueue.idempotency).
@@ -53,6 +41,5 @@ def configure_celery(app: Flask) -> Celery:
     # Every message carries its publish time: the worker's QueueWait metric starts there.
     signals.before_task_publish.connect(stamp_sent_at, weak=False, dispatch_uid="taskqueue.sent_at")
     celery.flask_app = app
-    celery.Task = FlaskContextTask
     app.extensions["celery"] = celery
     return celery

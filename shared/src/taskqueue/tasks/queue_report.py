@@ -12,12 +12,14 @@ from typing import Any
 
 from botocore.config import Config
 from celery import Task
+from flask import current_app
 
 from taskqueue import aws_session
 from taskqueue.celery_config import aws_client_config
+from taskqueue.factory import settings_of
 from taskqueue.queue_depth import read_depth
 from taskqueue.schedules import schedule
-from taskqueue.settings import Settings, get_settings
+from taskqueue.settings import Settings
 from taskqueue.tasks.registry import TaskParams, register
 
 logger = logging.getLogger(__name__)
@@ -42,7 +44,8 @@ class QueueReportParams(TaskParams):
 @register(QueueReportParams)
 def queue_report(self: Task) -> dict[str, Any]:
     """Log the task queue's and the dead-letter queue's message counts as one JSON line."""
-    depths = queue_depths(get_settings())
+    # The settings of the worker's Flask app: the task runs in its app context.
+    depths = queue_depths(settings_of(current_app))
     logger.info("queue report", extra={"queues": depths})
     return depths
 
