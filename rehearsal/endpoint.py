@@ -8,7 +8,8 @@ DynamoDB calls against the resource "*", so a statement naming the table's ARN (
 stack grants) would never match; here a DynamoDB call names its table's ARN, as AWS does,
 and the deployed statements decide. (moto's SQS already names the queue's ARN.) The same
 for the reads of the execution role: a Secrets Manager call on a secret ARN names that ARN,
-an SSM GetParameters of one parameter names the parameter's ARN.
+an SSM GetParameters of one parameter names the parameter's ARN. And a stack a change set
+made (the CDK CLI's way) has the outputs of its template, as on AWS (`keep_change_set_outputs`).
 moto's warnings (the resource types its CloudFormation skips) go to stderr: the rehearsal
 reads them from the server's log (rehearsal.not_rehearsed).
 """
@@ -19,7 +20,10 @@ import json
 import logging
 import sys
 import warnings
+from typing import Any
 
+from moto.cloudformation.models import ChangeSet
+from moto.cloudformation.parsing import Output, OutputMap
 from moto.dynamodb.responses import DynamoHandler
 from moto.secretsmanager.responses import SecretsManagerResponse
 from moto.server import ThreadedMotoServer
@@ -72,6 +76,53 @@ def enforce_table_resources() -> None:
     SimpleSystemManagerResponse._determine_resource = _parameter_arn  # type: ignore[attr-defined]
 
 
+class CreatedOutputs(OutputMap):
+    """A stack's outputs, but only those whose every resource moto created: an output naming a
+    resource moto skipped is left out (resolving it would try to create the resource again,
+    and fail DescribeStacks)."""
+
+    def __getitem__(self, key: str) -> Output | None:
+        created = self._resource_map._parsed_resources
+        names = resources_named(self._output_json_map.get(key, {}))
+        if any(created.get(name) is None for name in names):
+            return None
+        output: Output | None = super().__getitem__(key)
+        return output
+
+
+def resources_named(value: Any) -> set[str]:
+    """The logical ids a template value names with `Ref` or `Fn::GetAtt`."""
+    if isinstance(value, list):
+        return {name for item in value for name in resources_named(item)}
+    if not isinstance(value, dict):
+        return set()
+    names = {name for item in value.values() for name in resources_named(item)}
+    if isinstance(value.get("Ref"), str) and not value["Ref"].startswith("AWS::"):
+        names.add(value["Ref"])
+    attribute = value.get("Fn::GetAtt")
+    if isinstance(attribute, list) and attribute and isinstance(attribute[0], str):
+        names.add(attribute[0])
+    return names
+
+
+def keep_change_set_outputs() -> None:
+    """Give a stack the outputs of the template its change set applied.
+
+    moto 5.2.5 builds a stack's outputs when the stack is made and on UpdateStack; a change set
+    (how the CDK CLI deploys) updates the resources only, so DescribeStacks listed no outputs
+    and `taskqueue --stage` could not find the rehearsed stack's queue, table or services.
+    """
+    apply = ChangeSet.apply
+
+    def apply_with_outputs(change_set: ChangeSet) -> None:
+        apply(change_set)
+        stack = change_set.stack
+        stack.template_dict = change_set.template_dict
+        stack.output_map = CreatedOutputs(stack.resource_map, stack.template_dict, stack.stack_id)
+
+    ChangeSet.apply = apply_with_outputs  # type: ignore[method-assign,assignment]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve moto on 127.0.0.1:PORT until stopped."""
     args = sys.argv[1:] if argv is None else argv
@@ -81,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     enforce_table_resources()
+    keep_change_set_outputs()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
     print(f"local AWS ready at http://localhost:{port}", flush=True)

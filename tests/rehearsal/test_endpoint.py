@@ -1,0 +1,91 @@
+"""The rehearsal's endpoint: a stack a change set made (the CDK CLI's way) has its outputs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from rehearsal.deploy import REPO
+from rehearsal.local_aws import LocalAws
+from rehearsal.runner import free_port
+
+pytestmark = pytest.mark.timeout(60)
+
+TEMPLATE = {
+    "Resources": {
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {}},
+        # moto's CloudFormation skips alarms: an output naming one cannot be resolved.
+        "Alarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Statistic": "Maximum",
+                "Period": 60,
+                "EvaluationPeriods": 1,
+                "Threshold": 0,
+                "ComparisonOperator": "GreaterThanThreshold",
+            },
+        },
+    },
+    "Outputs": {
+        "QueueUrl": {"Value": {"Ref": "Queue"}, "Description": "the queue"},
+        "QueueArn": {"Value": {"Fn::Join": ["", ["arn=", {"Fn::GetAtt": ["Queue", "Arn"]}]]}},
+        "AlarmName": {"Value": {"Ref": "Alarm"}},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[LocalAws]:
+    """The rehearsal's endpoint on a free port, stopped at the end."""
+    local = LocalAws(port=free_port())
+    endpoint = subprocess.Popen(
+        [sys.executable, "-m", "rehearsal.endpoint", str(local.port)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{local.url}/moto-api/", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert endpoint.poll() is None and time.monotonic() < deadline, "no endpoint"
+                time.sleep(0.2)
+        yield local
+    finally:
+        endpoint.terminate()
+        endpoint.wait(10)
+
+
+def test_a_stack_made_by_a_change_set_has_the_outputs_of_what_was_created(aws: LocalAws) -> None:
+    cloudformation = aws.client("cloudformation")
+    cloudformation.create_change_set(
+        StackName="outputs",
+        ChangeSetName="cdk-deploy-change-set",
+        ChangeSetType="CREATE",
+        TemplateBody=json.dumps(TEMPLATE),
+    )
+    cloudformation.execute_change_set(StackName="outputs", ChangeSetName="cdk-deploy-change-set")
+
+    (stack,) = cloudformation.describe_stacks(StackName="outputs")["Stacks"]
+
+    outputs = {output["OutputKey"]: output for output in stack.get("Outputs", [])}
+    queue_name = outputs["QueueUrl"]["OutputValue"].rsplit("/", 1)[1]
+    assert queue_name.startswith("outputs-Queue-")
+    aws.client("sqs").get_queue_url(QueueName=queue_name)  # the queue the stack made
+    assert outputs["QueueUrl"]["Description"] == "the queue"
+    assert (
+        outputs["QueueArn"]["OutputValue"] == f"arn=arn:aws:sqs:us-east-1:123456789012:{queue_name}"
+    )
+    # The skipped alarm's output is left out; DescribeStacks still answers.
+    assert "AlarmName" not in outputs
