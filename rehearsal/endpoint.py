@@ -9,7 +9,8 @@ stack grants) would never match; here a DynamoDB call names its table's ARN, as 
 and the deployed statements decide. (moto's SQS already names the queue's ARN.) The same
 for the reads of the execution role: a Secrets Manager call on a secret ARN names that ARN,
 an SSM GetParameters of one parameter names the parameter's ARN. And a stack a change set
-made (the CDK CLI's way) has the outputs of its template, as on AWS (`keep_change_set_outputs`).
+made (the CDK CLI's way) has the outputs of its template, as on AWS (`keep_change_set_outputs`),
+and a tagged KMS key is created (`tag_kms_keys_as_kms_does`).
 moto's warnings (the resource types its CloudFormation skips) go to stderr: the rehearsal
 reads them from the server's log (rehearsal.not_rehearsed).
 """
@@ -25,6 +26,7 @@ from typing import Any
 from moto.cloudformation.models import ChangeSet
 from moto.cloudformation.parsing import Output, OutputMap
 from moto.dynamodb.responses import DynamoHandler
+from moto.kms.models import Key
 from moto.secretsmanager.responses import SecretsManagerResponse
 from moto.server import ThreadedMotoServer
 from moto.ssm.responses import SimpleSystemManagerResponse
@@ -105,6 +107,33 @@ def resources_named(value: Any) -> set[str]:
     return names
 
 
+def tag_kms_keys_as_kms_does() -> None:
+    """Hand a KMS key's CloudFormation Tags to KMS in its own form.
+
+    moto 5.2.5 passes `Tags` as CloudFormation writes them (`Key`, `Value`) to KMS's tagger,
+    which reads `TagKey`: creating a tagged key raises, so ExecuteChangeSet answered 500, the
+    key and what names it (the alarm topic) were never made, and every ListStackResources of
+    the stack, which retries the key, answered 500.
+    """
+    create = Key.create_from_cloudformation_json
+
+    def create_tagged(
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Key:
+        properties = dict(cloudformation_json.get("Properties", {}))
+        properties["Tags"] = [
+            {"TagKey": tag["Key"], "TagValue": tag["Value"]} for tag in properties.get("Tags", [])
+        ]
+        resource = {**cloudformation_json, "Properties": properties}
+        return create(resource_name, resource, account_id, region_name, **kwargs)
+
+    Key.create_from_cloudformation_json = create_tagged  # type: ignore[method-assign,assignment]
+
+
 def keep_change_set_outputs() -> None:
     """Give a stack the outputs of the template its change set applied.
 
@@ -133,6 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     enforce_table_resources()
     keep_change_set_outputs()
+    tag_kms_keys_as_kms_does()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
     print(f"local AWS ready at http://localhost:{port}", flush=True)

@@ -1,4 +1,5 @@
-"""The rehearsal's endpoint: a stack a change set made (the CDK CLI's way) has its outputs."""
+"""The rehearsal's endpoint: a stack a change set made (the CDK CLI's way) has its outputs, and
+CloudFormation creates a tagged KMS key (the alarm topic's)."""
 
 from __future__ import annotations
 
@@ -89,3 +90,41 @@ def test_a_stack_made_by_a_change_set_has_the_outputs_of_what_was_created(aws: L
     )
     # The skipped alarm's output is left out; DescribeStacks still answers.
     assert "AlarmName" not in outputs
+
+
+def test_a_tagged_kms_key_and_what_names_it_are_created_and_listed(aws: LocalAws) -> None:
+    template = {
+        "Resources": {
+            "Key": {
+                "Type": "AWS::KMS::Key",
+                "Properties": {
+                    "KeyPolicy": {"Version": "2012-10-17", "Statement": []},
+                    "Tags": [{"Key": "project", "Value": "taskqueue"}],
+                },
+            },
+            "Topic": {
+                "Type": "AWS::SNS::Topic",
+                "Properties": {"KmsMasterKeyId": {"Fn::GetAtt": ["Key", "Arn"]}},
+            },
+        },
+        "Outputs": {"TopicArn": {"Value": {"Ref": "Topic"}}},
+    }
+    cloudformation = aws.client("cloudformation")
+    cloudformation.create_change_set(
+        StackName="tagged-key",
+        ChangeSetName="cdk-deploy-change-set",
+        ChangeSetType="CREATE",
+        TemplateBody=json.dumps(template),
+    )
+    cloudformation.execute_change_set(StackName="tagged-key", ChangeSetName="cdk-deploy-change-set")
+
+    summaries = cloudformation.list_stack_resources(StackName="tagged-key")
+    created = {
+        summary["LogicalResourceId"]: summary["PhysicalResourceId"]
+        for summary in summaries["StackResourceSummaries"]
+    }
+    assert set(created) == {"Key", "Topic"}
+    tags = aws.client("kms").list_resource_tags(KeyId=created["Key"])["Tags"]
+    assert tags == [{"TagKey": "project", "TagValue": "taskqueue"}]
+    (stack,) = cloudformation.describe_stacks(StackName="tagged-key")["Stacks"]
+    assert stack["Outputs"][0]["OutputValue"] == created["Topic"]
