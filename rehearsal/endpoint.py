@@ -10,7 +10,8 @@ and the deployed statements decide. (moto's SQS already names the queue's ARN.) 
 for the reads of the execution role: a Secrets Manager call on a secret ARN names that ARN,
 an SSM GetParameters of one parameter names the parameter's ARN. And a stack a change set
 made (the CDK CLI's way) has the outputs of its template, as on AWS (`keep_change_set_outputs`),
-and a tagged KMS key is created (`tag_kms_keys_as_kms_does`).
+a tagged KMS key is created (`tag_kms_keys_as_kms_does`), and ListStackResources lists what was
+created (`list_created_resources`).
 moto's warnings (the resource types its CloudFormation skips) go to stderr: the rehearsal
 reads them from the server's log (rehearsal.not_rehearsed).
 """
@@ -23,7 +24,7 @@ import sys
 import warnings
 from typing import Any
 
-from moto.cloudformation.models import ChangeSet
+from moto.cloudformation.models import ChangeSet, Stack
 from moto.cloudformation.parsing import Output, OutputMap
 from moto.dynamodb.responses import DynamoHandler
 from moto.kms.models import Key
@@ -131,7 +132,28 @@ def tag_kms_keys_as_kms_does() -> None:
         resource = {**cloudformation_json, "Properties": properties}
         return create(resource_name, resource, account_id, region_name, **kwargs)
 
-    Key.create_from_cloudformation_json = create_tagged  # type: ignore[method-assign,assignment]
+    Key.create_from_cloudformation_json = create_tagged  # type: ignore[method-assign]
+
+
+def list_created_resources() -> None:
+    """List (and describe) a stack's resources as they were created.
+
+    moto 5.2.5 lists a stack's resources by parsing each of its template's again, and a
+    resource it skipped fails that parse when it names an attribute moto does not have (an
+    alarm on the target group's `TargetGroupFullName`): ListStackResources answered 500 for
+    every stack with such an alarm. A skipped resource is not in the list, as on AWS a resource
+    that was never made is not.
+    """
+
+    def created(stack: Stack) -> list[Any]:
+        made = stack.resource_map._parsed_resources
+        return [
+            made[name]
+            for name in stack.resource_map._resource_json_map
+            if hasattr(made.get(name), "physical_resource_id")
+        ]
+
+    Stack.stack_resources = property(created)  # type: ignore[method-assign,assignment]
 
 
 def keep_change_set_outputs() -> None:
@@ -163,6 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     enforce_table_resources()
     keep_change_set_outputs()
     tag_kms_keys_as_kms_does()
+    list_created_resources()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
     print(f"local AWS ready at http://localhost:{port}", flush=True)

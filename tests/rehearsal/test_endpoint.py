@@ -128,3 +128,59 @@ def test_a_tagged_kms_key_and_what_names_it_are_created_and_listed(aws: LocalAws
     assert tags == [{"TagKey": "project", "TagValue": "taskqueue"}]
     (stack,) = cloudformation.describe_stacks(StackName="tagged-key")["Stacks"]
     assert stack["Outputs"][0]["OutputValue"] == created["Topic"]
+
+
+def test_the_resources_listed_are_the_ones_created_even_beside_a_skipped_alarm(
+    aws: LocalAws,
+) -> None:
+    """moto skips the alarm; re-parsing it for the list failed on the target group's
+    TargetGroupFullName, an attribute moto does not have."""
+    template = {
+        "Resources": {
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+            "Targets": {
+                "Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
+                "Properties": {
+                    "Port": 80,
+                    "Protocol": "HTTP",
+                    "TargetType": "ip",
+                    "VpcId": {"Ref": "Vpc"},
+                },
+            },
+            "NoHealthyTargets": {
+                "Type": "AWS::CloudWatch::Alarm",
+                "Properties": {
+                    "Namespace": "AWS/ApplicationELB",
+                    "MetricName": "HealthyHostCount",
+                    "Dimensions": [
+                        {
+                            "Name": "TargetGroup",
+                            "Value": {"Fn::GetAtt": ["Targets", "TargetGroupFullName"]},
+                        }
+                    ],
+                    "Statistic": "Minimum",
+                    "Period": 60,
+                    "EvaluationPeriods": 2,
+                    "Threshold": 1,
+                    "ComparisonOperator": "LessThanThreshold",
+                },
+            },
+        }
+    }
+    cloudformation = aws.client("cloudformation")
+    cloudformation.create_change_set(
+        StackName="skipped-alarm",
+        ChangeSetName="cdk-deploy-change-set",
+        ChangeSetType="CREATE",
+        TemplateBody=json.dumps(template),
+    )
+    cloudformation.execute_change_set(
+        StackName="skipped-alarm", ChangeSetName="cdk-deploy-change-set"
+    )
+
+    summaries = cloudformation.list_stack_resources(StackName="skipped-alarm")
+
+    listed = {s["LogicalResourceId"]: s for s in summaries["StackResourceSummaries"]}
+    assert set(listed) == {"Vpc", "Targets"}
+    assert listed["Targets"]["ResourceType"] == "AWS::ElasticLoadBalancingV2::TargetGroup"
+    assert listed["Targets"]["PhysicalResourceId"].startswith("arn:aws:elasticloadbalancing:")
