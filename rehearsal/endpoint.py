@@ -3,15 +3,15 @@
     python -m rehearsal.endpoint PORT        # serves until SIGTERM or SIGINT
 
 Unlike devstack's endpoint it creates nothing: the CDK CLI's bootstrap and deploy make
-every resource. One change to moto 5.2.5 makes IAM enforcement closer to AWS: moto checks
-DynamoDB calls against the resource "*", so a statement naming the table's ARN (what the
-stack grants) would never match; here a DynamoDB call names its table's ARN, as AWS does,
-and the deployed statements decide. (moto's SQS already names the queue's ARN.) The same
-for the reads of the execution role: a Secrets Manager call on a secret ARN names that ARN,
-an SSM GetParameters of one parameter names the parameter's ARN. And a stack a change set
-made (the CDK CLI's way) has the outputs of its template, as on AWS (`keep_change_set_outputs`),
-a tagged KMS key is created (`tag_kms_keys_as_kms_does`), and ListStackResources lists what was
-created (`list_created_resources`).
+every resource. Changes to moto 5.2.5 bring it closer to AWS. IAM: moto checks DynamoDB calls
+against the resource "*", so a statement naming the table's ARN (what the stack grants) would
+never match; here a DynamoDB call names its table's ARN, or its index's for a Query of an
+index, as AWS does, and the deployed statements decide. (moto's SQS already names the queue's
+ARN.) The same for the reads of the execution role: a Secrets Manager call on a secret ARN
+names that ARN, an SSM GetParameters of one parameter names the parameter's ARN.
+CloudFormation: a stack a change set made (the CDK CLI's way) has its template's outputs
+(`keep_change_set_outputs`), a tagged KMS key is created (`tag_kms_keys_as_kms_does`), and
+ListStackResources lists what was created (`list_created_resources`).
 moto's warnings (the resource types its CloudFormation skips) go to stderr: the rehearsal
 reads them from the server's log (rehearsal.not_rehearsed).
 """
@@ -36,14 +36,17 @@ from devstack.local_aws import wait_for_stop_signal
 
 
 def _table_arn(handler: DynamoHandler) -> str:
-    """The ARN of the table a DynamoDB call names ("*" for calls on no table)."""
+    """The ARN of the table a DynamoDB call names ("*" for calls on no table); a Query or Scan
+    of an index names the index's ARN, which AWS authorizes it against."""
     body = handler.body if isinstance(handler.body, dict) else {}
     table = body.get("TableName")
     if not isinstance(table, str) or not table:
         return "*"
-    if table.startswith("arn:"):
-        return table
-    return f"arn:aws:dynamodb:{handler.region}:{handler.current_account}:table/{table}"
+    arn = table
+    if not table.startswith("arn:"):
+        arn = f"arn:aws:dynamodb:{handler.region}:{handler.current_account}:table/{table}"
+    index = body.get("IndexName")
+    return f"{arn}/index/{index}" if isinstance(index, str) and index else arn
 
 
 def _body(handler: SecretsManagerResponse | SimpleSystemManagerResponse) -> dict[str, object]:

@@ -1,5 +1,6 @@
-"""The rehearsal's endpoint: a stack a change set made (the CDK CLI's way) has its outputs, and
-CloudFormation creates a tagged KMS key (the alarm topic's)."""
+"""The rehearsal's endpoint: a stack a change set made (the CDK CLI's way) has its outputs,
+CloudFormation creates a tagged KMS key (the alarm topic's) and lists what it created, and a
+Query of an index is authorized against the index's ARN."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import requests
+from botocore.exceptions import ClientError
 
 from rehearsal.deploy import REPO
 from rehearsal.local_aws import LocalAws
@@ -43,11 +46,11 @@ TEMPLATE = {
 }
 
 
-@pytest.fixture(scope="module")
-def aws() -> Iterator[LocalAws]:
+@contextmanager
+def endpoint() -> Iterator[LocalAws]:
     """The rehearsal's endpoint on a free port, stopped at the end."""
     local = LocalAws(port=free_port())
-    endpoint = subprocess.Popen(
+    server = subprocess.Popen(
         [sys.executable, "-m", "rehearsal.endpoint", str(local.port)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
@@ -60,12 +63,19 @@ def aws() -> Iterator[LocalAws]:
                 requests.get(f"{local.url}/moto-api/", timeout=2)
                 break
             except requests.ConnectionError:
-                assert endpoint.poll() is None and time.monotonic() < deadline, "no endpoint"
+                assert server.poll() is None and time.monotonic() < deadline, "no endpoint"
                 time.sleep(0.2)
         yield local
     finally:
-        endpoint.terminate()
-        endpoint.wait(10)
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[LocalAws]:
+    """One endpoint for the CloudFormation tests."""
+    with endpoint() as local:
+        yield local
 
 
 def test_a_stack_made_by_a_change_set_has_the_outputs_of_what_was_created(aws: LocalAws) -> None:
@@ -184,3 +194,62 @@ def test_the_resources_listed_are_the_ones_created_even_beside_a_skipped_alarm(
     assert set(listed) == {"Vpc", "Targets"}
     assert listed["Targets"]["ResourceType"] == "AWS::ElasticLoadBalancingV2::TargetGroup"
     assert listed["Targets"]["PhysicalResourceId"].startswith("arn:aws:elasticloadbalancing:")
+
+
+def test_a_query_of_an_index_is_authorized_against_the_index_not_the_table() -> None:
+    """The web's role may Query the results table's index and nothing else (GET /tasks,
+    GET /workers), as the stack grants it; AWS checks such a Query against the index's ARN."""
+    with endpoint() as aws:
+        dynamodb = aws.client("dynamodb")
+        table = dynamodb.create_table(
+            TableName="results",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "id", "AttributeType": "S"},
+                {"AttributeName": "client", "AttributeType": "S"},
+            ],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "by_client",
+                    "KeySchema": [{"AttributeName": "client", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )["TableDescription"]
+        iam = aws.client("iam")
+        trust = {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}}
+        role = iam.create_role(
+            RoleName="web",
+            AssumeRolePolicyDocument=json.dumps(
+                {"Version": "2012-10-17", "Statement": [{**trust, "Action": "sts:AssumeRole"}]}
+            ),
+        )["Role"]
+        query_index = {
+            "Effect": "Allow",
+            "Action": "dynamodb:Query",
+            "Resource": f"{table['TableArn']}/index/by_client",
+        }
+        iam.put_role_policy(
+            RoleName="web",
+            PolicyName="index",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [query_index]}),
+        )
+        web = aws.assume(role["Arn"], "web")
+        aws.enforce_iam()
+        as_web = aws.client("dynamodb", web)
+        query = {
+            "TableName": "results",
+            "KeyConditionExpression": "#c = :c",
+            "ExpressionAttributeNames": {"#c": "client"},
+            "ExpressionAttributeValues": {":c": {"S": "billing"}},
+        }
+
+        assert as_web.query(IndexName="by_client", **query)["Count"] == 0
+        with pytest.raises(ClientError) as denied:  # the table itself stays denied
+            as_web.query(
+                TableName="results",
+                KeyConditionExpression="id = :id",
+                ExpressionAttributeValues={":id": {"S": "x"}},
+            )
+        assert denied.value.response["Error"]["Code"] in {"403", "AccessDenied"}
