@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 import requests
@@ -24,19 +25,8 @@ pytestmark = pytest.mark.timeout(60)
 TEMPLATE = {
     "Resources": {
         "Queue": {"Type": "AWS::SQS::Queue", "Properties": {}},
-        # moto's CloudFormation skips alarms: an output naming one cannot be resolved.
-        "Alarm": {
-            "Type": "AWS::CloudWatch::Alarm",
-            "Properties": {
-                "Namespace": "AWS/SQS",
-                "MetricName": "ApproximateNumberOfMessagesVisible",
-                "Statistic": "Maximum",
-                "Period": 60,
-                "EvaluationPeriods": 1,
-                "Threshold": 0,
-                "ComparisonOperator": "GreaterThanThreshold",
-            },
-        },
+        # moto's CloudFormation skips any alarm: an output naming one cannot be resolved.
+        "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {}},
     },
     "Outputs": {
         "QueueUrl": {"Value": {"Ref": "Queue"}, "Description": "the queue"},
@@ -71,6 +61,19 @@ def endpoint() -> Iterator[LocalAws]:
         server.wait(10)
 
 
+def deploy_by_change_set(aws: LocalAws, name: str, template: dict[str, Any]) -> Any:
+    """Make stack `name` as the CDK CLI does (a change set, then its execution); the client."""
+    cloudformation = aws.client("cloudformation")
+    cloudformation.create_change_set(
+        StackName=name,
+        ChangeSetName="cdk-deploy-change-set",
+        ChangeSetType="CREATE",
+        TemplateBody=json.dumps(template),
+    )
+    cloudformation.execute_change_set(StackName=name, ChangeSetName="cdk-deploy-change-set")
+    return cloudformation
+
+
 @pytest.fixture(scope="module")
 def aws() -> Iterator[LocalAws]:
     """One endpoint for the CloudFormation tests."""
@@ -79,14 +82,7 @@ def aws() -> Iterator[LocalAws]:
 
 
 def test_a_stack_made_by_a_change_set_has_the_outputs_of_what_was_created(aws: LocalAws) -> None:
-    cloudformation = aws.client("cloudformation")
-    cloudformation.create_change_set(
-        StackName="outputs",
-        ChangeSetName="cdk-deploy-change-set",
-        ChangeSetType="CREATE",
-        TemplateBody=json.dumps(TEMPLATE),
-    )
-    cloudformation.execute_change_set(StackName="outputs", ChangeSetName="cdk-deploy-change-set")
+    cloudformation = deploy_by_change_set(aws, "outputs", TEMPLATE)
 
     (stack,) = cloudformation.describe_stacks(StackName="outputs")["Stacks"]
 
@@ -119,14 +115,7 @@ def test_a_tagged_kms_key_and_what_names_it_are_created_and_listed(aws: LocalAws
         },
         "Outputs": {"TopicArn": {"Value": {"Ref": "Topic"}}},
     }
-    cloudformation = aws.client("cloudformation")
-    cloudformation.create_change_set(
-        StackName="tagged-key",
-        ChangeSetName="cdk-deploy-change-set",
-        ChangeSetType="CREATE",
-        TemplateBody=json.dumps(template),
-    )
-    cloudformation.execute_change_set(StackName="tagged-key", ChangeSetName="cdk-deploy-change-set")
+    cloudformation = deploy_by_change_set(aws, "tagged-key", template)
 
     summaries = cloudformation.list_stack_resources(StackName="tagged-key")
     created = {
@@ -177,16 +166,7 @@ def test_the_resources_listed_are_the_ones_created_even_beside_a_skipped_alarm(
             },
         }
     }
-    cloudformation = aws.client("cloudformation")
-    cloudformation.create_change_set(
-        StackName="skipped-alarm",
-        ChangeSetName="cdk-deploy-change-set",
-        ChangeSetType="CREATE",
-        TemplateBody=json.dumps(template),
-    )
-    cloudformation.execute_change_set(
-        StackName="skipped-alarm", ChangeSetName="cdk-deploy-change-set"
-    )
+    cloudformation = deploy_by_change_set(aws, "skipped-alarm", template)
 
     summaries = cloudformation.list_stack_resources(StackName="skipped-alarm")
 
