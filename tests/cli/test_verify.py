@@ -4,6 +4,8 @@ what AWS answered (target health, an alarm's action history), and the report."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -398,3 +400,18 @@ def test_a_resource_the_template_declares_and_the_stack_lacks_fails_on_aws() -> 
     context.offline = True
     with pytest.raises(NotVerifiableOffline, match="did not create its 1 alarms"):
         alarm_notifies(context)
+
+
+def test_the_other_commands_start_without_importing_the_checks_or_celery() -> None:
+    """`taskqueue status` of a running task must answer before the task ends: verify's checks
+    import Celery (the schedules' expressions), so they are imported only when verify runs."""
+    probe = (
+        "import sys, taskqueue_cli.main; "
+        "print(sorted({'celery', 'taskqueue_cli.verify.run'} & set(sys.modules)))"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.strip() == "[]"
