@@ -50,8 +50,8 @@ def verify(
     history (then back to OK: its subscribers get two messages); each schedule exists, with its
     next fire; each dead-letter queue is empty. Exit code 1 if any check failed.
     """
-    # Imported here: the checks import Celery (the schedules' expressions), which costs every
-    # other command a second on a busy machine (`taskqueue status` of a running task).
+    # Imported here: the checks import Celery (the schedules' expressions), whose import
+    # every other command would pay for at its start (`taskqueue status` of a running task).
     from taskqueue_cli.verify.run import verify_stack
 
     raise typer.Exit(
