@@ -70,3 +70,11 @@ cdk-check: synth
 
 # Checks that fail on purpose, each explained in checkov-skips.md (keep both in step).
 CHECKOV_SKIPS ?= --skip-check $(shell sed -n 's/^| \(CKV[0-9A-Z_]*\) .*/\1/p' checkov-skips.md | paste -sd, -)
+
+# After a deploy: the deployed stack checked end to end (tools/cli/README.md#verify). Against
+# the rehearsal: AWS_ENDPOINT_URL=<its endpoint> make verify VERIFY_ARGS="--url <its web>".
+VERIFY_ARGS ?=
+
+.PHONY: verify  ## Check a deployed STAGE end to end: targets, a key, a task, an alarm's notification, schedules, DLQs
+verify: .python-deps
+	$(RUN) taskqueue verify --stage $(STAGE) $(VERIFY_ARGS)

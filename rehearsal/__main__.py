@@ -35,6 +35,10 @@ def banner(rehearsal: Rehearsal, stage: str) -> list[str]:
         f"-H 'content-type: application/json' -d '{body}'",
         f'  curl -s {url}/tasks/<id> -H "Authorization: Bearer $TASKQUEUE_API_KEY"',
         f"  uv run --frozen taskqueue status <id> --url {url}",
+        "Check the rehearsed stack (the endpoint's administrator keys: IAM is enforced):",
+        "  "
+        + " ".join(f"{name}={value}" for name, value in rehearsal.aws.env().items())
+        + f" make verify STAGE={stage} VERIFY_ARGS='--url {url}'",
         "Containers: " + ", ".join(c.name for t in rehearsal.runner.tasks for c in t.containers),
         "Ctrl-C stops and removes everything.",
     ]

@@ -144,8 +144,7 @@ class Rehearsal:
 
     def register_client(self) -> str:
         """A key for client `rehearsal` in the results table the web task was deployed with
-        (its `RESULTS_TABLE`, resolved by CloudFormation; moto's DescribeStacks after a CDK
-        deploy lists no outputs)."""
+        (its `RESULTS_TABLE`, resolved by CloudFormation)."""
         (web,) = [service for service in self.services if service.short_name == "web"]
         environment = {
             item["name"]: item["value"]

@@ -28,6 +28,7 @@ COMMANDS = [
     ["schedules"],
     ["schedules", "list"],
     ["schedules", "run"],
+    ["verify"],
 ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +19,11 @@ import pytest
 from botocore.exceptions import ClientError
 from taskqueue_cli.api import TaskApi
 
+from rehearsal.deploy import REPO
+from rehearsal.deployed import load_template
 from rehearsal.health import HEALTHY
 from rehearsal.session import Rehearsal
+from tests.verify_report import named, outcomes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -201,3 +205,49 @@ def test_only_the_execution_role_may_read_the_secret(rehearsal: Rehearsal) -> No
         "AccessDenied",
         "AccessDeniedException",
     }
+
+
+def test_make_verify_passes_what_moto_can_check_and_names_the_rest_not_verifiable_offline(
+    rehearsal: Rehearsal,
+) -> None:
+    """`make verify` finds the rehearsed stack by its stage (the endpoint gives a change set's
+    stack its outputs) and runs every check; exactly these pass, exactly these cannot run on
+    moto (no alarm and no schedule created by its CloudFormation, no target registered)."""
+    rehearsal.wait_healthy(timeout=180)
+    assert rehearsal.deployment is not None
+    template = load_template(rehearsal.deployment.cdk_out, rehearsal.deployment.stack_name)
+    schedules = {
+        f"schedule {resource['Properties']['Name']}"
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Scheduler::Schedule"
+    }
+    env = {**os.environ, **rehearsal.aws.env(), "COLUMNS": "200"}
+    args = f"VERIFY_ARGS=--url {rehearsal.web_url}"
+
+    result = subprocess.run(
+        ["make", "--no-print-directory", "verify", "STAGE=dev", args],
+        cwd=REPO,
+        env={k: v for k, v in env.items() if not k.startswith("TASKQUEUE_")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    found = outcomes(result.stdout)
+    assert named(found, "PASS") == {
+        "api key",
+        "task to SUCCESS",
+        "worker presence",
+        "task DLQ",
+        "api key revoked",
+        *({"schedules DLQ"} if schedules else set()),
+    }, result.stdout
+    assert named(found, "not verifiable offline") == {
+        "load balancer targets",
+        "alarm notification",
+        *schedules,
+    }, result.stdout
+    assert "FAIL" not in found.values()
+    assert f"through {rehearsal.web_url}" in result.stdout

@@ -173,20 +173,26 @@ def message_template(declared: Schedule, queue_name: str) -> str:
     return json.dumps(envelope, separators=(",", ":"))
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class _Rate:
-    """rate(...): every `period` from the Unix epoch (Scheduler counts from the schedule's
-    creation; the local scheduler and the CLI use the epoch, so their times are the clock's)."""
+    """rate(...): every `period` from `start`. Scheduler counts from the schedule's StartDate,
+    else its creation; the local scheduler and the CLI's declarations use the Unix epoch, so
+    their times are the clock's."""
 
     period: timedelta
+    start: datetime = EPOCH
 
     def next_after(self, moment: datetime) -> datetime:
+        if moment < self.start:
+            return self.start
         return self.last_at(moment) + self.period
 
     def last_at(self, moment: datetime) -> datetime:
-        epoch = datetime(1970, 1, 1, tzinfo=UTC)
-        periods = (moment.astimezone(UTC) - epoch) // self.period
-        return epoch + periods * self.period
+        periods = (moment.astimezone(UTC) - self.start) // self.period
+        return self.start + periods * self.period
 
 
 @dataclass(frozen=True)
@@ -207,7 +213,17 @@ class _Cron:
         return found.astimezone(UTC)
 
 
-def _recurrence(expression: str, timezone: str) -> _Rate | _Cron:
+def next_fire(
+    expression: str, timezone: str, after: datetime, *, rate_start: datetime | None = None
+) -> datetime:
+    """The first time `expression` fires strictly after `after` (UTC), as a deployed schedule
+    reads it: a rate(...) counts from `rate_start` (its StartDate, else its creation)."""
+    return _recurrence(expression, timezone, rate_start).next_after(after)
+
+
+def _recurrence(
+    expression: str, timezone: str, rate_start: datetime | None = None
+) -> _Rate | _Cron:
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as error:
@@ -216,7 +232,8 @@ def _recurrence(expression: str, timezone: str) -> _Rate | _Cron:
         value, unit = int(rate["value"]), rate["unit"]
         if (value == 1) != (not unit.endswith("s")):
             raise ScheduleError(f"{expression}: Scheduler wants a singular unit for 1 only")
-        return _Rate(timedelta(**{unit.rstrip("s") + "s": value}))
+        period = timedelta(**{unit.rstrip("s") + "s": value})
+        return _Rate(period, (rate_start or EPOCH).astimezone(UTC))
     if cron := CRON.fullmatch(expression):
         return _Cron(_croniter_fields(expression, cron["fields"]), zone)
     raise ScheduleError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from taskqueue_cli.commands import dlq, keys, queues, schedules, tasks, workers
+from taskqueue_cli.commands import dlq, keys, queues, schedules, tasks, verify, workers
 from taskqueue_cli.errors import ErrorReportingGroup
 from taskqueue_cli.output import examples
 
@@ -18,6 +18,7 @@ EXAMPLES = examples(
     "taskqueue workers scale 3 --stage dev",
     "taskqueue keys create billing --stage dev",
     "taskqueue schedules list",
+    "taskqueue verify --stage dev",
     note="`taskqueue COMMAND --help` shows each command's",
 )
 
@@ -41,3 +42,4 @@ app.add_typer(dlq.app, name="dlq")
 app.add_typer(workers.app, name="workers")
 app.add_typer(keys.app, name="keys")
 app.add_typer(schedules.app, name="schedules")
+app.command(epilog=verify.EXAMPLES)(verify.verify)
