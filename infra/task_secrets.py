@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -124,8 +124,3 @@ TaskSecrets = Annotated[
 def for_service(secrets: Mapping[str, SecretSource], service: Service) -> dict[str, SecretSource]:
     """The secrets `service`'s containers get, by variable name."""
     return {name: source for name, source in secrets.items() if service in source.services}
-
-
-def kms_keys(sources: Iterable[SecretSource]) -> list[str]:
-    """The customer-managed keys named by `sources`, once each."""
-    return sorted({s.kms_key for s in sources if s.kms_key is not None})
