@@ -23,8 +23,9 @@ def private_queue(scope: Construct, construct_id: str, **props: Any) -> sqs.Queu
 class TaskQueue(Construct):
     """Standard queue with SQS-managed SSE, TLS-only access and a redrive to a DLQ.
 
-    The visibility timeout comes from the config (task time limit + margin), the same value
-    the containers get as `QUEUE_VISIBILITY_TIMEOUT`.
+    The visibility timeout is the config's short base visibility (`queueVisibilityTimeout`),
+    the same value the containers get as `QUEUE_VISIBILITY_TIMEOUT`; the worker's heartbeat
+    extends it while a task runs (taskqueue.visibility).
     """
 
     queue: sqs.Queue

@@ -137,7 +137,3 @@ def stores(sources: Iterable[SecretSource]) -> frozenset[SecretStore]:
     """The services a task must reach to read `sources` when it starts."""
     return frozenset(source.store for source in sources)
 
-
-def kms_keys(sources: Iterable[SecretSource]) -> list[str]:
-    """The customer-managed keys named by `sources`, once each."""
-    return sorted({s.kms_key for s in sources if s.kms_key is not None})

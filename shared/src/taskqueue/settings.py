@@ -1,6 +1,6 @@
 """One typed settings object, read once from the environment by both services.
 
-Every variable is named once, here: the field name upper-cased is the environment
+Each variable is a field here: the field name upper-cased is the environment
 variable (``task_queue_url`` -> ``TASK_QUEUE_URL``), read by pydantic-settings and written
 by `Settings.environment`. The CDK app builds a `Settings` at synth time and sets its
 `environment()` on the containers, so a combination the services would refuse fails

@@ -4,7 +4,7 @@ The queue's base visibility timeout is short (60 s by default), so a task whose 
 is back within about that long. While a task runs, a thread beside it in the pool process
 extends its message's visibility every VISIBILITY_HEARTBEAT_INTERVAL seconds
 (ChangeMessageVisibility to the base timeout again), renews the idempotency lease, and reads
-a cancel request in the same DynamoDB write (`renew_lease`, taskqueue.idempotency). The thread dies
+a cancel request in the same DynamoDB write (`renew`, taskqueue.idempotency). The thread dies
 with its process, so after a SIGKILL both the visibility and the lease run out; the lease
 ends first (taskqueue.idempotency.lease_seconds), and the redelivery takes the claim over.
 

@@ -51,4 +51,4 @@ def queue_report(self: Task) -> dict[str, Any]:
 
 
 # Every five minutes on the clock (a cron, so AWS and `make run` fire at the same times).
-QUEUE_REPORT = schedule("queue-report", task=queue_report, expression="cron(0/5 * * * ? *)")
+schedule("queue-report", task=queue_report, expression="cron(0/5 * * * ? *)")
