@@ -113,7 +113,10 @@ def test_a_delay_longer_than_a_hop_takes_the_long_path(stack: LocalStack) -> Non
     assert stack.api().state(task_id) == "SCHEDULED"
     wait_for_state(stack, task_id, "SUCCESS", 20)
 
-    assert hops(stack, task_id) >= 2  # at 3 s and 6 s
+    # SQS never delivers a message before its DelaySeconds, and may deliver it later (on SQS
+    # and LocalStack, up to a second): hops at 3 s and 6 s, or one when a delivery came late
+    # enough to leave at most 1 s; never more than two.
+    assert 1 <= hops(stack, task_id) <= 2
     [received] = received_at(stack, task_id)
     assert received >= due - 1.01  # a message less than 1 s early goes to Celery
 
