@@ -15,12 +15,11 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from celery import Celery
-from taskqueue.celery_config import celery_config
 from taskqueue.queue_depth import QueueDepth, read_depth
 
 from harness.processes import wait_until
 from harness.stack import LocalStack, running
+from tests.e2e.conftest import producer
 from tests.short_limits import SHORT_LIMITS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
@@ -145,13 +144,8 @@ def test_a_cancelled_scheduled_task_never_runs_and_stops_hopping(stack: LocalSta
 def test_a_countdown_from_python_code_waits_in_sqs(
     stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, stack.env[name])
-    producer = Celery("delay-test")
-    producer.conf.update(celery_config(stack.settings))
-
     sent = time.time()
-    task_id = producer.send_task("noop", countdown=3).id
+    task_id = producer(stack, monkeypatch, "delay-test").send_task("noop", countdown=3).id
     meanwhile = samples_until(stack, sent + 2.5)
     wait_until(lambda: received_at(stack, task_id), 10, "the worker to receive it")
 
