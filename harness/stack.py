@@ -34,7 +34,8 @@ CLIENT = "harness"
 
 
 def stack_env(aws_port: int, web_port: int, work_dir: Path, **overrides: str) -> dict[str, str]:
-    """The environment every process of one stack shares (the names README lists)."""
+    """The environment every process of one stack shares (the names README lists); the
+    queue's URL is the endpoint's answer, added once it runs (`LocalStack.start_aws`)."""
     endpoint = f"http://127.0.0.1:{aws_port}"
     env = {
         key: value
@@ -49,7 +50,6 @@ def stack_env(aws_port: int, web_port: int, work_dir: Path, **overrides: str) ->
             "AWS_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
-            "TASK_QUEUE_URL": f"{endpoint}/123456789012/taskqueue-tasks",
             "WEB_BIND": f"127.0.0.1:{web_port}",
             "WORKER_HEARTBEAT_FILE": str(work_dir / "worker-heartbeat"),
             "WORKER_HEARTBEAT_INTERVAL": "1",
@@ -88,6 +88,7 @@ class LocalStack:
 
     @property
     def queue_url(self) -> str:
+        """The task queue's URL, as the endpoint gave it (known once `start_aws` ran)."""
         return self.env["TASK_QUEUE_URL"]
 
     @property
@@ -116,16 +117,18 @@ class LocalStack:
         stack's client key registered (again, after a restart: moto keeps nothing)."""
         process = self._start("aws", [sys.executable, "-m", "devstack.local_aws"])
         sqs = self.client("sqs")
-        wait_until(
-            lambda: bool(sqs.get_queue_attributes(QueueUrl=self.queue_url)),
-            30,
-            "the local AWS endpoint",
-            process,
-        )
+        wait_until(lambda: bool(self._ask_queue_url(sqs)), 30, "the local AWS endpoint", process)
         api_keys.register(
             self.client("dynamodb"), self.settings.results_table, CLIENT, self.api_key
         )
         return process
+
+    def _ask_queue_url(self, sqs: Any) -> str:
+        """The task queue's URL as the endpoint answers it (its own account and form, as any
+        emulator or SQS itself), set for the processes started from now on."""
+        url: str = sqs.get_queue_url(QueueName=self.settings.task_queue_name)["QueueUrl"]
+        self.env["TASK_QUEUE_URL"] = url
+        return url
 
     def start_worker(self, name: str = "worker", args: Sequence[str] = (), **env: str) -> Process:
         """`celery worker`, ready when its heartbeat file appears (`name`: its log's name;

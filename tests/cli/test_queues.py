@@ -60,6 +60,9 @@ def test_queues_prints_one_row_per_queue(queues: Queues, aws_stack: LocalStack) 
     assert re.search(rf"^\s*dead-letter\s+{name}-dlq\s+1\s+0\s+0\s+-\s*$", result.stdout, re.M)
 
 
+# A loaded machine: the CLI may take tens of seconds to start (its imports alone took 12-20 s
+# beside other test runs on 2 cores), and as long to exit after Ctrl-C.
+@pytest.mark.timeout(240)
 def test_queues_watch_refreshes_until_interrupted(queues: Queues, aws_stack: LocalStack) -> None:
     row = re.compile(rf"^\s*tasks\s+{queues.queue_url.rsplit('/', 1)[1]}\s+(\d+)\s")
     lines: list[str] = []
@@ -80,13 +83,13 @@ def test_queues_watch_refreshes_until_interrupted(queues: Queues, aws_stack: Loc
         reader = threading.Thread(target=lambda: lines.extend(iter(stdout.readline, "")))
         reader.start()
         try:
-            wait_until(lambda: 0 in visible_counts(), 20, "a table with the empty queue")
+            wait_until(lambda: 0 in visible_counts(), 90, "a table with the empty queue")
             aws_stack.client("sqs").send_message(QueueUrl=queues.queue_url, MessageBody="new")
-            wait_until(lambda: 1 in visible_counts(), 20, "a refreshed table with the new message")
+            wait_until(lambda: 1 in visible_counts(), 60, "a refreshed table with the new message")
         finally:
             watch.send_signal(signal.SIGINT)  # how an operator ends a watch: Ctrl-C
             try:
-                watch.wait(10)
+                watch.wait(60)
             except subprocess.TimeoutExpired:
                 watch.kill()
                 watch.wait(5)

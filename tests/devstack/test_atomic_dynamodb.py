@@ -19,11 +19,11 @@ import pytest
 from celery import Celery
 from celery.exceptions import Reject
 from taskqueue.bootstrap import create_results_table
-from taskqueue.celery_config import celery_config
 from taskqueue.idempotency import claim
 
 from harness.processes import start, wait_until
 from harness.stack import LocalStack
+from tests.e2e.conftest import producer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
@@ -50,16 +50,9 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalStack
         local.stop()
 
 
-def claimant(stack: LocalStack) -> Celery:
-    """A Celery app whose result backend is the stack's table (what a worker's claim uses)."""
-    app = Celery("claimant")
-    app.conf.update(celery_config(stack.settings))
-    return app
-
-
-def wins_per_trial(stack: LocalStack, trials: int) -> list[int]:
-    """How many of the two simultaneous claims succeeded, for each trial."""
-    app = claimant(stack)
+def wins_per_trial(app: Celery, trials: int) -> list[int]:
+    """How many of two simultaneous claims through `app`'s result backend (the stack's table,
+    as a worker's claim) succeeded, for each trial."""
     start_together = threading.Barrier(2, timeout=20)
     won = [[False] * trials for _ in range(2)]
     failures: list[BaseException] = []
@@ -96,10 +89,7 @@ def wins_per_trial(stack: LocalStack, trials: int) -> list[int]:
 def test_two_claims_at_the_same_moment_never_both_succeed(
     stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, stack.env[name])
-
-    wins = wins_per_trial(stack, TRIALS)
+    wins = wins_per_trial(producer(stack, monkeypatch, "claimant"), TRIALS)
 
     assert wins.count(0) == 0  # each task was claimed by one of them
     assert [trial for trial, won in enumerate(wins) if won > 1] == []

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from celery import Celery
+from taskqueue.celery_config import celery_config
 from taskqueue_cli.api import TaskApi
 
 from harness.stack import LocalStack, running
@@ -38,3 +40,13 @@ def api(stack: LocalStack) -> TaskApi:
 def running_api(running_stack: LocalStack) -> TaskApi:
     """The web API of `running_stack`."""
     return running_stack.api()
+
+
+def producer(stack: LocalStack, monkeypatch: pytest.MonkeyPatch, name: str) -> Celery:
+    """A Celery app of `stack`'s queue and table, as Python code sending tasks (or reading
+    results) has one; the stack's credentials in this process's environment for the test."""
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(variable, stack.env[variable])
+    app = Celery(name)
+    app.conf.update(celery_config(stack.settings))
+    return app

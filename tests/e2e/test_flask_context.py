@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from celery import Celery
-from taskqueue.celery_config import celery_config
 from taskqueue.tasks import TASKS
 
 from harness.processes import wait_until
 from harness.stack import REPO_ROOT, LocalStack, running
+from tests.e2e.conftest import producer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -45,12 +44,9 @@ def test_a_shipped_task_that_reads_current_app_succeeds(stack: LocalStack) -> No
 def test_every_task_registered_in_the_worker_is_a_flask_context_task(
     stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, stack.env[name])
-    producer = Celery("flask-context-test")
-    producer.conf.update(celery_config(stack.settings))
+    probe = producer(stack, monkeypatch, "flask-context-test").send_task("flask_context_probe")
 
-    classes: dict[str, list[str]] = producer.send_task("flask_context_probe").get(timeout=60)
+    classes: dict[str, list[str]] = probe.get(timeout=60)
 
     # Every task of the catalogue is there (the check cannot pass by finding nothing).
     assert set(TASKS) | {"flask_context_probe"} <= set(classes)

@@ -33,7 +33,7 @@ from botocore.exceptions import ClientError
 from celery import Celery, states
 from celery.exceptions import Ignore, Reject, SoftTimeLimitExceeded
 
-from taskqueue import dead_letters
+from taskqueue import dead_letters, soft_stop
 from taskqueue.cancellation import CANCEL_ATTRIBUTE, mark_revoked
 from taskqueue.factory import settings_of
 from taskqueue.results import (
@@ -183,13 +183,16 @@ def run_once(task: Any, body: Callable[[], Any]) -> Any:
     if task_id is None:  # called directly, not through a worker
         return body()
     settings = settings_of(task.app.flask_app)
+    # Here, in the pool process, after billiard installed its own handler at the fork.
+    soft_stop.install()
     lease = lease_seconds(settings)
     claimed = claim(task, lease)
     delivery = dead_letters.account(task, claimed.attempt, claimed.previous, settings, lease)
     heartbeat = VisibilityHeartbeat(task, settings, lambda: renew(task.app, task_id, lease))
     heartbeat.start()
     try:
-        result = body()
+        with soft_stop.stoppable():
+            result = body()
     except BaseException as error:
         heartbeat.stop()
         if heartbeat.cancelled:

@@ -12,8 +12,9 @@ SQS keeps a received message invisible for 12 hours at most, extensions included
 settings refuse longer time limits. A failed extension or renewal is logged and tried again
 at the next beat: the interval fits twice inside the base visibility (Settings).
 
-A cancel request stops the task softly first: SIGUSR1 to its own process, which Celery's
-pool turns into SoftTimeLimitExceeded in the task, so its clean-up runs. A task still running
+A cancel request stops the task softly first: SIGUSR1 to its own process, which
+taskqueue.soft_stop turns into SoftTimeLimitExceeded in the task's own code (not inside an
+SDK call, which would swallow it), so its clean-up runs. A task still running
 TASK_CANCEL_GRACE seconds later is marked REVOKED and its process killed; the redelivery of
 its message finds REVOKED and is dropped.
 """
