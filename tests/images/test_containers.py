@@ -132,6 +132,10 @@ def stack(
         )
         local.processes.append(moto)
         wait_until(lambda: requests.get(f"{endpoint}/moto-api/", timeout=1).ok, 30, "moto", moto)
+        # The bootstrap container makes the queue at the URL the endpoint gives its account
+        # (the compose file names it too): asked, not assumed to be moto's.
+        account = local.client("sts").get_caller_identity()["Account"]
+        local.env["TASK_QUEUE_URL"] = f"{endpoint}/{account}/{local.settings.task_queue_name}"
         env = container_env(local)
         bootstrap = podman.run(
             "bootstrap", image("worker"), env, "python", "-m", "taskqueue.bootstrap", detach=False
