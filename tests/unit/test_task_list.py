@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from celery import Celery
 from flask import Flask
 from flask.testing import FlaskClient
-from taskqueue import task_list
+from taskqueue import results, task_list
 from taskqueue.results_index import INDEX_NAME
 from taskqueue.task_list import InvalidCursor, list_tasks
 
@@ -230,3 +232,17 @@ def test_a_page_holds_20_tasks_unless_a_limit_is_given(client: FlaskClient) -> N
 
     assert ids(page) == list(reversed(queued))[:20]  # shared/README.md: default 20
     assert page["next_cursor"] is not None
+
+
+def test_a_task_is_queued_at_the_moment_its_record_was_last_updated(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One clock reading for both: a slow machine never lists a task updated before it was
+    queued (seen on a loaded CI run: updated 1 ms before queued)."""
+    ticks = itertools.count(1_800_000_000.0, 0.001)  # each reading a millisecond later
+    monkeypatch.setattr(results, "time", SimpleNamespace(time=lambda: next(ticks)))
+    queue(client, 1)
+
+    (item,) = client.get("/tasks").json["items"]
+
+    assert item["updated_at"] == item["queued_at"]

@@ -236,7 +236,8 @@ def mark_queued(
         put["Item"]["ttl"] = {"N": str(int(due.timestamp() + backend.time_to_live_seconds))}
     if task is not None:
         put["Item"][TASK_ATTRIBUTE] = {"S": task}
-        put["Item"][QUEUED_AT_ATTRIBUTE] = {"N": str(time.time())}
+        # The same clock reading as the record's timestamp: queued never after last updated.
+        put["Item"][QUEUED_AT_ATTRIBUTE] = {"N": put["Item"]["timestamp"]["N"]}
     backend.client.put_item(**put)
 
 
