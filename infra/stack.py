@@ -50,8 +50,9 @@ WORKER_QUEUE_ACTIONS = (
     "sqs:GetQueueAttributes",
     "sqs:SendMessage",
 )
-# The queue_report task reads the DLQ's counts (taskqueue.tasks.queue_report).
-WORKER_DLQ_ACTIONS = ("sqs:GetQueueAttributes",)
+# The queue_report task reads the DLQ's counts (taskqueue.tasks.queue_report); the dead-letter
+# sweep looks at its messages, leaving them there (taskqueue.dead_letter_sweep).
+WORKER_DLQ_ACTIONS = ("sqs:GetQueueAttributes", "sqs:ReceiveMessage")
 # Every state the worker records, and the idempotency claim, is one conditional UpdateItem;
 # its one read is whether a delayed task it re-delays was cancelled (taskqueue.delays).
 WORKER_TABLE_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:GetItem")

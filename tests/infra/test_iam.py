@@ -154,6 +154,16 @@ def test_web_role_may_only_count_the_dead_letter_queue(dev: Synth) -> None:
     assert all(s["Resource"] in resources for s in statements)
 
 
+def test_worker_role_may_count_and_look_into_the_dead_letter_queue_only(dev: Synth) -> None:
+    _, dlq_arn, _ = queue_and_table(dev)
+    on_dlq = [s for s in task_role_statements(dev, "worker") if s["Resource"] == dlq_arn]
+
+    # The dead-letter sweep receives (VisibilityTimeout 0): it never deletes, hides or sends.
+    assert [sorted(actions_of(s)) for s in on_dlq] == [
+        ["sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
+    ]
+
+
 def test_the_web_may_query_the_index_only_and_the_worker_not_at_all(dev: Synth) -> None:
     _, _, table_arn = queue_and_table(dev)
     querying = [

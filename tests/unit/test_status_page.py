@@ -127,7 +127,7 @@ def test_a_dead_lettered_task_is_finished_and_its_detail_says_why(
     celery = app.extensions["celery"]
     mark_queued(celery, "t-dead", CLIENT, task="long_task")
     run = claim(SimpleNamespace(app=celery, request=SimpleNamespace(id="t-dead", hostname="w1")), 0)
-    dead_letters.record(celery, "t-dead", run.attempt, "worker lost 5 times", None, {})
+    dead_letters.record(celery.backend, "t-dead", run.attempt, "worker lost 5 times", None, {})
 
     row = task_row(client.get("/status/panel").text, "t-dead")
     detail = client.get("/status/tasks/t-dead").text

@@ -80,7 +80,9 @@ def test_a_dead_lettered_task_shows_why_and_is_listed_by_that_state(
     mark_queued(celery, "t-done", CLIENT, task="noop")
     celery.backend.store_result("t-done", None, "SUCCESS")
     run = claim(SimpleNamespace(app=celery, request=SimpleNamespace(id="t-dead", hostname="w1")), 0)
-    dead_letters.record(celery, "t-dead", run.attempt, "failed 3 times", "RuntimeError: boom", {})
+    dead_letters.record(
+        celery.backend, "t-dead", run.attempt, "failed 3 times", "RuntimeError: boom", {}
+    )
 
     status = client.get("/tasks/t-dead").json
     listed = client.get("/tasks?state=DEAD_LETTERED").json["items"]

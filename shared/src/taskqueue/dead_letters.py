@@ -28,6 +28,8 @@ delivery lost its worker said PROGRESS for ever. Here:
   "time limit". So the state says so within about one lease (40 s by default) of the loss,
   with nothing on the web's path and no scan; it costs a send, a receive, a delete and a
   GetItem per lease while a task runs its last delivery, and nothing on the others.
+- **A receive no claim saw.** A dead worker's lingering long poll can take the last receive
+  before any claim: taskqueue.dead_letter_sweep finds such a task in the DLQ and records it.
 - **A redrive puts it back.** `taskqueue dlq redrive` records PENDING for each task it moves
   back (`requeue`, only from DEAD_LETTERED); a claim that takes over DEAD_LETTERED (a
   message moved back some other way) starts the counts again too.
@@ -278,7 +280,7 @@ def record_failure(celery: Celery, delivery: Delivery, error: BaseException) -> 
     time_limit = isinstance(error, TIME_LIMIT_ERRORS)
     reason = TIME_LIMIT if time_limit else failed_reason(failures)
     record(
-        celery,
+        celery.backend,
         delivery.task_id,
         delivery.attempt,
         reason,
@@ -289,7 +291,7 @@ def record_failure(celery: Celery, delivery: Delivery, error: BaseException) -> 
 
 
 def record(
-    celery: Celery,
+    backend: Any,
     task_id: str,
     attempt: int,
     reason: str,
@@ -300,7 +302,6 @@ def record(
     """Record the run `attempt` of the task DEAD_LETTERED with `reason`, its lease ended and
     `counts` stored, unless another run claimed it since (or, with `seen_state`, its state
     changed); True when it was recorded."""
-    backend = celery.backend
     meta = backend.state_meta(task_id, DEAD_LETTERED, {"reason": reason, "error": error})
     update = backend.state_update(task_id, meta, unless=(states.SUCCESS, states.REVOKED))
     update["UpdateExpression"] += ", lease_until = :expired"
@@ -315,19 +316,41 @@ def record(
 def check(celery: Celery, task_id: str, attempt: int, now: float) -> float | None:
     """A watch on the task's run `attempt` is due: record DEAD_LETTERED if that run ended
     without an outcome; seconds until its lease ends while it still runs; else None."""
-    backend = celery.backend
+    item = read_item(celery.backend, task_id)
+    if count(item, ATTEMPT_ATTRIBUTE) != attempt:
+        return None  # a later run took over
+    return settle(celery.backend, task_id, item, now).lease_left
+
+
+def read_item(backend: Any, task_id: str) -> dict[str, Any]:
+    """The task's item as it is now (a consistent read); empty when there is none."""
     item: dict[str, Any] = (
         backend.client.get_item(
             TableName=backend.table_name, Key=backend.item_key(task_id), ConsistentRead=True
         ).get("Item")
         or {}
     )
+    return item
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What `settle` found: seconds left on a live lease, or the reason it recorded."""
+
+    lease_left: float | None = None
+    reason: str | None = None
+
+
+def settle(backend: Any, task_id: str, item: dict[str, Any], now: float) -> Settled:
+    """The task's last run, as `item` shows it, is over and recorded no end (its message is
+    gone to the dead-letter queue, or will be): record DEAD_LETTERED with the reason. Nothing
+    while its lease is live, or when it recorded its end (or another run took over)."""
     state = item.get(STATE_ATTRIBUTE, {}).get("S")
-    if count(item, ATTEMPT_ATTRIBUTE) != attempt or state not in (*RUNNING_STATES, states.FAILURE):
-        return None  # a later run took over, or this one recorded its end
+    if state not in (*RUNNING_STATES, states.FAILURE):
+        return Settled()
     lease_until = float(item.get("lease_until", {}).get("N", "0"))
     if lease_until > now:
-        return lease_until - now
+        return Settled(lease_left=lease_until - now)
     if state == states.FAILURE:  # what the main process recorded after a hard time limit
         failed = backend.decode_result(item["result"]["B"])
         failures = count(item, FAILURES_ATTRIBUTE) + 1
@@ -337,9 +360,11 @@ def check(celery: Celery, task_id: str, attempt: int, now: float) -> float | Non
     else:
         losses = count(item, LOSSES_ATTRIBUTE) + 1
         reason, error, counts = lost_reason(losses), None, {LOSSES_ATTRIBUTE: losses}
-    if record(celery, task_id, attempt, reason, error, counts, seen_state=state):
-        logger.warning("task %s dead-lettered: %s", task_id, reason)
-    return None
+    attempt = count(item, ATTEMPT_ATTRIBUTE)
+    if not record(backend, task_id, attempt, reason, error, counts, seen_state=state):
+        return Settled()
+    logger.warning("task %s dead-lettered: %s", task_id, reason)
+    return Settled(reason=reason)
 
 
 def requeue(backend: Any, task_id: str, now: float | None = None) -> bool:

@@ -156,6 +156,12 @@ class Settings(BaseSettings):
         description="Seconds since its last presence write that a worker still counts as"
         " live: a stopped worker leaves GET /workers within this time.",
     )
+    dead_letter_sweep_interval: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds between a worker's looks into the dead-letter queue for tasks"
+        " whose last receive no run saw (recorded DEAD_LETTERED).",
+    )
     ecs_container_metadata_uri_v4: str | None = Field(
         None,
         description="The task metadata endpoint, set by ECS itself: the worker names itself"

@@ -16,6 +16,7 @@ from taskqueue.factory import configure_celery, create_flask_app, settings_of
 from taskqueue.logs import configure_logging
 from taskqueue.tasks.registry import unregister_withheld
 
+from worker_service.dead_letter_sweep import DeadLetterSweep
 from worker_service.heartbeat import Heartbeat
 from worker_service.presence import Presence
 from worker_service.protection import ScaleInProtection
@@ -58,6 +59,7 @@ def _share_memory_with_the_pool(**_: Any) -> None:
 
 _protection: list[ScaleInProtection] = []
 _presence: list[Presence] = []
+_sweep: list[DeadLetterSweep] = []
 
 
 @signals.worker_ready.connect
@@ -75,6 +77,19 @@ def _protect_while_busy(**_: Any) -> None:
 def _write_presence(**_: Any) -> None:
     """Record this worker for GET /workers (after the fork, as the protection)."""
     _presence.append(Presence(celery).start())
+
+
+@signals.worker_ready.connect
+def _sweep_dead_letters(**_: Any) -> None:
+    """Record the tasks found in the DLQ that no run saw end (after the fork, as above)."""
+    _sweep.append(DeadLetterSweep(celery).start())
+
+
+@signals.worker_shutdown.connect
+def _stop_sweeping(**_: Any) -> None:
+    """The worker stops: no more looks into the DLQ."""
+    while _sweep:
+        _sweep.pop().stop()
 
 
 @signals.worker_shutdown.connect

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from taskqueue.celery_message import CeleryTask, decode
 from taskqueue.queue_depth import read_depth
 
-from taskqueue_cli.celery_message import CeleryTask, decode
 from taskqueue_cli.errors import CliError
 
 # Long enough to read the whole DLQ before the first message becomes visible again.

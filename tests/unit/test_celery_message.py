@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from taskqueue.celery_message import CeleryTask, decode
 from taskqueue.schedules import Schedule, fire_message
 from taskqueue.tasks import TASKS
-from taskqueue_cli.celery_message import CeleryTask, decode
 
 
 def b64(data: Any) -> str:
