@@ -188,6 +188,25 @@ def redrive(
     return move_by_hand(sqs, dlq_url, queue_url, limit)
 
 
+def recorded_states(dynamodb: Any, table: str, task_ids: list[str]) -> dict[str, str]:
+    """Each task's state as its record says, with the reason when DEAD_LETTERED
+    (`DEAD_LETTERED (failed 3 times)`); a task with no record (expired) is left out."""
+    from taskqueue.dead_letters import read_item  # Celery: see `requeue`
+    from taskqueue.results import status_of, table_backend
+
+    backend = table_backend(dynamodb, table)
+    states: dict[str, str] = {}
+    try:
+        for task_id in task_ids:
+            item = read_item(backend, task_id)
+            if "result" in item:
+                status = status_of(backend.decode_result(item["result"]["B"]))
+                states[task_id] = status.state + (f" ({status.reason})" if status.reason else "")
+    except (BotoCoreError, ClientError) as error:
+        raise CliError(f"could not read the tasks' states ({error})") from error
+    return states
+
+
 def requeue(dynamodb: Any, table: str, task_ids: list[str]) -> int:
     """Record each moved task that is DEAD_LETTERED as PENDING again (one conditional
     UpdateItem each; a task a worker took meanwhile is left as it is): how many were."""

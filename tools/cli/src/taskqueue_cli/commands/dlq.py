@@ -32,13 +32,18 @@ def show(
     stage: Stage = None,
     local: Local = False,
 ) -> None:
-    """List the dead-lettered tasks: name, id, arguments, receive count, when sent.
+    """List the dead-lettered tasks: name, id, arguments, recorded state, when sent.
 
-    They stay in the DLQ (each is received and at once made visible again; that counts as
-    one more receive).
+    They stay in the DLQ (each is received and at once made visible again). The receive
+    count (in --json) counts these looks and the workers' dead-letter sweeps too; the
+    recorded state says why the task is there (`DEAD_LETTERED (failed 3 times)`).
     """
     stack = target(stage, local)
     letters = dlq.peek(stack.client("sqs"), stack.dlq_url, limit)
+    ids = [letter.task.task_id for letter in letters if letter.task]
+    results = stack.results_table
+    dynamodb = stack.client("dynamodb")
+    recorded = dlq.recorded_states(dynamodb, results, ids) if results and ids else {}
     if as_json:
         for letter in letters:
             task = letter.task
@@ -49,6 +54,7 @@ def show(
                 "args": task.args if task else None,
                 "kwargs": task.kwargs if task else None,
                 "receive_count": letter.receive_count,
+                "state": recorded.get(task.task_id) if task else None,
                 "sent_at": letter.sent_at.isoformat(),
             }
             typer.echo(json.dumps(record))
@@ -57,7 +63,7 @@ def show(
     table.add_column("task")
     table.add_column("id", min_width=36, overflow="fold")
     table.add_column("arguments", overflow="fold")
-    table.add_column("receives", justify="right")
+    table.add_column("state", overflow="fold")
     table.add_column("sent (UTC)", min_width=19)
     for letter in letters:
         task = letter.task
@@ -65,7 +71,7 @@ def show(
             task.name if task else "(not a Celery task)",
             task.task_id if task else letter.message_id,
             task.arguments() if task else "",
-            str(letter.receive_count),
+            (recorded.get(task.task_id) or "-") if task else "",
             letter.sent_at.strftime("%Y-%m-%d %H:%M:%S"),
         )
     console = Console(highlight=False)
