@@ -163,7 +163,6 @@ def _unset_if_blank(value: object) -> object:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-Seconds = Annotated[int, Field(gt=0)]
 SqsInvisibility = Annotated[int, Field(gt=0), AfterValidator(_at_most_12_hours)]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 AcmArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$")]
