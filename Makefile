@@ -112,6 +112,10 @@ test-faults: .python-deps
 lint: .python-deps
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy shared/src services/web/src services/worker/src tools/cli/src devstack harness tests/images/dockerfile.py infra app.py rehearsal
+	$(RUN) mypy shared/src services/web/src services/worker/src tools/cli/src tools/settings_reference.py devstack harness tests/images/dockerfile.py infra app.py rehearsal
+
+.PHONY: docs  ## Write the settings reference (shared/README.md#settings) from the settings' declarations
+docs: .python-deps
+	$(RUN) python -m tools.settings_reference
 
 -include infra.mk bench.mk images.mk rehearse.mk

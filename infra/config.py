@@ -3,17 +3,19 @@
 Context layout (see `cdk.json`)::
 
     "stage": "dev",                        # or -c stage=prod
-    "taskqueue": {"dev": {...}, "prod": {...}}   # the tunables, per stage
+    "taskqueue": {"dev": {...}, "prod": {...}}   # per stage: what differs from the defaults
     "workerMaxCount": 20                   # optional top-level override (-c workerMaxCount=20)
 
 A top-level key wins over the stage's block, so ``cdk deploy -c workerMaxCount=20`` changes
-one value. Each field's context key is its name in camelCase; values given with ``-c`` arrive as
+one value. Each setting is declared once, with its default and description: an
+infrastructure setting as a field of `InfraConfig` (its context key is its alias, its name in
+camelCase), a runtime setting as a field of `Settings` (taskqueue.settings), whose camelCase
+name is its context key too (``-c webWorkers=8``) unless it is declared `SetElsewhere` (the
+stack or ECS sets it, or it is for local stacks only). Values given with ``-c`` arrive as
 strings and pydantic converts them. Constructs never read context: they get the typed values
-of this object. The containers' environment is the runtime `Settings` built from it: every
-`Settings` field is a tunable too (``-c webWorkers=8``, or ``webWorkers`` in a stage block),
-but those in `NOT_FROM_CONTEXT`, which the stack or ECS sets, or which are for local stacks
-only. A key that is none of these fails with the nearest known key; CDK's own keys (feature
-flags, the CLI's) are not the stack's to judge.
+of this object, the runtime ones through `runtime`. A key that is no setting fails with the
+nearest known key; CDK's own keys (feature flags, the CLI's) are not the stack's to judge.
+`make docs` writes the settings reference (shared/README.md#settings) from the declarations.
 """
 
 from __future__ import annotations
@@ -32,13 +34,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 from taskqueue.schedules import Schedule, declared
-from taskqueue.settings import Settings
+from taskqueue.settings import Settings, set_elsewhere, used_by_stack
 
 from infra.task_secrets import TaskSecrets
 
@@ -73,25 +76,16 @@ REMOVED_CONTEXT_KEYS = {
 """Context keys this stack no longer reads, with what to use instead."""
 
 NOT_FROM_CONTEXT: Mapping[str, str] = {
-    "task_queue_name": "the stack's task queue",
-    "task_queue_url": "the stack's task queue",
-    "task_dlq_name": "the stack's dead-letter queue",
-    "task_dlq_url": "the stack's dead-letter queue",
-    "results_table": "the stack's table",
-    "aws_region": "the stack's region",
-    "metrics_namespace": "TaskQueue/<stackName>",
-    "task_secrets": "the names of `secrets`",
-    "web_bind": "the web container's port",
-    "ecs_agent_uri": "ECS, in every task",
-    "ecs_container_metadata_uri_v4": "ECS, in every task",
-    "aws_endpoint_url": "local stacks only: on AWS the SDKs use the real endpoints",
-    "delay_hop_seconds": "tests only",
-    "worker_heartbeat_file": "its default: /tmp is all the read-only root leaves writable",
+    name: marker.by for name in Settings.model_fields if (marker := set_elsewhere(name))
 }
-"""The runtime `Settings` fields no context key sets, each with what sets it instead."""
+"""The runtime `Settings` fields no context key sets, each with what sets it instead (their
+`SetElsewhere` declarations)."""
 
 RUNTIME_FIELDS = [name for name in Settings.model_fields if name not in NOT_FROM_CONTEXT]
 """The runtime settings a stage sets from context: every other `Settings` field."""
+
+USED_BY_STACK = [name for name in RUNTIME_FIELDS if used_by_stack(name)]
+"""The runtime settings the stack uses too: always in the containers' environment."""
 
 TOP_LEVEL_KEYS = ("stage", CONTEXT_NAMESPACE)
 """Context keys that choose and hold the stage blocks: not tunables themselves."""
@@ -169,7 +163,6 @@ def _unset_if_blank(value: object) -> object:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-Seconds = Annotated[int, Field(gt=0)]
 SqsInvisibility = Annotated[int, Field(gt=0), AfterValidator(_at_most_12_hours)]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 AcmArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$")]
@@ -186,9 +179,27 @@ def _json_text(value: object) -> object:
 Cidrs = Annotated[list[IPv4Network | IPv6Network], BeforeValidator(_json_text), Field(min_length=1)]
 WAF_RATE_LIMIT = Field(ge=10, le=2_000_000_000)  # AWS WAF's rate-based rule limit bounds
 
+AWS_LIMITS: Mapping[str, TypeAdapter[int]] = {
+    **dict.fromkeys(
+        (
+            "task_max_duration",
+            "task_soft_time_limit",
+            "task_time_limit",
+            "queue_visibility_timeout",
+        ),
+        TypeAdapter(SqsInvisibility),
+    ),
+    "max_receive_count": TypeAdapter(Annotated[int, Field(ge=1, le=1000)]),  # SQS's redrive
+}
+"""What AWS allows of a runtime setting the stack uses, beyond the runtime's own rules: each
+is checked as its context key, before the runtime's rules between settings. SQS keeps a
+received message invisible 12 hours at most, extensions included, so no task timing may
+exceed that; the worker extends a running task's base visibility meanwhile (the heartbeat)."""
+
 
 class InfraConfig(BaseModel):
-    """Every tunable of the stack, typed and checked once."""
+    """The stack's configuration: its infrastructure settings, each declared here once, and
+    the runtime settings a stage gives (`Settings` declares those; `runtime`)."""
 
     model_config = ConfigDict(
         frozen=True,
@@ -196,67 +207,78 @@ class InfraConfig(BaseModel):
         alias_generator=to_camel,
         str_strip_whitespace=True,
         allow_inf_nan=False,
+        use_attribute_docstrings=True,  # a field's docstring is its description (the docs')
     )
 
+    # Each field is an infrastructure setting: its context key is its alias, its description
+    # the docstring below it. Where dev and prod differ, the default is prod's, so a key a
+    # stage block forgets never makes a stack weaker than prod; dev's block sets its cheaper
+    # values (cdk.json holds only what differs from these defaults).
     stage: Stage = "dev"
+    """The stage whose block of cdk.json applies (chosen with -c stage=...)."""
     stack_name: str = Field(min_length=1)
-    egress: Egress
+    """The CloudFormation stack's name. No default: each stage block names its stack, the one
+    place the CLI and the rehearsal read it from."""
+    egress: Egress = "nat"
     """public: tasks in public subnets, no NAT (dev, nothing billed idle); nat: private
     subnets behind one NAT gateway; endpoints: isolated subnets with VPC endpoints."""
-    max_azs: int = Field(ge=2)  # an application load balancer needs 2 AZs
+    max_azs: int = Field(2, ge=2)
+    """Availability zones of the VPC (2 at least: an application load balancer needs 2)."""
     cpu_architecture: CpuArchitecture = "X86_64"
     """Both task definitions' CPU architecture and the platform both images are built for.
     ARM64 (Graviton) is about 20% cheaper on Fargate and native on Apple silicon."""
 
-    # Task timing: the runtime `Settings` fields of the same names, checked by them (the
-    # rules between them are the runtime's). queueVisibilityTimeout is the queue's base
-    # visibility: how soon a dead worker's task comes back. A task may run longer while its
-    # worker keeps extending its message's visibility (the heartbeat), but SQS keeps a
-    # received message invisible 12 hours at most in all, so no limit may exceed that.
-    task_max_duration: SqsInvisibility
-    task_soft_time_limit: SqsInvisibility
-    task_time_limit: SqsInvisibility
-    queue_visibility_timeout: SqsInvisibility
-    max_receive_count: int = Field(ge=1, le=1000)
-    dlq_retention_days: int = Field(ge=1, le=14)  # SQS keeps messages 14 days at most
-    result_expires: Seconds
+    dlq_retention_days: int = Field(14, ge=1, le=14)
+    """Days the dead-letter queues keep a message (SQS keeps messages 14 days at most)."""
+    log_retention_days: Annotated[int, AfterValidator(_log_retention)] = 365
+    """Days the services' and the VPC flow log's log groups keep their events (one of
+    CloudWatch Logs' periods)."""
 
-    log_level: Annotated[str, AfterValidator(str.upper)]
-    log_retention_days: Annotated[int, AfterValidator(_log_retention)]
+    web_cpu: int = 512
+    """Fargate CPU units of a web task (with webMemoryMiB, one of Fargate's task sizes)."""
+    web_memory_mib: int = Field(1024, alias="webMemoryMiB")
+    """Memory of a web task, in MiB."""
+    web_min_count: int = Field(2, ge=1)
+    """Fewest web tasks autoscaling keeps (at least one behind the load balancer)."""
+    web_max_count: int = 10
+    """Most web tasks autoscaling starts."""
+    web_cpu_target_percent: int = Field(60, alias="webCpuTarget", ge=1, le=100)
+    """Average CPU per cent the web service's target tracking keeps."""
 
-    web_cpu: int
-    web_memory_mib: int = Field(alias="webMemoryMiB")
-    web_min_count: int = Field(ge=1)  # at least one task behind the load balancer
-    web_max_count: int
-    web_cpu_target_percent: int = Field(alias="webCpuTarget", ge=1, le=100)
-
-    worker_cpu: int
-    worker_memory_mib: int = Field(alias="workerMemoryMiB")
-    worker_min_count: int
-    worker_max_count: int
-    worker_concurrency: int = Field(ge=1)
-    worker_soft_shutdown_timeout: int = Field(ge=0)
+    worker_cpu: int = 1024
+    """Fargate CPU units of a worker task (with workerMemoryMiB, one of Fargate's task
+    sizes)."""
+    worker_memory_mib: int = Field(2048, alias="workerMemoryMiB")
+    """Memory of a worker task, in MiB."""
+    worker_min_count: int = 1
+    """Fewest worker tasks autoscaling keeps; 0 lets an idle worker service scale to zero."""
+    worker_max_count: int = 20
+    """Most worker tasks autoscaling starts."""
     worker_stop_timeout: int = Field(FARGATE_MAX_STOP_TIMEOUT, gt=0, le=FARGATE_MAX_STOP_TIMEOUT)
+    """Seconds ECS waits between SIGTERM and SIGKILL of a worker (the container's stopTimeout,
+    120 at most on Fargate)."""
     worker_capacity: WorkerCapacity = "FARGATE"
-    """FARGATE_SPOT: the worker tasks beyond `worker_on_demand_base` run on Fargate Spot."""
-    worker_on_demand_base: int = Field(0, ge=0)
+    """FARGATE_SPOT: the worker tasks beyond `workerOnDemandBase` run on Fargate Spot."""
+    worker_on_demand_base: int = Field(1, ge=0)
     """With FARGATE_SPOT: this many worker tasks always run on regular (on-demand) Fargate."""
-    load_balancer_idle_timeout: int = Field(60, ge=1, le=4000)  # the ALB attribute's range
-    """Seconds the load balancer keeps an idle connection open; gunicorn keeps its side open
-    longer (the runtime `Settings` field of the same name)."""
 
-    acceptable_latency_seconds: float = Field(alias="acceptableLatency", gt=0)
-    """How long a message may wait in the queue (backlog-per-task scaling)."""
-    average_processing_seconds: float = Field(alias="averageProcessingTime", gt=0)
+    acceptable_latency_seconds: float = Field(60.0, alias="acceptableLatency", gt=0)
+    """How long a message may wait in the queue, in seconds (backlog-per-task scaling)."""
+    average_processing_seconds: float = Field(2.0, alias="averageProcessingTime", gt=0)
     """Average seconds one message takes to run in one worker process (backlog-per-task
     scaling; a worker task runs `workerConcurrency` of them at once)."""
-    worker_scale_out_cooldown: int = Field(ge=0)
-    worker_scale_in_cooldown: int = Field(ge=0)
+    worker_scale_out_cooldown: int = Field(60, ge=0)
+    """Seconds between two scale-outs of the worker service."""
+    worker_scale_in_cooldown: int = Field(300, ge=0)
+    """Seconds between two scale-ins of the worker service."""
 
-    oldest_message_alarm_seconds: int = Field(alias="oldestMessageAlarmAge", gt=0)
-    alb_5xx_alarm_threshold: int = Field(alias="alb5xxAlarmThreshold", ge=0)
-    backlog_without_workers_alarm_minutes: int = Field(ge=1)
-    task_failure_rate_alarm: float = Field(gt=0, le=1)
+    oldest_message_alarm_seconds: int = Field(300, alias="oldestMessageAlarmAge", gt=0)
+    """Age in seconds of the queue's oldest message above which its alarm fires."""
+    alb_5xx_alarm_threshold: int = Field(5, alias="alb5xxAlarmThreshold", ge=0)
+    """5xx answers of the load balancer in a minute above which its alarm fires."""
+    backlog_without_workers_alarm_minutes: int = Field(10, ge=1)
+    """Minutes of messages waiting with no worker task running before its alarm fires."""
+    task_failure_rate_alarm: float = Field(0.2, gt=0, le=1)
     """Failed / (Succeeded + Failed) runs of one task in 5 minutes above which its alarm fires
     (0.2: one run in five)."""
     alarm_topic_arn: Annotated[str | None, UNSET_IF_BLANK] = None
@@ -287,8 +309,8 @@ class InfraConfig(BaseModel):
     resumed), by name. dev pauses queue-report: its fires every 5 minutes would wake the worker
     service (minimum 0) each time, and it would never idle at zero."""
     runtime_overrides: dict[str, Any] = {}
-    """The other runtime settings this stage sets (``-c webWorkers=8``), by `Settings` field;
-    the rest keep the runtime's defaults. `Settings` checks them (`runtime_settings`)."""
+    """The runtime settings this stage sets (``-c webWorkers=8``), by `Settings` field; the
+    rest keep the runtime's defaults. `Settings` checks them (`runtime`)."""
 
     @field_validator("disabled_schedules", "paused_schedules")
     @classmethod
@@ -329,14 +351,15 @@ class InfraConfig(BaseModel):
                 f"workerOnDemandBase ({self.worker_on_demand_base}) must not exceed "
                 f"workerMaxCount ({self.worker_max_count})"
             )
-        # Fargate's stop window, which the runtime settings cannot know.
-        if not self.worker_soft_shutdown_timeout < self.worker_stop_timeout:
-            raise ConfigError(
-                f"workerSoftShutdownTimeout ({self.worker_soft_shutdown_timeout}) must fit "
-                f"inside the worker's stopTimeout ({self.worker_stop_timeout})"
-            )
+        for name, limit in AWS_LIMITS.items():
+            if name in self.runtime_overrides:
+                try:
+                    limit.validate_python(self.runtime_overrides[name])
+                except ValidationError as error:
+                    key = _context_key(to_camel(name))
+                    raise ConfigError(f"{key}: {_describe(error)}") from None
         try:
-            settings = self.runtime_settings()
+            settings = self.runtime
         except ValidationError as error:
             message = _describe(error, str.upper)
             keys = ", ".join(
@@ -345,6 +368,12 @@ class InfraConfig(BaseModel):
                 if re.search(rf"\b{name.upper()}\b", message)
             )
             raise ConfigError(f"runtime Settings: {message} (context: {keys})") from None
+        # Fargate's stop window, which the runtime settings cannot know.
+        if not settings.worker_soft_shutdown_timeout < self.worker_stop_timeout:
+            raise ConfigError(
+                f"workerSoftShutdownTimeout ({settings.worker_soft_shutdown_timeout:g}) must fit "
+                f"inside the worker's stopTimeout ({self.worker_stop_timeout})"
+            )
         if self.is_prod and settings.diagnostic_tasks:
             raise ConfigError(
                 "context key 'diagnosticTasks': prod cannot offer the diagnostic tasks (fail,"
@@ -353,19 +382,18 @@ class InfraConfig(BaseModel):
             )
         return self
 
+    @property
+    def runtime(self) -> Settings:
+        """The runtime settings of this stage: its `runtime_overrides` over the runtime's
+        defaults (what the stack uses of them, such as the queue's visibility, is read here)."""
+        return Settings.from_values(**self.runtime_overrides)
+
     def runtime_settings(self, **resources: str) -> Settings:
-        """The containers' runtime settings: the fields named like a `Settings` field, the
-        `runtime_overrides`, and `resources` (queue and table names, the region: CDK tokens
-        at synth time)."""
-        values = {
-            name: getattr(self, name) for name in RUNTIME_FIELDS if name in type(self).model_fields
-        }
-        return Settings.from_values(
-            **values,
-            **self.runtime_overrides,
-            metrics_namespace=self.metrics_namespace,
-            **resources,
-        )
+        """The containers' runtime settings: those the stage gives, those the stack uses (even
+        at their defaults), and `resources` (queue and table names, the region: CDK tokens at
+        synth time)."""
+        given = self.runtime.model_dump(include={*USED_BY_STACK, *self.runtime_overrides})
+        return Settings.from_values(**given, metrics_namespace=self.metrics_namespace, **resources)
 
     @property
     def metrics_namespace(self) -> str:
@@ -399,7 +427,7 @@ class InfraConfig(BaseModel):
         `worker_concurrency` more are in flight (the autoscaling metric counts both).
         """
         starts_per_process = self.acceptable_latency_seconds / self.average_processing_seconds
-        return round(self.worker_concurrency * (starts_per_process + 1), 3)
+        return round(self.runtime.worker_concurrency * (starts_per_process + 1), 3)
 
     @property
     def is_prod(self) -> bool:
@@ -432,7 +460,7 @@ class InfraConfig(BaseModel):
             for name, field in cls.model_fields.items()
             if name not in ("stage", "runtime_overrides")  # chosen above, gathered below
         ]
-        runtime = {to_camel(name): name for name in RUNTIME_FIELDS if name not in cls.model_fields}
+        runtime = {to_camel(name): name for name in RUNTIME_FIELDS}
         overrides: dict[str, Any] = {}
         values: dict[str, Any] = {"stage": stage, "runtimeOverrides": overrides}
         for key, value, where in [

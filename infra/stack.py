@@ -112,8 +112,8 @@ class TaskQueueStack(Stack):
         self.task_queue = TaskQueue(
             self,
             "TaskQueue",
-            visibility_timeout=Duration.seconds(config.queue_visibility_timeout),
-            max_receive_count=config.max_receive_count,
+            visibility_timeout=Duration.seconds(config.runtime.queue_visibility_timeout),
+            max_receive_count=config.runtime.max_receive_count,
             dlq_retention=Duration.days(config.dlq_retention_days),
         )
         self.results_table = ResultsTable(
@@ -179,7 +179,7 @@ class TaskQueueStack(Stack):
             counts=config.web_counts,
             cpu_target_percent=config.web_cpu_target_percent,
             runtime_platform=platform,
-            idle_timeout=Duration.seconds(config.load_balancer_idle_timeout),
+            idle_timeout=Duration.seconds(config.runtime.load_balancer_idle_timeout),
             task_subnets=self.network.task_subnets,
             assign_public_ip=self.network.assign_public_ip,
             deletion_protection=config.is_prod,

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
 from taskqueue.settings import Settings
 
 from infra.config import ConfigError, InfraConfig, ServiceCounts, TaskSize
@@ -30,9 +31,9 @@ def test_cdk_json_defaults_to_dev_and_builds_both_stages() -> None:
 
 
 def test_visibility_timeout_is_one_named_value_that_reaches_the_containers() -> None:
-    assert config().queue_visibility_timeout == 60  # cdk.json's queueVisibilityTimeout
+    assert config().runtime.queue_visibility_timeout == 60  # Settings' default: no stage sets it
     cfg = config(taskTimeLimit="200", taskSoftTimeLimit="150", queueVisibilityTimeout="230")
-    assert cfg.queue_visibility_timeout == 230
+    assert cfg.runtime.queue_visibility_timeout == 230
     env = cfg.runtime_settings(
         task_queue_name="q",
         task_queue_url="u",
@@ -131,11 +132,11 @@ def test_no_task_timing_may_exceed_the_12_hours_sqs_keeps_a_message_invisible(ke
     assert "(12 hours, 43200 s)" in str(refused.value)
 
 
-def test_the_worker_stop_timeout_is_in_cdk_json_and_the_soft_shutdown_fits_inside() -> None:
+def test_the_worker_stop_timeout_of_each_stage_is_120_and_the_soft_shutdown_fits_inside() -> None:
     for stage in ("dev", "prod"):
-        block = cdk_json_context()["taskqueue"][stage]
-        assert block["workerStopTimeout"] == 120
-        assert block["workerSoftShutdownTimeout"] < block["workerStopTimeout"]
+        block = config(stage=stage)  # cdk.json's block over the declared defaults
+        assert block.worker_stop_timeout == 120
+        assert block.runtime.worker_soft_shutdown_timeout < block.worker_stop_timeout
     with pytest.raises(ConfigError, match=r"workerSoftShutdownTimeout .* stopTimeout"):
         config(workerStopTimeout="100", workerSoftShutdownTimeout="100")
 
@@ -156,9 +157,10 @@ def test_empty_optional_arns_mean_unset() -> None:
 
 
 def test_a_missing_tunable_is_refused() -> None:
+    """The stack's name is the one setting without a default (a stage block names its stack)."""
     context = cdk_json_context()
-    del context["taskqueue"]["dev"]["taskTimeLimit"]
-    with pytest.raises(ConfigError, match="taskTimeLimit"):
+    del context["taskqueue"]["dev"]["stackName"]
+    with pytest.raises(ConfigError, match="stackName"):
         InfraConfig.from_context(context)
 
 
@@ -192,7 +194,7 @@ def test_container_environment_is_accepted_by_the_runtime_settings(stage: str) -
     assert {name.lower() for name in env} <= fields
     assert "AWS_ENDPOINT_URL" not in env
     settings = Settings(**{name.lower(): value for name, value in env.items()})
-    assert settings.queue_visibility_timeout == cfg.queue_visibility_timeout
+    assert settings.queue_visibility_timeout == cfg.runtime.queue_visibility_timeout
     # A running task's visibility is extended at least twice within one base visibility.
     assert 2 * settings.visibility_heartbeat_interval <= settings.queue_visibility_timeout
     assert settings.worker_soft_shutdown_timeout < cfg.worker_stop_timeout == 120
@@ -209,3 +211,40 @@ def test_the_task_failure_rate_alarm_is_a_fraction_of_runs() -> None:
 def test_the_metrics_namespace_is_the_stacks_own() -> None:
     settings = config(stackName="orders-dev").runtime_settings()
     assert settings.metrics_namespace == "TaskQueue/orders-dev"
+
+
+# Settings that are not tunables: the stage is chosen, the runtime overrides gathered.
+NOT_SETTINGS = {"stage", "runtime_overrides"}
+
+
+def test_each_setting_is_declared_once() -> None:
+    """A runtime setting is a `Settings` field only; the stack reads it through `runtime`."""
+    assert set(InfraConfig.model_fields) & set(Settings.model_fields) == set()
+    visibility = Settings.model_fields["queue_visibility_timeout"].default
+    assert config(stage="prod").runtime.queue_visibility_timeout == visibility
+
+
+def test_each_infrastructure_setting_declares_a_description_and_all_but_the_name_a_default() -> (
+    None
+):
+    fields = {n: f for n, f in InfraConfig.model_fields.items() if n not in NOT_SETTINGS}
+    assert [name for name, field in fields.items() if not field.description] == []
+    assert [name for name, field in fields.items() if field.is_required()] == ["stack_name"]
+
+
+def declared_default(key: str) -> Any:
+    """The default the declaration of context key `key` gives, as cdk.json would write it."""
+    for name, field in InfraConfig.model_fields.items():
+        if (field.alias or name) == key:
+            default = field.get_default(call_default_factory=True)
+            return "" if default is None else default  # cdk.json writes unset ARNs as ""
+    (name,) = [name for name in Settings.model_fields if to_camel(name) == key]
+    return Settings.model_fields[name].default
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_a_stage_block_of_cdk_json_holds_only_what_differs_from_the_defaults(stage: str) -> None:
+    block = cdk_json_context()["taskqueue"][stage]
+    same = {key: value for key, value in block.items() if value == declared_default(key)}
+    assert same == {}
+    assert "stackName" in block  # the one setting without a default

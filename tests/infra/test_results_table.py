@@ -86,4 +86,4 @@ def test_expiry_and_table_name_reach_both_containers(dev: Synth) -> None:
     for name in ("web", "worker"):
         env = container_env(dev, name)
         assert env["RESULTS_TABLE"] == ref_to(table)
-        assert env["RESULT_EXPIRES"] == str(dev.stack.config.result_expires)
+        assert env["RESULT_EXPIRES"] == str(dev.stack.config.runtime.result_expires)

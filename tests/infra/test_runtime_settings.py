@@ -10,7 +10,13 @@ import pytest
 from pydantic.alias_generators import to_camel
 from taskqueue.settings import Settings
 
-from infra.config import NOT_FROM_CONTEXT, RUNTIME_FIELDS, ConfigError, InfraConfig
+from infra.config import (
+    NOT_FROM_CONTEXT,
+    RUNTIME_FIELDS,
+    USED_BY_STACK,
+    ConfigError,
+    InfraConfig,
+)
 from tests.infra.conftest import (
     RUNTIME_VALUES,
     Synth,
@@ -42,6 +48,20 @@ def test_each_settable_runtime_setting_given_as_context_reaches_both_containers(
 ) -> None:
     for service in SERVICES:
         assert getattr(container_settings(dev_settings, service), name) == RUNTIME_VALUES[name]
+
+
+def test_each_runtime_setting_the_stack_uses_is_in_both_containers_even_at_its_default(
+    dev: Synth,
+) -> None:
+    """The queue's visibility, the ALB's idle timeout...: what a resource was built with, the
+    services run with, and the template shows it (no stage of cdk.json sets them)."""
+    assert "queue_visibility_timeout" in USED_BY_STACK
+    defaults = {name: Settings.model_fields[name].default for name in USED_BY_STACK}
+    for service in SERVICES:
+        env = container_env(dev, service)
+        assert [name for name in USED_BY_STACK if name.upper() not in env] == []
+        settings = container_settings(dev, service)
+        assert {name: getattr(settings, name) for name in USED_BY_STACK} == defaults
 
 
 def test_web_workers_from_context_is_in_the_web_containers_environment(

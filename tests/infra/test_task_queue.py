@@ -32,11 +32,11 @@ def test_visibility_timeout_is_cdk_json_s_short_base_visibility(dev: Synth) -> N
     # The worker's heartbeat extends it while a task runs (issue 13): a dead worker's task
     # comes back after one base visibility, not after the longest task's limit.
     cfg = dev.stack.config
-    assert cfg.queue_visibility_timeout == 60 < cfg.task_time_limit
+    assert cfg.runtime.queue_visibility_timeout == 60 < cfg.runtime.task_time_limit
     dev.template.has_resource_properties(
         "AWS::SQS::Queue",
         {
-            "VisibilityTimeout": cfg.queue_visibility_timeout,
+            "VisibilityTimeout": cfg.runtime.queue_visibility_timeout,
             "RedrivePolicy": Match.any_value(),
         },
     )
@@ -77,4 +77,6 @@ def test_queue_names_and_urls_reach_both_containers(dev: Synth) -> None:
         assert env["TASK_DLQ_NAME"] == get_att(dlq, "QueueName")
         assert env["TASK_DLQ_URL"] == ref_to(dlq)
         assert env["MAX_RECEIVE_COUNT"] == "3"
-        assert env["QUEUE_VISIBILITY_TIMEOUT"] == str(dev.stack.config.queue_visibility_timeout)
+        assert env["QUEUE_VISIBILITY_TIMEOUT"] == str(
+            dev.stack.config.runtime.queue_visibility_timeout
+        )

@@ -227,7 +227,7 @@ def test_gunicorn_keeps_idle_connections_open_longer_than_the_load_balancer(
         a["Key"]: a["Value"] for a in load_balancer["Properties"]["LoadBalancerAttributes"]
     }
     idle_timeout = int(attributes["idle_timeout.timeout_seconds"])
-    assert idle_timeout == dev.stack.config.load_balancer_idle_timeout == 60
+    assert idle_timeout == dev.stack.config.runtime.load_balancer_idle_timeout == 60
     # gunicorn's config as the container loads it, from the container's environment.
     env = {k: v if isinstance(v, str) else "token" for k, v in container_env(dev, "web").items()}
     keepalive = subprocess.run(

@@ -41,7 +41,7 @@ def test_backlog_per_task_target_tracking_uses_metric_math(dev: Synth) -> None:
     # cdk.json: 60 s acceptable latency, 2 s a message, 2 processes a worker task: one
     # process starts 30 waiting messages in 60 s, a worker task 60, with 2 more in flight.
     assert (cfg.acceptable_latency_seconds, cfg.average_processing_seconds) == (60, 2)
-    assert cfg.worker_concurrency == 2
+    assert cfg.runtime.worker_concurrency == 2
     expected_target = 62
     dev.template.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalingPolicy",

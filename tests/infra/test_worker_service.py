@@ -29,7 +29,7 @@ def test_soft_shutdown_fits_inside_the_stop_timeout(dev: Synth) -> None:
     assert int(env["TASK_SOFT_TIME_LIMIT"]) < int(env["TASK_TIME_LIMIT"])
     assert int(env["QUEUE_VISIBILITY_TIMEOUT"]) == 60
     assert 3600 <= int(env["TASK_MAX_DURATION"]) <= 43_200
-    assert env["WORKER_CONCURRENCY"] == str(dev.stack.config.worker_concurrency)
+    assert env["WORKER_CONCURRENCY"] == str(dev.stack.config.runtime.worker_concurrency)
     assert "WEB_BIND" not in env
 
 

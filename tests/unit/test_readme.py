@@ -9,6 +9,8 @@ from pathlib import Path
 from taskqueue.settings import Settings
 from taskqueue.tasks import TASKS, offered
 
+from tools import settings_reference
+
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_REFERENCE = ROOT / "shared" / "README.md"
 
@@ -64,6 +66,16 @@ def test_the_settings_reference_gives_each_variable_its_default() -> None:
         if default != as_documented(Settings.model_fields[name.lower()].default)
     }
     assert wrong == {}  # variable: (the reference's default, the code's)
+
+
+def test_the_settings_reference_is_written_from_the_declarations() -> None:
+    """Every setting's row (variable, default, context key, where it applies, description) is
+    `make docs`' output: a declaration changed without `make docs` fails here."""
+    text = SETTINGS_REFERENCE.read_text()
+
+    assert settings_reference.README == SETTINGS_REFERENCE
+    assert text.count(settings_reference.BEGIN) == text.count(settings_reference.END) == 1
+    assert settings_reference.rewrite(text) == text
 
 
 def tasks_named_in(paragraph_start: str) -> set[str]:

@@ -1,19 +1,23 @@
 """One typed settings object, read once from the environment by both services.
 
-Each variable is a field here: the field name upper-cased is the environment
-variable (``task_queue_url`` -> ``TASK_QUEUE_URL``), read by pydantic-settings and written
-by `Settings.environment`. The CDK app builds a `Settings` at synth time and sets its
-`environment()` on the containers, so a combination the services would refuse fails
-``cdk synth``; ``local.env`` sets only what differs from the defaults below.
+Each variable is a field here, declared once with its default and description: the field
+name upper-cased is the environment variable (``task_queue_url`` -> ``TASK_QUEUE_URL``), read
+by pydantic-settings and written by `Settings.environment`, and in camelCase its CDK context
+key (``taskQueueUrl``). A field marked `UsedByStack` applies to the infrastructure too; one
+marked `SetElsewhere` has no context key. The CDK app builds a `Settings` at synth time and
+sets its `environment()` on the containers, so a combination the services would refuse fails
+``cdk synth``; ``local.env`` sets only what differs from the defaults below. The settings
+reference (shared/README.md#settings) is generated from these declarations (`make docs`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Self
+from typing import Annotated, Any, Literal, Self, TypeVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 # SQS keeps a received message invisible for 12 hours at most, extensions included: a task
@@ -31,6 +35,28 @@ class SettingsError(ValueError):
     """The environment describes a configuration that would lose or repeat work."""
 
 
+@dataclass(frozen=True)
+class UsedByStack:
+    """Marks a runtime setting the CDK app uses too (it applies to both): it builds or checks
+    a resource with it, and writes it into both containers' environment even at its default,
+    so the resources and the services run with one value that the template shows."""
+
+    how: str
+
+
+@dataclass(frozen=True)
+class SetElsewhere:
+    """Marks a runtime setting that no CDK context key sets, with what sets it instead."""
+
+    by: str
+
+
+Applies = Literal["runtime", "both"]
+"""Where a runtime setting applies: the services only, or the infrastructure too."""
+
+_Marker = TypeVar("_Marker", UsedByStack, SetElsewhere)
+
+
 def too_long(name: str, seconds: float) -> str:
     """The error for a time limit above SQS's 12 hours of invisibility."""
     return (
@@ -44,41 +70,55 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
-    task_queue_name: str = Field(
+    task_queue_name: Annotated[str, SetElsewhere("the stack's task queue")] = Field(
         "taskqueue-tasks", description="SQS queue that carries the Celery tasks."
     )
-    task_queue_url: str = Field(
+    task_queue_url: Annotated[str, SetElsewhere("the stack's task queue")] = Field(
         "http://127.0.0.1:4566/123456789012/taskqueue-tasks",
-        description="URL of that queue (from the CDK output on AWS).",
+        description="URL of that queue (a CDK output on AWS); `make run`'s processes and the"
+        " test harness take the local endpoint's answer (GetQueueUrl), whatever its account.",
     )
-    task_dlq_name: str = Field(
+    task_dlq_name: Annotated[str, SetElsewhere("the stack's dead-letter queue")] = Field(
         "taskqueue-tasks-dlq", description="Dead-letter queue the task queue redrives into."
     )
-    task_dlq_url: str | None = Field(
+    task_dlq_url: Annotated[str | None, SetElsewhere("the stack's dead-letter queue")] = Field(
         None,
         description="URL of that dead-letter queue (the CDK app sets it); unset: the queue"
-        " TASK_DLQ_NAME beside TASK_QUEUE_URL (the local stack).",
+        " TASK_DLQ_NAME beside TASK_QUEUE_URL (the local stack). The status page counts its"
+        " messages.",
     )
-    max_receive_count: int = Field(
-        3, ge=1, description="Deliveries of one message before SQS moves it to the DLQ."
+    max_receive_count: Annotated[int, UsedByStack("the task queue's redrive policy")] = Field(
+        3,
+        ge=1,
+        description="Deliveries of one message before SQS moves it to the DLQ; also how many"
+        " lost workers a task is given back ([Dead-lettered tasks](#dead-lettered-tasks)).",
     )
-    aws_region: str = Field("us-east-1", description="AWS region of the queue and the table.")
-    aws_endpoint_url: str | None = Field(
-        None, description="Local AWS endpoint (moto server); unset on AWS."
+    aws_region: Annotated[str, SetElsewhere("the stack's region")] = Field(
+        "us-east-1", description="AWS region of the queue and the table."
     )
-    results_table: str = Field(
+    aws_endpoint_url: Annotated[
+        str | None, SetElsewhere("local stacks only: on AWS the SDKs use the real endpoints")
+    ] = Field(None, description="Local AWS endpoint (moto server); unset on AWS.")
+    results_table: Annotated[str, SetElsewhere("the stack's table")] = Field(
         "taskqueue-results", description="DynamoDB table that holds task states and results."
     )
-    result_expires: int = Field(
-        86_400, gt=0, description="Seconds a result is kept (DynamoDB TTL on the table)."
-    )
-    queue_visibility_timeout: int = Field(
-        60,
+    result_expires: Annotated[
+        int, UsedByStack("how long the stack's results table keeps an item (its TTL)")
+    ] = Field(
+        86_400,
         gt=0,
-        le=SQS_MAX_INVISIBLE_SECONDS,
-        description="Base visibility: seconds a received message stays invisible, the queue's"
-        " VisibilityTimeout (cdk.json's queueVisibilityTimeout on AWS); the visibility"
-        " heartbeat extends it while the task runs, so a dead worker's task is back after it.",
+        description="Seconds a result is kept (the table's TTL attribute `ttl`, DynamoDB TTL).",
+    )
+    # The one home of the base visibility: the stack sets the queue's VisibilityTimeout from it.
+    queue_visibility_timeout: Annotated[int, UsedByStack("the task queue's VisibilityTimeout")] = (
+        Field(
+            60,
+            gt=0,
+            le=SQS_MAX_INVISIBLE_SECONDS,
+            description="Base visibility: seconds a received message stays invisible, the"
+            " queue's VisibilityTimeout; the visibility heartbeat extends it while the task"
+            " runs, so a dead worker's task is back after it.",
+        )
     )
     visibility_heartbeat_interval: float = Field(
         20.0,
@@ -86,13 +126,19 @@ class Settings(BaseSettings):
         description="Seconds between a running task's visibility extensions (and lease renewals,"
         " and checks for a cancel request).",
     )
-    task_soft_time_limit: int = Field(
-        90, gt=0, description="Seconds before a task gets SoftTimeLimitExceeded (default)."
+    task_soft_time_limit: Annotated[int, UsedByStack("checked against SQS's 12 hours")] = Field(
+        90,
+        gt=0,
+        description="Seconds before a task gets SoftTimeLimitExceeded: the default (a task's"
+        " own: `register(..., soft_time_limit=)`).",
     )
-    task_time_limit: int = Field(
-        100, gt=0, description="Seconds before a task is killed (default; 12 hours at most)."
+    task_time_limit: Annotated[int, UsedByStack("checked against SQS's 12 hours")] = Field(
+        100,
+        gt=0,
+        description="Seconds before a task is killed: the default (a task's own:"
+        " `register(..., time_limit=)`); 12 hours at most.",
     )
-    task_max_duration: int = Field(
+    task_max_duration: Annotated[int, UsedByStack("checked against SQS's 12 hours")] = Field(
         3600,
         gt=0,
         description="Largest `duration` the web accepts for long_task; its limits are this plus"
@@ -105,7 +151,7 @@ class Settings(BaseSettings):
         description="Longest delay (`delay_seconds`, or `not_before` from now) the web accepts"
         " for a task, in seconds (7 days by default, a year at most).",
     )
-    delay_hop_seconds: int = Field(
+    delay_hop_seconds: Annotated[int, SetElsewhere("tests only")] = Field(
         SQS_MAX_DELAY_SECONDS,
         ge=1,
         le=SQS_MAX_DELAY_SECONDS,
@@ -118,7 +164,7 @@ class Settings(BaseSettings):
         description="Seconds a running task has to clean up after a cancel's"
         " SoftTimeLimitExceeded before its pool process is killed.",
     )
-    ecs_agent_uri: str | None = Field(
+    ecs_agent_uri: Annotated[str | None, SetElsewhere("ECS, in every task")] = Field(
         None,
         description="The ECS agent's endpoint, set by ECS itself: the worker's scale-in"
         " protection calls it; unset locally (no protection).",
@@ -133,16 +179,28 @@ class Settings(BaseSettings):
     task_protection_renewal: float = Field(
         60.0, gt=0, description="Seconds between renewals of a busy worker's protection."
     )
-    worker_concurrency: int = Field(2, ge=1, description="Worker pool processes.")
-    worker_soft_shutdown_timeout: float = Field(
-        105.0, ge=0, description="Seconds a stopping worker lets running tasks finish."
+    worker_concurrency: Annotated[int, UsedByStack("the worker autoscaling's backlog per task")] = (
+        Field(2, ge=1, description="Worker pool processes.")
     )
-    worker_heartbeat_file: str = Field(
+    worker_soft_shutdown_timeout: Annotated[
+        float, UsedByStack("fits inside the worker container's stopTimeout")
+    ] = Field(
+        105.0,
+        ge=0,
+        description="Seconds a stopping worker lets running tasks finish (inside ECS's 120 s"
+        " stop timeout).",
+    )
+    worker_heartbeat_file: Annotated[
+        str,
+        SetElsewhere("its default: /tmp is all the read-only root leaves writable"),
+    ] = Field(
         "/tmp/taskqueue-worker-heartbeat",
         description="File the worker touches while alive; its health check reads it.",
     )
     worker_heartbeat_interval: float = Field(
-        5.0, gt=0, description="Seconds between heartbeat touches."
+        5.0,
+        gt=0,
+        description="Seconds between heartbeat touches; 3 missed make the worker unhealthy.",
     )
     worker_presence_interval: float = Field(
         15.0,
@@ -154,7 +212,8 @@ class Settings(BaseSettings):
         gt=0,
         le=60,
         description="Seconds since its last presence write that a worker still counts as"
-        " live: a stopped worker leaves GET /workers within this time.",
+        " live (at most 60; at least two intervals): a stopped worker leaves GET /workers"
+        " within this time.",
     )
     dead_letter_sweep_interval: float = Field(
         60.0,
@@ -162,10 +221,12 @@ class Settings(BaseSettings):
         description="Seconds between a worker's looks into the dead-letter queue for tasks"
         " whose last receive no run saw (recorded DEAD_LETTERED).",
     )
-    ecs_container_metadata_uri_v4: str | None = Field(
-        None,
-        description="The task metadata endpoint, set by ECS itself: the worker names itself"
-        " by its ECS task id from it; unset locally (host name and process id).",
+    ecs_container_metadata_uri_v4: Annotated[str | None, SetElsewhere("ECS, in every task")] = (
+        Field(
+            None,
+            description="The task metadata endpoint, set by ECS itself: the worker names itself"
+            " by its ECS task id from it; unset locally (host name and process id).",
+        )
     )
     aws_client_connect_timeout: float = Field(
         1.0, gt=0, description="Seconds to connect to SQS/DynamoDB before giving up."
@@ -173,15 +234,20 @@ class Settings(BaseSettings):
     aws_client_read_timeout: float = Field(
         2.0, gt=0, description="Seconds to wait for an SQS/DynamoDB answer (not long polls)."
     )
-    web_bind: str = Field("0.0.0.0:8000", description="Address gunicorn listens on.")
+    web_bind: Annotated[str, SetElsewhere("the web container's port")] = Field(
+        "0.0.0.0:8000", description="Address gunicorn listens on."
+    )
     web_workers: int = Field(2, ge=1, description="gunicorn worker processes.")
     web_threads: int = Field(4, ge=1, description="Threads per gunicorn worker.")
-    load_balancer_idle_timeout: int = Field(
-        60,
-        ge=1,
-        le=4000,
-        description="Seconds the load balancer keeps an idle connection (the ALB's"
-        " idle_timeout.timeout_seconds); gunicorn keeps its side open longer.",
+    load_balancer_idle_timeout: Annotated[int, UsedByStack("the load balancer's idle timeout")] = (
+        Field(
+            60,
+            ge=1,
+            le=4000,
+            description="Seconds the load balancer keeps an idle connection (the ALB's"
+            " idle_timeout.timeout_seconds); gunicorn keeps its side open 5 s longer, so the load"
+            " balancer always closes first.",
+        )
     )
     api_key_cache_seconds: float = Field(
         30.0,
@@ -190,29 +256,35 @@ class Settings(BaseSettings):
         description="Seconds a web process trusts its last lookup of an API key: a revoked"
         " key stops working within this time.",
     )
-    log_level: str = Field("INFO", description="Log level of both services.")
+    log_level: Annotated[
+        str,
+        AfterValidator(str.upper),
+        UsedByStack("what the services write to the stack's log groups"),
+    ] = Field("INFO", description="Log level of both services.")
     task_metrics: bool = Field(
         True,
-        description="Whether the worker logs one EMF record (CloudWatch metrics) per task run;"
-        " the bench turns it off to measure its cost.",
+        description="Whether the worker logs one EMF record (CloudWatch metrics) per task run"
+        " ([Task metrics](#task-metrics)); the bench turns it off to measure its cost.",
     )
-    metrics_namespace: str = Field(
+    metrics_namespace: Annotated[str, SetElsewhere("TaskQueue/<stackName>")] = Field(
         "TaskQueue",
         pattern=r"^[A-Za-z0-9._/#:-]{1,255}$",  # CloudWatch's characters (no AWS/: below)
         description="CloudWatch namespace of the task metrics (the CDK app sets"
         " TaskQueue/<stack name>).",
     )
-    task_secrets: str = Field(
+    task_secrets: Annotated[str, SetElsewhere("the names of `secrets`")] = Field(
         "",
         description="Comma-separated names of the variables ECS fills from Secrets Manager or"
-        " SSM (cdk.json's secrets); taskqueue.secrets.get reads only these.",
+        " SSM (the context's `secrets`); `taskqueue.secrets.get(NAME)` reads only these, as"
+        " `SecretStr`.",
     )
     diagnostic_tasks: bool = Field(
         False,
         description="Whether the web and the worker offer the diagnostic tasks (fail, crash,"
-        " retry_then_succeed, check_secret): test and local stacks only. Off, the web refuses"
-        " them as unknown tasks and the worker does not register them; a prod stack cannot turn"
-        " them on (`crash` takes worker slots down, `check_secret` answers guesses of a secret).",
+        " retry_then_succeed, check_secret): on in `local.env` and the tests' stacks. Off, the"
+        " web refuses them as unknown tasks (422, not in `/openapi.json`) and the worker does"
+        " not register them; a prod stack cannot turn them on (`crash` takes worker slots"
+        " down, `check_secret` answers guesses of a secret).",
     )
 
     @field_validator("metrics_namespace")
@@ -288,6 +360,26 @@ class Settings(BaseSettings):
         ``FIELD_NAME``; defaults and unset (None) values are left out."""
         values = self.model_dump(exclude_unset=True, exclude_none=True)
         return {name.upper(): _variable(value) for name, value in values.items()}
+
+
+def used_by_stack(name: str) -> UsedByStack | None:
+    """How the CDK app uses the runtime setting `name`, if it does (its `UsedByStack`)."""
+    return _marker(name, UsedByStack)
+
+
+def set_elsewhere(name: str) -> SetElsewhere | None:
+    """What sets the runtime setting `name` instead of a context key, if something does."""
+    return _marker(name, SetElsewhere)
+
+
+def applies_to(name: str) -> Applies:
+    """Where the runtime setting `name` applies, by its declaration."""
+    return "both" if used_by_stack(name) else "runtime"
+
+
+def _marker(name: str, kind: type[_Marker]) -> _Marker | None:
+    found = [item for item in Settings.model_fields[name].metadata if isinstance(item, kind)]
+    return found[0] if found else None
 
 
 class _GivenSettings(Settings):
