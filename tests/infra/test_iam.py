@@ -31,7 +31,7 @@ WORKER_ACTIONS = {
     "ecs:UpdateTaskProtection",
     "ecs:GetTaskProtection",
 }
-DLQ_READ_ACTIONS = {"sqs:GetQueueAttributes"}
+WORKER_DLQ_ACTIONS = {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"}
 TASK_PROTECTION_ACTIONS = {"ecs:UpdateTaskProtection", "ecs:GetTaskProtection"}
 
 
@@ -154,16 +154,6 @@ def test_web_role_may_only_count_the_dead_letter_queue(dev: Synth) -> None:
     assert all(s["Resource"] in resources for s in statements)
 
 
-def test_worker_role_may_count_and_look_into_the_dead_letter_queue_only(dev: Synth) -> None:
-    _, dlq_arn, _ = queue_and_table(dev)
-    on_dlq = [s for s in task_role_statements(dev, "worker") if s["Resource"] == dlq_arn]
-
-    # The dead-letter sweep receives (VisibilityTimeout 0): it never deletes, hides or sends.
-    assert [sorted(actions_of(s)) for s in on_dlq] == [
-        ["sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
-    ]
-
-
 def test_the_web_may_query_the_index_only_and_the_worker_not_at_all(dev: Synth) -> None:
     _, _, table_arn = queue_and_table(dev)
     querying = [
@@ -183,9 +173,10 @@ def test_worker_role_touches_only_its_queue_and_table(dev: Synth) -> None:
     statements = task_role_statements(dev, "worker")
     resources = [s["Resource"] for s in statements]
     assert all(r in (queue_arn, dlq_arn, table_arn, tasks_of_the_cluster(dev)) for r in resources)
-    # The DLQ: only its counts, for the queue_report task (taskqueue.tasks.queue_report).
+    # The DLQ: its counts, for the queue_report task (taskqueue.tasks.queue_report), and the
+    # dead-letter sweep's looks (taskqueue.dead_letter_sweep); never delete, hide or send.
     on_dlq = [s for s in statements if s["Resource"] == dlq_arn]
-    assert [set(actions_of(s)) for s in on_dlq] == [DLQ_READ_ACTIONS]
+    assert [set(actions_of(s)) for s in on_dlq] == [WORKER_DLQ_ACTIONS]
 
 
 @pytest.mark.parametrize("variant", ["dev", "prod", "prod_endpoints"])
