@@ -178,14 +178,9 @@ def test_dockerfile_helpers_read_a_target_with_the_stages_it_builds_on(tmp_path:
     assert [stage_name(stage) for stage in stages(path)] == [
         "deps", "a-build", "b-build", "runtime", "a", "b"
     ]  # fmt: skip
-    assert [i.keyword for i in final_stage(path, "a")] == [
-        "FROM",
-        "ENV",
-        "USER",
-        "FROM",
-        "COPY",
-        "CMD",
-    ]
+    # The target's image: the runtime stage it builds FROM, then its own.
+    keywords = [i.keyword for i in final_stage(path, "a")]
+    assert keywords == ["FROM", "ENV", "USER", "FROM", "COPY", "CMD"]
     assert dockerfile_cmd(path, "a") == ["run-a"]
     assert dockerfile_cmd(path, "b") == dockerfile_cmd(path) == ["run-b"]
     assert dockerfile_env(path, "a") == {"SHARED": "1"}
@@ -498,9 +493,8 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
 def built_from(service: dict[str, Any]) -> tuple[Path, str | None]:
     """The Dockerfile (compose's default: the context's `Dockerfile`) and target of a build."""
     build = service["build"]
-    return Path(build["context"]).resolve() / build.get("dockerfile", "Dockerfile"), build.get(
-        "target"
-    )
+    dockerfile = Path(build["context"]).resolve() / build.get("dockerfile", "Dockerfile")
+    return dockerfile, build.get("target")
 
 
 @pytest.mark.timeout(60)
