@@ -28,7 +28,7 @@ rootfs=$(mktemp -d /var/tmp/python-base.XXXXXX)
 trap 'rm -rf "$rootfs"' EXIT
 
 echo "base image $image: debootstrap $suite from $mirror"
-# python3-venv brings ensurepip and its pip wheel, all the Dockerfiles need; python3-pip (pip
+# python3-venv brings ensurepip and its pip wheel, all the Dockerfile needs; python3-pip (pip
 # for the system Python) is left out: PEP 668 forbids using it, and the images never do.
 debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
     "$suite" "$rootfs" "$mirror" >"$rootfs.log" 2>&1 || {

@@ -3,10 +3,11 @@
     python containers/build_images.py --cdk-out cdk.out --base localhost/python-base:3.11
 
 Every ``dockerImages`` entry of ``<cdk-out>/*.assets.json`` is built with buildah from its
-staged directory and Dockerfile (exactly the context cdk-assets hands to ``docker build``),
-with the local base image as ``PYTHON_IMAGE``, and tagged ``localhost/taskqueue-<service>``
+staged directory, Dockerfile and target (exactly what cdk-assets hands to ``docker build``),
+with the local base image as ``PYTHON_IMAGE``, and tagged ``localhost/taskqueue-<target>``
 ``:local`` (what docker-compose.yml names) and ``:<asset hash>-<base id>``. An image whose
-second tag exists is not built again: the asset hash covers the context and the Dockerfile.
+second tag exists is not built again: the asset hash covers the context, the Dockerfile and
+the target.
 
 Needs buildah and podman with CONTAINERS_CONF/CONTAINERS_STORAGE_CONF set (images.mk).
 """
@@ -43,8 +44,10 @@ class ImageAsset:
 
     @property
     def service(self) -> str:
-        """`services/<service>/Dockerfile` names the service."""
-        return Path(self.dockerfile).parent.name
+        """The Dockerfile's target names the service (`web`, `worker`)."""
+        if not self.target:
+            raise SystemExit(f"image asset {self.asset_hash} names no Dockerfile target")
+        return self.target
 
 
 def image_assets(cdk_out: Path) -> list[ImageAsset]:
@@ -124,7 +127,10 @@ def build(asset: ImageAsset, base: str, base_id: str) -> str:
         subprocess.run(["podman", "tag", pinned, local], check=True)
         print(f"{local}: cached ({pinned})", flush=True)
     else:
-        print(f"{local}: building {asset.dockerfile} from {asset.context}", flush=True)
+        print(
+            f"{local}: building {asset.dockerfile} --target={asset.target} from {asset.context}",
+            flush=True,
+        )
         started = time.monotonic()
         subprocess.run(build_command(asset, base, [local, pinned]), check=True)
         print(f"{local}: built in {time.monotonic() - started:.0f}s", flush=True)

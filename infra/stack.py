@@ -33,8 +33,9 @@ from infra.web_service import WebService
 from infra.worker_autoscaling import WorkerAutoscaling
 from infra.worker_service import WorkerService
 
-WEB_DOCKERFILE = "services/web/Dockerfile"
-WORKER_DOCKERFILE = "services/worker/Dockerfile"
+# Both images are built from the repository root's one Dockerfile, each from its own target.
+WEB_IMAGE_TARGET = "web"
+WORKER_IMAGE_TARGET = "worker"
 
 # The status page counts the task queue's messages and the dead-letter queue's.
 WEB_QUEUE_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueAttributes")
@@ -170,7 +171,7 @@ class TaskQueueStack(Stack):
             cluster=self.cluster.cluster,
             vpc=self.network.vpc,
             image=ecs.ContainerImage.from_asset(
-                str(repo_root), file=WEB_DOCKERFILE, platform=build_platform
+                str(repo_root), target=WEB_IMAGE_TARGET, platform=build_platform
             ),
             environment=environment["web"],
             secrets=container_secrets(secrets["web"]),
@@ -208,7 +209,7 @@ class TaskQueueStack(Stack):
             cluster=self.cluster.cluster,
             vpc=self.network.vpc,
             image=ecs.ContainerImage.from_asset(
-                str(repo_root), file=WORKER_DOCKERFILE, platform=build_platform
+                str(repo_root), target=WORKER_IMAGE_TARGET, platform=build_platform
             ),
             environment=environment["worker"],
             secrets=container_secrets(secrets["worker"]),

@@ -16,7 +16,7 @@ The CLI (cdk-assets) runs these commands for an image asset; each is mapped, non
 
 Two local necessities are added to every build, both printed: the host's CA bundle mounted
 into RUN steps (a TLS-intercepting proxy) and ``--build-arg PYTHON_IMAGE=<local base>``
-when the CLI passes no ``PYTHON_IMAGE`` (the Dockerfiles' default, python:3.11-slim, would
+when the CLI passes no ``PYTHON_IMAGE`` (the Dockerfile's default, python:3.11-slim, would
 be pulled from Docker Hub; the local base is made by containers/base-image.sh).
 
 Environment: ``REHEARSAL_STATE`` (directory of ``docker.jsonl``), ``REHEARSAL_PYTHON_IMAGE``

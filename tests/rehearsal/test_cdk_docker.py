@@ -15,8 +15,8 @@ CLI_BUILD = [
     "--build-arg", "PYTHON_IMAGE=example/python:3.11",
     "--build-arg", "EXTRA=1",
     "--tag", "cdkasset-abc",
-    "--target", "runtime",
-    "--file", "services/web/Dockerfile",
+    "--target", "web",
+    "--file", "Dockerfile",
     "--platform", "linux/arm64",
     ".",
 ]  # fmt: skip
@@ -36,8 +36,8 @@ def test_build_passes_every_cli_argument_to_buildah() -> None:
     assert "--build-arg=PYTHON_IMAGE=localhost/python-base:3.11" not in command
     assert "--build-arg=EXTRA=1" in command
     assert "--tag=localhost/rehearse-cdkasset-abc" in command
-    assert "--target=runtime" in command
-    assert "--file=services/web/Dockerfile" in command
+    assert "--target=web" in command
+    assert "--file=Dockerfile" in command
     assert "--platform=linux/arm64" in command
     assert command[-1] == "."
 

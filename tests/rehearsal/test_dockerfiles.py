@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.images.dockerfile import final_stage
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 def runtime_stage(service: str) -> list[str]:
-    """The instructions of the Dockerfile's last stage, continuation lines joined."""
-    text = (REPO / "services" / service / "Dockerfile").read_text().replace("\\\n", " ")
-    lines = [line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"]
-    last_from = max(i for i, line in enumerate(lines) if line.upper().startswith("FROM "))
-    return lines[last_from:]
+    """The instructions the service's image is made of (its target and the stages it builds
+    on), continuation lines joined."""
+    return [f"{i.keyword} {i.args}" for i in final_stage(REPO / "Dockerfile", service)]
 
 
 @pytest.mark.parametrize("service", ["web", "worker"])

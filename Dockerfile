@@ -1,12 +1,13 @@
-# Web service image (Flask app served by gunicorn).
+# The two service images, one target each: `web` (the Flask app served by gunicorn) and
+# `worker` (the Celery worker consuming Amazon SQS). The stages both need are written once.
 # Build context: the repository root, e.g.
-#   docker build -f services/web/Dockerfile -t taskqueue-web .
+#   docker build --target web -t taskqueue-web .
+#   docker build --target worker -t taskqueue-worker .
 # PYTHON_IMAGE may be any Debian-like image with `python3` (3.11) and the venv module.
 ARG PYTHON_IMAGE=python:3.11-slim
 
 # ---------------------------------------------------------------------------
-# build: resolve dependencies from uv.lock into /opt/venv, then install the
-# shared package and this service (non-editable) on top.
+# build: uv and the workspace's metadata, the start of both services' builds.
 # ---------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS build
 
@@ -31,41 +32,55 @@ RUN python3 -m venv /opt/uv \
 
 WORKDIR /src
 
-# Third-party dependencies only: this layer is rebuilt only when the lock or
-# a pyproject.toml changes. Every workspace member's pyproject.toml is needed
-# for uv to read the workspace; no member is installed here.
+# Every workspace member's pyproject.toml is needed for uv to read the workspace; no member
+# is installed from them.
 COPY pyproject.toml uv.lock ./
 COPY shared/pyproject.toml shared/pyproject.toml
 COPY services/web/pyproject.toml services/web/pyproject.toml
 COPY services/worker/pyproject.toml services/worker/pyproject.toml
+
+# ---------------------------------------------------------------------------
+# web-build, worker-build: the service's third-party dependencies from uv.lock into
+# /opt/venv (a layer rebuilt only when the lock or a pyproject.toml changes), then the
+# shared package and the service's own sources only (the other service's code never enters
+# its venv), installed as regular (non-editable) wheels.
+# ---------------------------------------------------------------------------
+FROM build AS web-build
+
 RUN --mount=type=cache,target=/root/.cache/uv \
     /opt/uv/bin/uv sync --no-dev --no-default-groups --no-install-workspace \
         --package taskqueue-web
-
-# The sources of the shared package and of this service only (the worker's
-# code never enters this image), installed as regular (non-editable) wheels.
 COPY shared/src shared/src
 COPY services/web/src services/web/src
 RUN --mount=type=cache,target=/root/.cache/uv \
     /opt/uv/bin/uv sync --no-dev --no-default-groups --no-editable \
         --package taskqueue-web
 
+FROM build AS worker-build
+
+RUN --mount=type=cache,target=/root/.cache/uv \
+    /opt/uv/bin/uv sync --no-dev --no-default-groups --no-install-workspace \
+        --package taskqueue-worker
+COPY shared/src shared/src
+COPY services/worker/src services/worker/src
+RUN --mount=type=cache,target=/root/.cache/uv \
+    /opt/uv/bin/uv sync --no-dev --no-default-groups --no-editable \
+        --package taskqueue-worker
+
 # ---------------------------------------------------------------------------
-# runtime: the venv only, run as a fixed non-root uid.
+# runtime: what both images are, a fixed non-root uid and a writable /tmp; each target
+# adds its service's venv and how to run and probe it.
 # ---------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 
 ENV PATH=/opt/venv/bin:$PATH \
     VIRTUAL_ENV=/opt/venv \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1 \
-    WEB_BIND=0.0.0.0:8000
+    PYTHONDONTWRITEBYTECODE=1
 
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /home/app \
         --shell /usr/sbin/nologin app
-
-COPY --from=build --chown=10001:10001 /opt/venv /opt/venv
 
 # The task definition mounts a task volume on /tmp (read-only root filesystem). Fargate makes
 # such a volume a root-owned 0755 directory unless the image declares a VOLUME there, whose
@@ -76,6 +91,14 @@ VOLUME /tmp
 WORKDIR /home/app
 USER 10001:10001
 
+# ---------------------------------------------------------------------------
+# web: the web service's venv, served on port 8000.
+# ---------------------------------------------------------------------------
+FROM runtime AS web
+
+COPY --from=web-build --chown=10001:10001 /opt/venv /opt/venv
+
+ENV WEB_BIND=0.0.0.0:8000
 EXPOSE 8000
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
@@ -83,3 +106,19 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 
 # The one start command (services/web/src/web_service/start.py holds its flags).
 CMD ["taskqueue-web"]
+
+# ---------------------------------------------------------------------------
+# worker: the worker service's venv (also the compose file's one-shot bootstrap).
+# ---------------------------------------------------------------------------
+FROM runtime AS worker
+
+COPY --from=worker-build --chown=10001:10001 /opt/venv /opt/venv
+
+# Celery's warm shutdown: finish the running tasks, then exit.
+STOPSIGNAL SIGTERM
+
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["worker-healthcheck"]
+
+# The one start command (services/worker/src/worker_service/start.py holds its flags).
+CMD ["taskqueue-worker"]
