@@ -215,8 +215,10 @@ class Settings(BaseSettings):
         " live (at most 60; at least two intervals): a stopped worker leaves GET /workers"
         " within this time.",
     )
+    # Every five minutes: an idle worker's looks add 12 requests an hour to its 180 polls
+    # (bench/results.md), and the watch already records the common losses within a lease.
     dead_letter_sweep_interval: float = Field(
-        60.0,
+        300.0,
         gt=0,
         description="Seconds between a worker's looks into the dead-letter queue for tasks"
         " whose last receive no run saw (recorded DEAD_LETTERED).",
