@@ -15,9 +15,9 @@ from typing import Any
 
 import boto3
 import requests
-from taskqueue import api_keys
-from taskqueue.queue_depth import read_depth
 from taskqueue.settings import Settings
+from taskqueue.stores import api_keys
+from taskqueue.stores.queue_depth import read_depth
 from taskqueue_cli.api import TaskApi
 
 from harness.processes import Process, free_port, start, wait_until

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 import requests
-from taskqueue import api_keys
 from taskqueue.settings import Settings
+from taskqueue.stores import api_keys
 
 from harness.processes import start, wait_until
 from harness.stack import CLIENT, LocalStack

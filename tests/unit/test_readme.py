@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from taskqueue.catalogue.registry import TASKS, offered
 from taskqueue.settings import Settings
-from taskqueue.tasks import TASKS, offered
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_REFERENCE = ROOT / "shared" / "README.md"

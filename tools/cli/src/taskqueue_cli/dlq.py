@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from taskqueue.queue_depth import read_depth
+from taskqueue.stores.queue_depth import read_depth
 
 from taskqueue_cli.celery_message import CeleryTask, decode
 from taskqueue_cli.errors import CliError
@@ -192,8 +192,8 @@ def requeue(dynamodb: Any, table: str, task_ids: list[str]) -> int:
     """Record each moved task that is DEAD_LETTERED as PENDING again (one conditional
     UpdateItem each; a task a worker took meanwhile is left as it is): how many were."""
     # Here, not at the top: Celery costs 0.4 s to import, and the other commands never need it.
-    from taskqueue.dead_letters import requeue as requeue_task
-    from taskqueue.results import table_backend
+    from taskqueue.runtime.dead_letters import requeue as requeue_task
+    from taskqueue.stores.results import table_backend
 
     backend = table_backend(dynamodb, table)
     try:

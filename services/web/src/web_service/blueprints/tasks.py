@@ -11,11 +11,11 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from pydantic import ValidationError
 from spectree import Response as SpecResponse
-from taskqueue.cancellation import CancelContended, cancel_queued, request_cancel
-from taskqueue.delays import due_time
-from taskqueue.factory import settings_of
-from taskqueue.results import TASK_ID, TaskStatus, read_status
-from taskqueue.task_list import InvalidCursor, TaskPage, list_tasks
+from taskqueue.app_settings import settings_of
+from taskqueue.catalogue.delays import due_time
+from taskqueue.stores.cancellation import CancelContended, cancel_queued, request_cancel
+from taskqueue.stores.results import TASK_ID, TaskStatus, read_status
+from taskqueue.stores.task_list import InvalidCursor, TaskPage, list_tasks
 
 from web_service.api_spec import BEARER, spec
 from web_service.catalogue import catalogue_of
