@@ -107,8 +107,8 @@ class LocalStack:
             aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
         )
 
-    def _start(self, name: str, argv: list[str], **env: str) -> Process:
-        process = start(name, argv, {**self.env, **env}, self.work_dir)
+    def _start(self, name: str, argv: list[str], cwd: Path | None = None, **env: str) -> Process:
+        process = start(name, argv, {**self.env, **env}, self.work_dir, cwd)
         self.processes.append(process)
         return process
 
@@ -139,9 +139,11 @@ class LocalStack:
         wait_until(heartbeat.exists, 60, "the worker's heartbeat", process)
         return process
 
-    def start_web(self, **env: str) -> Process:
-        """gunicorn serving the web app, ready when /healthz answers."""
-        process = self._start("web", WEB_ARGV, **env)
+    def start_web(self, cwd: Path | None = None, **env: str) -> Process:
+        """gunicorn serving the web app, ready when /healthz answers (`cwd`: its directory; by
+        default this process's, the repository's root under pytest, which puts the diagnostic
+        tasks on its path)."""
+        process = self._start("web", WEB_ARGV, cwd, **env)
         wait_until(
             lambda: requests.get(f"{self.web_url}/healthz", timeout=1).ok,
             60,
