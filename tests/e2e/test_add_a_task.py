@@ -30,9 +30,7 @@ def readme_snippet() -> str:
 def package_copy(into: Path) -> Path:
     """A copy of shared/src (the `taskqueue` package) in `into`; its path."""
     source = into / "src"
-    shutil.copytree(
-        ROOT / "shared" / "src", source, ignore=shutil.ignore_patterns("__pycache__")
-    )
+    shutil.copytree(ROOT / "shared" / "src", source, ignore=shutil.ignore_patterns("__pycache__"))
     return source
 
 
