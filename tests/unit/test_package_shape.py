@@ -106,3 +106,11 @@ def test_the_taskqueue_wheel_holds_no_diagnostic_task(tmp_path: Path) -> None:
     assert {"long_task", "noop", "queue_report"} <= tasks
     assert tasks & DIAGNOSTIC == set()
     assert [name for name in modules if "diagnostic" in name] == []
+
+
+def test_the_placeholders_task_class_named_as_text_is_the_runtimes() -> None:
+    """The catalogue names it without importing it: a renamed class fails here, not in a worker."""
+    from taskqueue.catalogue.placeholder import celery
+    from taskqueue.runtime.task_class import FlaskContextTask
+
+    assert issubclass(celery.Task, FlaskContextTask)

@@ -9,6 +9,6 @@ context and once per id, and the catalogue never imports the runtime.
 
 from celery import Celery
 
-TASK_CLASS = "taskqueue.runtime.task_class:RuntimeTask"
+TASK_CLASS = "taskqueue.runtime.task_class:FlaskContextTask"
 
 celery = Celery("taskqueue", task_cls=TASK_CLASS)

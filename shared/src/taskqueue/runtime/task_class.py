@@ -17,7 +17,7 @@ from flask import Flask
 from taskqueue.runtime.run_once import run_once
 
 
-class RuntimeTask(Task):  # type: ignore[misc]
+class FlaskContextTask(Task):  # type: ignore[misc]
     """Runs every task inside the Flask app context of the app that configured Celery, under
     the claim on its id. The worker's tracer has set the request (its id) by then."""
 

@@ -177,8 +177,8 @@ def task_status(task_id: str) -> Response:
 )
 def cancel_task(task_id: str) -> Response:
     """Cancel a task: 200 with state REVOKED if no worker runs it (SCHEDULED or queued); 202
-    with its state now if one does (it stops at the worker's next heartbeat, then REVOKED);
-    409 once it finished.
+    with its state now if one does (it stops at the worker's next visibility extension, then
+    REVOKED); 409 once it finished.
 
     A worker that receives the cancelled task drops it without running it. A task waiting
     for its next delivery after a failed run can be cancelled too.
