@@ -5,12 +5,11 @@ a worker asked for the diagnostic tasks where they are not refuses to start, say
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from harness.processes import start, wait_until
 from harness.stack import WEB_ARGV, WORKER_ARGV, LocalStack
 
 pytestmark = [pytest.mark.e2e]
@@ -45,21 +44,11 @@ def test_without_the_diagnostic_tasks_on_the_path_diagnostic_tasks_on_refuses_to
     stack: LocalStack, tmp_path: Path, argv: list[str]
 ) -> None:
     env = outside_the_repository({**stack.env, "DIAGNOSTIC_TASKS": "true"})
-    with subprocess.Popen(
-        argv,
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    ) as process:
-        try:
-            output, _ = process.communicate(timeout=90)
-        finally:
-            if process.poll() is None:  # it started after all: stop it and fail
-                os.killpg(process.pid, 9)
-                process.wait()
+    process = start("refused", argv, env, tmp_path, cwd=tmp_path)
+    try:
+        wait_until(lambda: process.popen.poll() is not None, 90, "the start to be refused")
+    finally:
+        process.stop()  # one that started after all: stopped, and the test fails
 
-    assert process.returncode != 0
-    assert REFUSAL in output
+    assert process.popen.returncode != 0
+    assert REFUSAL in process.log()
