@@ -136,4 +136,3 @@ def for_service(secrets: Mapping[str, SecretSource], service: Service) -> dict[s
 def stores(sources: Iterable[SecretSource]) -> frozenset[SecretStore]:
     """The services a task must reach to read `sources` when it starts."""
     return frozenset(source.store for source in sources)
-
