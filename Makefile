@@ -108,10 +108,11 @@ test-e2e: .python-deps
 test-faults: .python-deps
 	$(RUN) pytest -m faults
 
-.PHONY: lint  ## Lint and type-check
+.PHONY: lint  ## Lint, check the import layers (import-linter) and type-check
 lint: .python-deps
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) lint-imports
 	$(RUN) mypy shared/src services/web/src services/worker/src tools/cli/src tools/settings_reference.py devstack harness tests/images/dockerfile.py infra app.py rehearsal
 
 .PHONY: docs  ## Write the settings reference (shared/README.md#settings) from the settings' declarations

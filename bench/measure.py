@@ -8,13 +8,13 @@ from typing import Any
 
 from bench.drain import worker_drain
 from bench.enqueue import web_enqueue
-from bench.heartbeat import count_running_task
 from bench.idle import count_requests
 from bench.pickup import measure_pickup, percentile
 from bench.plan import Plan
 from bench.raw import raw_drain, raw_send
 from bench.report import KEYS
 from bench.resources import children_rss_mb, tree_pss_mb, tree_rss_mb
+from bench.running_task_cost import count_running_task
 from bench.stackops import cpu_during, empty_queue, per, require_all, sample_body, say
 from bench.workers import WorkerConfig, start_worker
 from harness.stack import LocalStack

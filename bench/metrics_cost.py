@@ -29,8 +29,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from taskqueue.logs import json_formatter
-from taskqueue.task_metrics import SENT_AT_HEADER
+from taskqueue.runtime.logs import json_formatter
+from taskqueue.runtime.task_metrics import SENT_AT_HEADER
 from worker_service.run_metrics import RunMetrics
 
 from bench import report
@@ -91,7 +91,7 @@ def in_worker_us(stack: LocalStack, plan: Plan, work_dir: Path) -> float:
 def in_process_us() -> float:
     """Microseconds of CPU the metrics receivers spend on one run (prerun + postrun)."""
     hooks = RunMetrics("TaskQueue/bench")
-    logger = logging.getLogger("taskqueue.task_metrics")
+    logger = logging.getLogger("taskqueue.runtime.task_metrics")
     with open(os.devnull, "w") as sink:
         handler = logging.StreamHandler(sink)
         handler.setFormatter(json_formatter())

@@ -18,7 +18,7 @@ class Plan:
     concurrency: int
     drain_tasks: dict[str, int]
     running_task_window_s: float
-    """Window inside one long_task's run (bench.heartbeat), at most what TASK_MAX_DURATION
+    """Window inside one long_task's run (bench.running_task_cost), at most what TASK_MAX_DURATION
     lets a long_task cover."""
     metrics_tasks: int = 300
     """Tasks per drain of bench.metrics_cost (TASK_METRICS off, on)."""

@@ -22,7 +22,8 @@ METRICS: list[tuple[str, str, str, tuple[str, float] | None, int]] = [
     ("rss_worker_mb", "worker RSS (main + pool)", "MB", ("<=", 150), 1),
     ("rss_web_mb", "web RSS per gunicorn worker", "MB", ("<=", 80), 1),
     ("requests_per_short_task", "endpoint requests per short (noop) task", "", None, 2),
-    # What keeping one task running costs (bench.heartbeat): polls and progress writes apart.
+    # What keeping one task running costs (bench.running_task_cost): polls and progress writes
+    # apart.
     ("running_task_sqs_requests_per_hour", "SQS requests per running task", "per hour", None, 0),
     (
         "running_task_dynamodb_requests_per_hour",

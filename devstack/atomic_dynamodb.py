@@ -2,7 +2,7 @@
 
 DynamoDB applies each write to an item atomically, its condition included, so of two
 conditional writes at once only one can pass a condition the other breaks; the run-once
-claim (taskqueue.idempotency) rests on that. moto 5.2.5 serves each request on a thread of
+claim (taskqueue.runtime.run_once) rests on that. moto 5.2.5 serves each request on a thread of
 its own and evaluates an UpdateItem's condition and applies its update as separate steps,
 so two claims at once may both pass. Every DynamoDB request the server handles runs under
 one lock here (a read then never sees half an update either); other services are untouched.

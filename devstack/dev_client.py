@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from taskqueue import api_keys
+from taskqueue.stores import api_keys
 
 CLIENT = "dev"
 KEY_FILE = Path(".local/api-key")

@@ -21,7 +21,7 @@ import boto3
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 from taskqueue.bootstrap import bootstrap
-from taskqueue.logs import configure_logging
+from taskqueue.runtime.logs import configure_logging
 from taskqueue.settings import get_settings
 
 from devstack import dev_client

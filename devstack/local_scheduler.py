@@ -1,7 +1,7 @@
 """`python -m devstack.local_scheduler`: `make run`'s stand-in for EventBridge Scheduler.
 
-It fires every declared schedule (taskqueue.schedules) at its times, sending the message the
-CDK app gives Scheduler (the same template, so the same task ids) to the local task queue with
+It fires every declared schedule (taskqueue.catalogue.schedules) at its times, sending the message
+the CDK app gives Scheduler (the same template, so the same task ids) to the local task queue with
 SendMessage. It keeps no state: a fire missed while it was stopped is not sent later, as
 Scheduler with its flexible window off would not either. On AWS nothing of this runs.
 
@@ -21,8 +21,9 @@ from types import FrameType
 from typing import Any
 
 import boto3
-from taskqueue.logs import configure_logging
-from taskqueue.schedules import Schedule, declared, fire_message, task_id
+from taskqueue.catalogue.schedules import Schedule, fire_message, task_id
+from taskqueue.factory import declared_schedules
+from taskqueue.runtime.logs import configure_logging
 from taskqueue.settings import Settings, get_settings
 
 logger = logging.getLogger("devstack.local_scheduler")
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = get_settings()
     configure_logging(settings.log_level)
-    schedules = declared()
+    schedules = declared_schedules()
     for module in args.also:
         importlib.import_module(module)
     stop = threading.Event()

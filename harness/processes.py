@@ -125,14 +125,17 @@ def _register() -> None:
                 signal.signal(signum, _interrupt_on_signal)
 
 
-def start(name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> Process:
-    """Start `argv` in a new session with its output in `log_dir/<name>.log`."""
+def start(
+    name: str, argv: list[str], env: dict[str, str], log_dir: Path, cwd: Path | None = None
+) -> Process:
+    """Start `argv` in a new session with its output in `log_dir/<name>.log` (in `cwd`, by
+    default this process's)."""
     if not _registered.is_set():
         _register()
     log_path = log_dir / f"{name}.log"
     with log_path.open("ab") as log:
         popen = subprocess.Popen(
-            argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd
         )
     process = Process(name=name, popen=popen, log_path=log_path)
     _started.append(process)

@@ -15,9 +15,9 @@ from typing import Any
 
 import boto3
 import requests
-from taskqueue import api_keys
-from taskqueue.queue_depth import read_depth
 from taskqueue.settings import Settings
+from taskqueue.stores import api_keys
+from taskqueue.stores.queue_depth import read_depth
 from taskqueue_cli.api import TaskApi
 
 from harness.processes import Process, free_port, start, wait_until
@@ -107,15 +107,17 @@ class LocalStack:
             aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
         )
 
-    def _start(self, name: str, argv: list[str], **env: str) -> Process:
-        process = start(name, argv, {**self.env, **env}, self.work_dir)
+    def _start(
+        self, name: str, argv: list[str], env: dict[str, str], cwd: Path | None = None
+    ) -> Process:
+        process = start(name, argv, {**self.env, **env}, self.work_dir, cwd)
         self.processes.append(process)
         return process
 
     def start_aws(self) -> Process:
         """moto's server with the queue, the DLQ and the table bootstrapped, and the
         stack's client key registered (again, after a restart: moto keeps nothing)."""
-        process = self._start("aws", [sys.executable, "-m", "devstack.local_aws"])
+        process = self._start("aws", [sys.executable, "-m", "devstack.local_aws"], {})
         sqs = self.client("sqs")
         wait_until(lambda: bool(self._ask_queue_url(sqs)), 30, "the local AWS endpoint", process)
         api_keys.register(
@@ -135,13 +137,15 @@ class LocalStack:
         `args`: more arguments of `celery worker`)."""
         heartbeat = Path(env.get("WORKER_HEARTBEAT_FILE", self.env["WORKER_HEARTBEAT_FILE"]))
         heartbeat.unlink(missing_ok=True)
-        process = self._start(name, [*WORKER_ARGV, *args], **env)
+        process = self._start(name, [*WORKER_ARGV, *args], env)
         wait_until(heartbeat.exists, 60, "the worker's heartbeat", process)
         return process
 
-    def start_web(self, **env: str) -> Process:
-        """gunicorn serving the web app, ready when /healthz answers."""
-        process = self._start("web", WEB_ARGV, **env)
+    def start_web(self, cwd: Path | None = None, **env: str) -> Process:
+        """gunicorn serving the web app, ready when /healthz answers (`cwd`: its directory; by
+        default this process's, the repository's root under pytest, which puts the diagnostic
+        tasks on its path)."""
+        process = self._start("web", WEB_ARGV, env, cwd)
         wait_until(
             lambda: requests.get(f"{self.web_url}/healthz", timeout=1).ok,
             60,

@@ -40,7 +40,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
-from taskqueue.schedules import Schedule, declared
+from taskqueue.catalogue.schedules import Schedule
+from taskqueue.factory import declared_schedules as declared
 from taskqueue.settings import Settings, set_elsewhere, used_by_stack
 
 from infra.task_secrets import TaskSecrets

@@ -1,5 +1,5 @@
 """CloudWatch metrics shared by the worker autoscaling and the monitoring constructs, the
-per-task metrics the worker logs (taskqueue.task_metrics), and the one dead-letter alarm."""
+per-task metrics the worker logs (taskqueue.runtime.task_metrics), and the one dead-letter alarm."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from taskqueue import task_metrics
-from taskqueue.task_metrics import Outcome
+from taskqueue.runtime import task_metrics
+from taskqueue.runtime.task_metrics import Outcome
 
 CONTAINER_INSIGHTS_NAMESPACE = "ECS/ContainerInsights"
 RUNNING_TASK_COUNT = "RunningTaskCount"
@@ -131,7 +131,7 @@ def task_metric(
     period: Duration = ONE_MINUTE,
     label: str | None = None,
 ) -> cloudwatch.Metric:
-    """One of the worker's per-task metrics (taskqueue.task_metrics), for one task name."""
+    """One of the worker's per-task metrics (taskqueue.runtime.task_metrics), for one task name."""
     return cloudwatch.Metric(
         namespace=namespace,
         metric_name=metric_name,

@@ -14,7 +14,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from taskqueue.task_metrics import QUEUE_WAIT, RUN_TIME, Outcome
+from taskqueue.runtime.task_metrics import QUEUE_WAIT, RUN_TIME, Outcome
 
 from infra.metrics import (
     backlog_without_workers,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
-from taskqueue import results_index
+from taskqueue.stores import results_index
 
 PARTITION_KEY = "id"
 """Celery's DynamoDB backend keys items by `id` (String)."""
@@ -19,7 +19,7 @@ class ResultsTable(Construct):
     The expiry itself is Celery's `result_expires` (the containers' `RESULT_EXPIRES`):
     the backend writes ``ttl = now + result_expires`` and DynamoDB deletes expired items.
 
-    Its one index, `by_client` (taskqueue.results_index: client, queued_at, projecting what
+    Its one index, `by_client` (taskqueue.stores.results_index: client, queued_at, projecting what
     the task and worker lists show), serves GET /tasks and GET /workers without a Scan;
     `index_arn` is what the web's Query is granted on.
     """

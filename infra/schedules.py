@@ -1,4 +1,5 @@
-"""The periodic tasks: one EventBridge Scheduler schedule per declaration (taskqueue.schedules).
+"""The periodic tasks: one EventBridge Scheduler schedule per declaration
+(taskqueue.catalogue.schedules).
 
 Scheduler itself fires them: no container runs for it and nothing is a singleton. Each
 schedule's SQS target sends the declaration's Celery message to the task queue, with the fire's
@@ -23,7 +24,7 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from taskqueue.schedules import Schedule
+from taskqueue.catalogue.schedules import Schedule
 
 from infra.metrics import dead_letter_alarm
 from infra.task_queue import private_queue

@@ -13,7 +13,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as sns_subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from taskqueue.tasks import offered
+from taskqueue.factory import load_catalogue
 
 from infra import kept
 from infra.alarm_topic import AlarmTopic
@@ -52,10 +52,10 @@ WORKER_QUEUE_ACTIONS = (
     "sqs:SendMessage",
 )
 # The queue_report task reads the DLQ's counts (taskqueue.tasks.queue_report); the dead-letter
-# sweep looks at its messages, leaving them there (taskqueue.dead_letter_sweep).
+# sweep looks at its messages, leaving them there (taskqueue.runtime.dead_letter_sweep).
 WORKER_DLQ_ACTIONS = ("sqs:GetQueueAttributes", "sqs:ReceiveMessage")
 # Every state the worker records, and the idempotency claim, is one conditional UpdateItem;
-# its one read is whether a delayed task it re-delays was cancelled (taskqueue.delays).
+# its one read is whether a delayed task it re-delays was cancelled (taskqueue.catalogue.delays).
 WORKER_TABLE_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:GetItem")
 # A busy worker task protects itself from scale-in and deployments through the ECS agent's
 # endpoint, which calls these with the task role. Both take the resource type `task`
@@ -289,7 +289,7 @@ class TaskQueueStack(Stack):
             alb_5xx_threshold=config.alb_5xx_alarm_threshold,
             backlog_without_workers_minutes=config.backlog_without_workers_alarm_minutes,
             metrics_namespace=config.metrics_namespace,
-            task_names=sorted(offered(config.runtime_settings())),
+            task_names=sorted(load_catalogue(config.runtime_settings())),
             task_failure_rate_threshold=config.task_failure_rate_alarm,
             alarm_topic=self.alarm_topic,
         )

@@ -25,7 +25,7 @@ class TaskQueue(Construct):
 
     The visibility timeout is the config's short base visibility (`queueVisibilityTimeout`),
     the same value the containers get as `QUEUE_VISIBILITY_TIMEOUT`; the worker's heartbeat
-    extends it while a task runs (taskqueue.visibility).
+    extends it while a task runs (taskqueue.runtime.visibility_extension).
     """
 
     queue: sqs.Queue

@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Any
 
 import requests
-from taskqueue import api_keys
+from taskqueue.stores import api_keys
 
 from rehearsal import not_rehearsed
 from rehearsal.deploy import REPO, Deployment, deploy

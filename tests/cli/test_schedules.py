@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from taskqueue import api_keys
-from taskqueue.schedules import declared, task_id
+from taskqueue.catalogue.schedules import task_id
+from taskqueue.factory import declared_schedules as declared
+from taskqueue.stores import api_keys
 from taskqueue_cli.api import TaskApi
 
 from harness.processes import wait_until
@@ -76,7 +77,7 @@ def test_run_of_an_unknown_schedule_names_the_declared_ones(cli: Cli) -> None:
 
 def test_the_cli_keys_and_reads_the_results_table_as_the_backend_does() -> None:
     from celery import Celery
-    from taskqueue.results import STATE_ATTRIBUTE, ProvisionedTableBackend
+    from taskqueue.stores.results import STATE_ATTRIBUTE, ProvisionedTableBackend
     from taskqueue_cli.commands import schedules
 
     backend = ProvisionedTableBackend(app=Celery(), url="dynamodb://@us-east-1/results")

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from taskqueue.schedules import next_fire
+from taskqueue.catalogue.schedules import next_fire
 from taskqueue_cli.errors import CliError
 from taskqueue_cli.target import Target
 from taskqueue_cli.verify.alarm import action_verdict, alarm_notifies, choose_alarm, our_action

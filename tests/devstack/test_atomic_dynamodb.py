@@ -4,7 +4,7 @@ sent at the same moment, never both succeed (devstack.atomic_dynamodb).
 Both servers the project starts are tried: `make run`'s and the tests' (devstack.local_aws)
 and the rehearsal's (rehearsal.endpoint). Each trial is a new task id claimed by two
 threads released together, each with its own warm connection, sending the claim's own
-conditional UpdateItem (taskqueue.idempotency.claim).
+conditional UpdateItem (taskqueue.runtime.run_once.claim).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 from celery import Celery
 from celery.exceptions import Reject
 from taskqueue.bootstrap import create_results_table
-from taskqueue.idempotency import claim
+from taskqueue.runtime.run_once import claim
 
 from harness.processes import start, wait_until
 from harness.stack import LocalStack

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from taskqueue.schedules import Schedule, fire_message, message_template, task_id
-from taskqueue.tasks import TASKS
+from taskqueue.catalogue.registry import TASKS
+from taskqueue.catalogue.schedules import Schedule, fire_message, message_template, task_id
 from taskqueue.tasks.noop import NoopParams
 
 from devstack.procfile import read_procfile

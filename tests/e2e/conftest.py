@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from celery import Celery
-from taskqueue.celery_config import celery_config
+from taskqueue.runtime.celery_config import celery_config
 from taskqueue_cli.api import TaskApi
 
 from harness.stack import LocalStack, running

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from celery import Task
 from flask import current_app
-from taskqueue.celery_app import celery
+from taskqueue.catalogue.placeholder import celery
 
 
 @celery.task(name="flask_context_probe", bind=True)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from taskqueue import api_keys
+from taskqueue.stores import api_keys
 from taskqueue_cli.api import TaskApi
 
 from harness.stack import LocalStack, running

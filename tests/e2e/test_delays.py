@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from taskqueue.queue_depth import QueueDepth, read_depth
+from taskqueue.stores.queue_depth import QueueDepth, read_depth
 
 from harness.processes import wait_until
 from harness.stack import LocalStack, running

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from taskqueue.queue_depth import read_depth
-from taskqueue.schedules import Schedule, fire_message
-from taskqueue.tasks import TASKS, TaskParams
+from taskqueue import TaskParams
+from taskqueue.catalogue.registry import TASKS
+from taskqueue.catalogue.schedules import Schedule, fire_message
+from taskqueue.stores.queue_depth import read_depth
 
 from harness.processes import wait_until
 from harness.stack import CLIENT, LocalStack, running
@@ -100,7 +101,7 @@ def test_the_worker_refuses_a_crafted_crash_unrun(stack: LocalStack) -> None:
 
 def state_of(stack: LocalStack, task_id: str) -> tuple[str, str]:
     """The state and the exception type Celery's result backend recorded for `task_id` (its
-    item's key is the text of Celery's bytes key: taskqueue.results item_key)."""
+    item's key is the text of Celery's bytes key: taskqueue.stores.results item_key)."""
     key = {"id": {"S": str(f"celery-task-meta-{task_id}".encode())}}
     item = stack.client("dynamodb").get_item(TableName=stack.settings.results_table, Key=key)[
         "Item"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from taskqueue.tasks import TASKS
+from taskqueue.catalogue.registry import TASKS
 
 from harness.processes import wait_until
 from harness.stack import REPO_ROOT, LocalStack, running

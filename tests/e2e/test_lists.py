@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from taskqueue import api_keys
+from taskqueue.stores import api_keys
 from taskqueue_cli.api import TaskApi
 
 from harness.processes import wait_until

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from taskqueue import api_keys
-from taskqueue.schedules import declared, fire_message, task_id
+from taskqueue.catalogue.schedules import fire_message, task_id
+from taskqueue.factory import declared_schedules as declared
+from taskqueue.stores import api_keys
 from taskqueue_cli.api import TaskApi
 
 from harness.processes import wait_until

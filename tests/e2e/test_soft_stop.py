@@ -1,5 +1,5 @@
 """A soft stop (SIGUSR1: a cancel, a soft time limit) reaches the task even when it lands
-inside an AWS SDK call, which would catch it and retry the request (taskqueue.soft_stop).
+inside an AWS SDK call, which would catch it and retry the request (taskqueue.runtime.soft_stop).
 
 The task here is the test's main thread: a loop of one DynamoDB request to moto's server and a
 moment of its own work (as long_task's progress write and sleep); the signal comes from another
@@ -21,7 +21,7 @@ import boto3
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from moto.server import ThreadedMotoServer
-from taskqueue import soft_stop
+from taskqueue.runtime import soft_stop
 
 from harness.processes import free_port
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from taskqueue.task_metrics import DIMENSION, Outcome
+from taskqueue.runtime.task_metrics import DIMENSION, Outcome
 
 from harness.processes import Process, wait_until
 from harness.stack import LocalStack, running

@@ -1,7 +1,7 @@
 """A task whose message ends in the dead-letter queue says so: DEAD_LETTERED with the reason,
 within a bounded time, in GET /tasks/<id>, the list and its state filter; `dlq redrive` puts
 it back to PENDING and it runs. A lost worker is counted apart from a failure, so a healthy
-task whose workers are killed under it still ends SUCCESS (taskqueue.dead_letters)."""
+task whose workers are killed under it still ends SUCCESS (taskqueue.runtime.dead_letters)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,8 @@ import pytest
 import requests
 from aws_cdk import App
 from botocore.exceptions import ClientError
-from taskqueue import schedules
+from taskqueue.catalogue import schedules
+from taskqueue.factory import declared_schedules
 from taskqueue_cli.commands.schedules import fire_state
 
 import app as cdk_app
@@ -152,7 +153,7 @@ def test_the_whole_flow_runs_on_the_task_roles_alone(
     # a schedule's fire, sent with the Scheduler role's one action (sqs:SendMessage); its
     # queue_report reads the task queue's and the DLQ's counts (GetQueueAttributes on both)
     when = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
-    template = schedules.declared()["queue-report"].message_template(stack.settings.task_queue_name)
+    template = declared_schedules()["queue-report"].message_template(stack.settings.task_queue_name)
     stack.client("sqs", enforced["scheduler"]).send_message(
         QueueUrl=stack.queue_url, MessageBody=schedules.fire_message(template, when)
     )

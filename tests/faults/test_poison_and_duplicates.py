@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from taskqueue.schedules import Schedule, fire_message, message_template, task_id
-from taskqueue.tasks import TASKS
+from taskqueue.catalogue.registry import TASKS
+from taskqueue.catalogue.schedules import Schedule, fire_message, message_template, task_id
 from taskqueue.tasks.noop import NoopParams
 
 from harness.processes import Process, wait_until
@@ -27,10 +27,10 @@ def test_a_poison_task_goes_to_the_dlq_without_blocking_others(
 
     wait_for_states(stack, healthy_ids, {"SUCCESS"}, timeout=30)  # not blocked meanwhile
     # Three receives (MAX_RECEIVE_COUNT), each after a visibility timeout, then the DLQ (a
-    # crash: five, each lost worker's receive given back once, taskqueue.dead_letters).
+    # crash: five, each lost worker's receive given back once, taskqueue.runtime.dead_letters).
     wait_until(lambda: dlq_messages(stack) == 1, 60, "the poison task in the DLQ")
     # Nothing left but, for a few seconds, the watch on its last delivery (its lease's
-    # length, taskqueue.dead_letters), which the worker then deletes.
+    # length, taskqueue.runtime.dead_letters), which the worker then deletes.
     wait_until(lambda: stack.queue_depth() == 0, 15, "the queue empty")
 
     assert worker.popen.poll() is None

@@ -1,10 +1,10 @@
 """A task that runs longer than allowed is stopped at its own limit, and never overlaps.
 
 Its limit (long_task's: soft 7 s, hard 8 s here) is longer than the queue's base
-visibility (6 s): the visibility heartbeat keeps the message from a second worker while
-the task runs (taskqueue.visibility), and the soft limit stops it. Each delivery runs
-alone, one after the other, until the message goes to the dead-letter queue, and the last
-records DEAD_LETTERED for a time limit (taskqueue.dead_letters).
+visibility (6 s): the visibility extension keeps the message from a second worker while
+the task runs (taskqueue.runtime.visibility_extension), and the soft limit stops it. Each delivery
+runs alone, one after the other, until the message goes to the dead-letter queue, and the last
+records DEAD_LETTERED for a time limit (taskqueue.runtime.dead_letters).
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 import requests
-from taskqueue import api_keys
 from taskqueue.settings import Settings
+from taskqueue.stores import api_keys
 
 from harness.processes import start, wait_until
 from harness.stack import CLIENT, LocalStack
@@ -94,6 +94,9 @@ def container_env(stack: LocalStack) -> dict[str, str]:
     names |= {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
     env = {key: value for key, value in stack.env.items() if key in names}
     env["WORKER_HEARTBEAT_FILE"] = HEARTBEAT_FILE
+    # The images install shared/ alone, without the diagnostic tasks (devstack/): asked for
+    # them, a container would refuse to start (taskqueue.factory.load_diagnostic_tasks).
+    env["DIAGNOSTIC_TASKS"] = "false"
     return env
 
 

@@ -16,8 +16,8 @@ import pytest
 from aws_cdk import App, CfnElement
 from aws_cdk.assertions import Match, Template
 from pydantic.alias_generators import to_camel
+from taskqueue.catalogue.registry import offered
 from taskqueue.settings import Settings
-from taskqueue.tasks import offered
 
 import app as cdk_app
 from infra.config import RUNTIME_FIELDS

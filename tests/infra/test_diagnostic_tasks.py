@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from taskqueue.tasks import TASKS
+from taskqueue.catalogue.registry import TASKS
 
 from infra.config import ConfigError, InfraConfig
 from tests.infra.conftest import (

@@ -174,7 +174,7 @@ def test_worker_role_touches_only_its_queue_and_table(dev: Synth) -> None:
     resources = [s["Resource"] for s in statements]
     assert all(r in (queue_arn, dlq_arn, table_arn, tasks_of_the_cluster(dev)) for r in resources)
     # The DLQ: its counts, for the queue_report task (taskqueue.tasks.queue_report), and the
-    # dead-letter sweep's looks (taskqueue.dead_letter_sweep); never delete, hide or send.
+    # dead-letter sweep's looks (taskqueue.runtime.dead_letter_sweep); never delete, hide or send.
     on_dlq = [s for s in statements if s["Resource"] == dlq_arn]
     assert [set(actions_of(s)) for s in on_dlq] == [WORKER_DLQ_ACTIONS]
 

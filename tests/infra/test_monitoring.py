@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
-from taskqueue.tasks import TASKS
+from taskqueue.catalogue.registry import TASKS
 
 from tests.infra.conftest import (
     Synth,

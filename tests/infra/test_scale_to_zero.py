@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from taskqueue.schedules import Schedule
-from taskqueue.tasks import TASKS
+from taskqueue.catalogue.registry import TASKS
+from taskqueue.catalogue.schedules import Schedule
 from taskqueue.tasks.noop import NoopParams
 
 from tests.infra.conftest import Synth

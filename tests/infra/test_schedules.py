@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk import CfnElement, Stack
 from aws_cdk.assertions import Match
-from taskqueue.schedules import declared
+from taskqueue.factory import declared_schedules as declared
 
 from infra.config import ConfigError, InfraConfig
 from tests.infra.conftest import Synth, cdk_json_context, only, synthesize

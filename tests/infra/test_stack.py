@@ -11,7 +11,7 @@ import pytest
 from aws_cdk import Validations
 from aws_cdk.assertions import Match
 from cdk_nag import AwsSolutionsChecks
-from taskqueue.schedules import declared
+from taskqueue.factory import declared_schedules as declared
 from taskqueue.settings import Settings
 
 from tests.infra.conftest import (

@@ -10,9 +10,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from moto import mock_aws
-from taskqueue import api_keys
 from taskqueue.bootstrap import bootstrap
 from taskqueue.settings import Settings
+from taskqueue.stores import api_keys
 
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/taskqueue-tasks"
 # The client whose key the `client` fixture sends.
@@ -46,7 +46,7 @@ def aws(aws_credentials: None, settings: Settings) -> Iterator[None]:
 
 @pytest.fixture
 def app(aws: None, settings: Settings) -> Flask:
-    from web_service.factory import create_app
+    from web_service.web_app import create_app
 
     app = create_app(settings)
     app.config["TESTING"] = True

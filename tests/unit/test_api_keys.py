@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from taskqueue import api_keys
 from taskqueue.settings import Settings
+from taskqueue.stores import api_keys
 
 
 def test_a_key_has_256_random_bits_and_a_recognisable_prefix() -> None:

@@ -10,8 +10,8 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from flask import Flask
 from flask.testing import FlaskClient
-from taskqueue import api_keys
 from taskqueue.settings import Settings
+from taskqueue.stores import api_keys
 
 from tests.unit.conftest import CLIENT, QUEUE_URL, authorized, new_client_key
 

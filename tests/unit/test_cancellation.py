@@ -11,8 +11,8 @@ from celery import Celery
 from celery.exceptions import Ignore
 from flask import Flask
 from flask.testing import FlaskClient
-from taskqueue.cancellation import mark_revoked
-from taskqueue.idempotency import claim, release, renew
+from taskqueue.runtime.run_once import claim, release, renew
+from taskqueue.stores.cancellation import mark_revoked
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import Celery
 from flask import Flask
 from kombu import Queue
-from taskqueue.celery_config import broker_url, celery_config
+from taskqueue.runtime.celery_config import broker_url, celery_config
 from taskqueue.settings import Settings
 
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from taskqueue.celery_message import CeleryTask, decode
-from taskqueue.schedules import Schedule, fire_message
-from taskqueue.tasks import TASKS
+from taskqueue.catalogue.registry import TASKS
+from taskqueue.catalogue.schedules import Schedule, fire_message
+from taskqueue.runtime.celery_message import CeleryTask, decode
 
 
 def b64(data: Any) -> str:
@@ -57,7 +57,8 @@ def test_anything_else_is_not_a_celery_task(body: str) -> None:
 
 
 def test_a_schedules_fire_is_read_too() -> None:
-    """A fire's body is plain JSON, its inner body too (taskqueue.schedules.message_template)."""
+    """A fire's body is plain JSON, its inner body too
+    (taskqueue.catalogue.schedules.message_template)."""
     spec = TASKS["long_task"]
     nightly = Schedule(
         name="nightly",

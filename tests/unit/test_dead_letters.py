@@ -12,11 +12,11 @@ import pytest
 from celery import Celery
 from celery.exceptions import Ignore, Reject, Retry, SoftTimeLimitExceeded, TimeLimitExceeded
 from flask import Flask
-from taskqueue import dead_letters
-from taskqueue.dead_letters import Previous, account, check, requeue, watch_body, watched
-from taskqueue.idempotency import claim, release, run_once
-from taskqueue.results import mark_queued, read_status
+from taskqueue.runtime import dead_letters
+from taskqueue.runtime.dead_letters import Previous, account, check, requeue, watch_body, watched
+from taskqueue.runtime.run_once import claim, release, run_once
 from taskqueue.settings import Settings
+from taskqueue.stores.results import mark_queued, read_status
 
 from tests.unit.conftest import CLIENT, QUEUE_URL
 

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 from celery import Celery
 from flask import Flask
-from taskqueue.cancellation import cancel_queued
-from taskqueue.delays import (
+from taskqueue.catalogue.delays import (
     check_delay_seconds,
     check_not_before,
     delay_seconds,
@@ -20,7 +19,8 @@ from taskqueue.delays import (
     eta_of,
     needs_hop,
 )
-from taskqueue.results import mark_queued
+from taskqueue.stores.cancellation import cancel_queued
+from taskqueue.stores.results import mark_queued
 
 from tests.unit.conftest import CLIENT, QUEUE_URL
 
@@ -93,7 +93,7 @@ def test_due_time_is_none_for_a_task_due_at_once() -> None:
 
 @pytest.fixture
 def channel(app: Flask) -> Iterator[Any]:
-    """The web's broker channel (taskqueue.sqs_transport.Channel) on in-process moto."""
+    """The web's broker channel (taskqueue.runtime.sqs_transport.Channel) on in-process moto."""
     celery: Celery = app.extensions["celery"]
     with celery.connection_for_write() as connection:
         yield connection.default_channel

@@ -10,10 +10,10 @@ import pytest
 from celery import Celery
 from celery.exceptions import Ignore, Reject
 from flask import Flask
-from taskqueue.idempotency import claim, lease_seconds, release, run_once
-from taskqueue.results import mark_queued, read_status
+from taskqueue.runtime.run_once import claim, lease_seconds, release, run_once
+from taskqueue.runtime.task_metrics import Outcome, marked
 from taskqueue.settings import Settings
-from taskqueue.task_metrics import Outcome, marked
+from taskqueue.stores.results import mark_queued, read_status
 
 
 @pytest.fixture
@@ -28,7 +28,8 @@ def delivery(celery: Celery, task_id: str) -> Any:
 
 
 def fire(celery: Celery, task_id: str, client: str) -> Any:
-    """A delivery whose message names its owner (a schedule's fire, taskqueue.schedules)."""
+    """A delivery whose message names its owner (a schedule's fire,
+    taskqueue.catalogue.schedules)."""
     request = SimpleNamespace(id=task_id, hostname="w1", client=client)
     return SimpleNamespace(app=celery, request=request, name="queue_report")
 

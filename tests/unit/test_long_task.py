@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from taskqueue.catalogue.registry import TASKS
 from taskqueue.settings import Settings
-from taskqueue.tasks import TASKS
 from taskqueue.tasks.long_task import LongTaskParams, long_task
 
 

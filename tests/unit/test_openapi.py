@@ -99,7 +99,7 @@ def test_errors_are_documented_as_problem_json(client: FlaskClient) -> None:
 def test_without_diagnostic_tasks_the_document_leaves_them_out(
     aws: None, settings: Settings
 ) -> None:
-    from web_service.factory import create_app
+    from web_service.web_app import create_app
 
     app = create_app(Settings.from_values(**{**settings.model_dump(), "diagnostic_tasks": False}))
     document = anonymous_document(app)

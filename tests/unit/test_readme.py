@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from taskqueue.catalogue.registry import TASKS, offered
 from taskqueue.settings import Settings
-from taskqueue.tasks import TASKS, offered
 
 from tools import settings_reference
 

@@ -8,16 +8,16 @@ from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
-from taskqueue import schedules
-from taskqueue.schedules import (
+from taskqueue.catalogue import schedules
+from taskqueue.catalogue.registry import TASKS
+from taskqueue.catalogue.schedules import (
     SCHEDULED_TIME,
     ScheduleError,
-    declared,
     fire_message,
     schedule,
     task_id,
 )
-from taskqueue.tasks import TASKS
+from taskqueue.factory import declared_schedules as declared
 from taskqueue.tasks.long_task import long_task
 from taskqueue.tasks.noop import noop
 

@@ -13,11 +13,11 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from flask import Flask
 from flask.testing import FlaskClient
-from taskqueue import dead_letters
-from taskqueue.idempotency import claim
-from taskqueue.results import mark_queued
-from taskqueue.task_list import TaskSummary
-from taskqueue.worker_presence import RunningTask, presence_update
+from taskqueue.runtime import dead_letters
+from taskqueue.runtime.run_once import claim
+from taskqueue.stores.results import mark_queued
+from taskqueue.stores.task_list import TaskSummary
+from taskqueue.stores.worker_presence import RunningTask, presence_update
 from web_service import status_view
 
 from tests.unit.conftest import CLIENT, QUEUE_URL

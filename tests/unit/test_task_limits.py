@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from taskqueue.catalogue.registry import TASKS, TaskParams, TaskSpec, register
 from taskqueue.settings import Settings, SettingsError
-from taskqueue.tasks import TASKS
-from taskqueue.tasks.registry import TaskParams, TaskSpec, register
 
 
 class NoParams(TaskParams):

@@ -12,9 +12,9 @@ import pytest
 from celery import Celery
 from flask import Flask
 from flask.testing import FlaskClient
-from taskqueue import results, task_list
-from taskqueue.results_index import INDEX_NAME
-from taskqueue.task_list import InvalidCursor, list_tasks
+from taskqueue.stores import results, task_list
+from taskqueue.stores.results_index import INDEX_NAME
+from taskqueue.stores.task_list import InvalidCursor, list_tasks
 
 from tests.unit.conftest import CLIENT, authorized, new_client_key
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from celery.exceptions import Reject
-from taskqueue.logs import json_formatter
-from taskqueue.task_metrics import (
+from taskqueue.runtime.logs import json_formatter
+from taskqueue.runtime.task_metrics import (
     SENT_AT_HEADER,
     Outcome,
     TaskRun,
@@ -36,8 +36,8 @@ MAX_METRICS_PER_DIRECTIVE = 100
 
 @pytest.fixture
 def lines() -> Iterator[io.StringIO]:
-    """What the worker's stdout handler writes, formatted as taskqueue.logs formats it, with the
-    root logger at WARNING (LOG_LEVEL=WARNING)."""
+    """What the worker's stdout handler writes, formatted as taskqueue.runtime.logs formats it, with
+    the root logger at WARNING (LOG_LEVEL=WARNING)."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(json_formatter())
@@ -108,7 +108,7 @@ def test_a_run_is_one_emf_line_named_by_task_with_every_count(
         "QueueWait": (40.0, "Milliseconds"),
     }
     # Still a log line of the project's format: logger, level, message, the task's id.
-    assert record["level"] == "INFO" and record["logger"] == "taskqueue.task_metrics"
+    assert record["level"] == "INFO" and record["logger"] == "taskqueue.runtime.task_metrics"
     assert record["task_id"] == "t1" and record["message"].startswith("task export ")
 
 

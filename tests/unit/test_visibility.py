@@ -1,4 +1,4 @@
-"""The visibility heartbeat's cancel: a soft signal first, then a kill after the grace."""
+"""The visibility extension's cancel: a soft signal first, then a kill after the grace."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from taskqueue import visibility
+from taskqueue.runtime import visibility_extension as visibility
+from taskqueue.runtime.visibility_extension import VisibilityExtension, receipt
 from taskqueue.settings import Settings
-from taskqueue.visibility import VisibilityHeartbeat, receipt
 
 SETTINGS = Settings.from_values(
     queue_visibility_timeout=1, visibility_heartbeat_interval=0.1, task_cancel_grace=0.3
@@ -36,7 +36,7 @@ def task(task_id: str = "t1") -> Any:
 def test_a_task_that_stops_on_the_soft_signal_is_not_killed(
     signals: list[tuple[int, int]],
 ) -> None:
-    heartbeat = VisibilityHeartbeat(task(), SETTINGS, renew_lease=lambda: True).start()
+    heartbeat = VisibilityExtension(task(), SETTINGS, renew_lease=lambda: True).start()
     deadline = time.monotonic() + 2
     while not signals and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -51,7 +51,7 @@ def test_a_task_that_stops_on_the_soft_signal_is_not_killed(
 def test_a_task_still_running_after_the_grace_is_revoked_and_killed(
     signals: list[tuple[int, int]],
 ) -> None:
-    heartbeat = VisibilityHeartbeat(task("t2"), SETTINGS, renew_lease=lambda: True).start()
+    heartbeat = VisibilityExtension(task("t2"), SETTINGS, renew_lease=lambda: True).start()
     deadline = time.monotonic() + 3
     while len(signals) < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -66,7 +66,7 @@ def test_a_task_still_running_after_the_grace_is_revoked_and_killed(
 
 def test_no_cancel_no_signal_and_no_receipt_outside_sqs(signals: list[tuple[int, int]]) -> None:
     beats: list[float] = []
-    heartbeat = VisibilityHeartbeat(
+    heartbeat = VisibilityExtension(
         task(), SETTINGS, renew_lease=lambda: bool(beats.append(time.monotonic()))
     ).start()
     time.sleep(0.55)

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from taskqueue import dead_letters
-from taskqueue.idempotency import claim
-from taskqueue.results import mark_queued, read_status
+from taskqueue.runtime import dead_letters
+from taskqueue.runtime.run_once import claim
+from taskqueue.stores.results import mark_queued, read_status
 
 from tests.unit.conftest import CLIENT, QUEUE_URL
 
@@ -96,7 +96,7 @@ def test_a_dead_lettered_task_shows_why_and_is_listed_by_that_state(
 
 
 def test_a_schedules_fire_id_with_its_time_is_a_task_id(app: Flask, client: FlaskClient) -> None:
-    fire_id = "schedule-queue-report-2026-12-01T03:00:00Z"  # taskqueue.schedules.task_id
+    fire_id = "schedule-queue-report-2026-12-01T03:00:00Z"  # taskqueue.catalogue.schedules.task_id
     mark_queued(app.extensions["celery"], fire_id, CLIENT)
 
     for path in (f"/tasks/{fire_id}", "/tasks/schedule-queue-report-2026-12-01T03%3A00%3A00Z"):

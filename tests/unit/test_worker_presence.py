@@ -16,9 +16,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from taskqueue.settings import Settings
-from taskqueue.worker_presence import RunningTask, presence_update, retire_update
-from worker_service import presence as presence_module
-from worker_service.presence import Presence, worker_name
+from taskqueue.stores.worker_presence import RunningTask, presence_update, retire_update
+from worker_service import presence_writer as presence_module
+from worker_service.presence_writer import Presence, worker_name
 
 from tests.unit.conftest import CLIENT, authorized, new_client_key
 

@@ -13,8 +13,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from taskqueue import results_index
 from taskqueue.settings import Settings, get_settings
+from taskqueue.stores import results_index
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def create_queues(settings: Settings, sqs: Any) -> dict[str, str]:
 
 
 def index_definition() -> dict[str, Any]:
-    """The table's index of a client's items by time (taskqueue.results_index)."""
+    """The table's index of a client's items by time (taskqueue.stores.results_index)."""
     return {
         "IndexName": results_index.INDEX_NAME,
         "KeySchema": [

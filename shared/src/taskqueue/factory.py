@@ -1,17 +1,35 @@
-"""Factories: the Flask app both services build, and the configured Celery placeholder."""
+"""The composition root: the Flask app both services build, the configured Celery
+placeholder, and the task catalogue loaded from the task modules.
+
+Nothing in the framework imports this module but the services' own entry points and
+tools: it alone knows every layer (`taskqueue.catalogue`, `taskqueue.runtime`,
+`taskqueue.stores`) and where the tasks are.
+"""
 
 from __future__ import annotations
+
+import importlib
+import pkgutil
 
 from celery import Celery, signals
 from flask import Flask
 
-from taskqueue.celery_app import celery
-from taskqueue.celery_config import celery_config
-from taskqueue.logs import configure_logging
-from taskqueue.settings import Settings, get_settings
-from taskqueue.task_metrics import stamp_sent_at
+from taskqueue.app_settings import attach_settings, settings_of
+from taskqueue.catalogue.placeholder import celery
+from taskqueue.catalogue.registry import TaskSpec, apply_time_limits, offered
+from taskqueue.catalogue.schedules import SCHEDULES, Schedule
+from taskqueue.runtime.celery_config import celery_config
+from taskqueue.runtime.logs import configure_logging
+from taskqueue.runtime.task_metrics import stamp_sent_at
+from taskqueue.settings import Settings, SettingsError, get_settings
 
-SETTINGS_KEY = "taskqueue.settings"
+# The shipped tasks: every module of this package is a part of the catalogue (as Celery's
+# autodiscover_tasks finds a package's tasks), so adding a task is adding a module.
+TASK_PACKAGE = "taskqueue.tasks"
+# The diagnostic tasks (fail, crash, retry_then_succeed, check_secret) live with the local
+# stack and the tests, never in the production image: loaded only with DIAGNOSTIC_TASKS, from
+# the repository's root on the path.
+DIAGNOSTIC_MODULE = "devstack.diagnostic_tasks"
 
 
 def create_flask_app(name: str, settings: Settings | None = None) -> Flask:
@@ -19,24 +37,53 @@ def create_flask_app(name: str, settings: Settings | None = None) -> Flask:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     app = Flask(name)
-    app.extensions[SETTINGS_KEY] = settings
+    attach_settings(app, settings)
     return app
 
 
-def settings_of(app: Flask) -> Settings:
-    """The settings the app was built with."""
-    settings: Settings = app.extensions[SETTINGS_KEY]
-    return settings
+def load_tasks() -> None:
+    """Import every module of the tasks package: each registers its tasks and schedules."""
+    package = importlib.import_module(TASK_PACKAGE)
+    for module in pkgutil.iter_modules(package.__path__, prefix=f"{TASK_PACKAGE}."):
+        importlib.import_module(module.name)
+
+
+def load_diagnostic_tasks() -> None:
+    """Import the diagnostic tasks; SettingsError if they are not on the path."""
+    try:
+        importlib.import_module(DIAGNOSTIC_MODULE)
+    except ModuleNotFoundError as error:
+        if error.name is None or not DIAGNOSTIC_MODULE.startswith(error.name):
+            raise
+        raise SettingsError(
+            f"DIAGNOSTIC_TASKS is on but {DIAGNOSTIC_MODULE} cannot be imported: the diagnostic"
+            " tasks are for local stacks and tests, run from the repository's root (turn"
+            " DIAGNOSTIC_TASKS off, or put the repository's root on PYTHONPATH)"
+        ) from error
+
+
+def load_catalogue(settings: Settings) -> dict[str, TaskSpec]:
+    """Load the tasks these settings offer (the diagnostic ones only with DIAGNOSTIC_TASKS)
+    and return them by name."""
+    load_tasks()
+    if settings.diagnostic_tasks:
+        load_diagnostic_tasks()
+    return offered(settings)
+
+
+def declared_schedules() -> dict[str, Schedule]:
+    """Every declared schedule: the task modules declare them beside their tasks."""
+    load_tasks()
+    return SCHEDULES
 
 
 def configure_celery(app: Flask) -> Celery:
-    """Configure the placeholder from the app's settings; every task runs in this app's
-    context (the placeholder's task class, `taskqueue.flask_context`, enters it)."""
+    """Load the catalogue and configure the placeholder from the app's settings; every task
+    runs in this app's context (the placeholder's task class,
+    `taskqueue.runtime.task_class`, enters it)."""
     settings = settings_of(app)
+    load_catalogue(settings)
     celery.conf.update(celery_config(settings))
-    # Here, not at the top: the tasks import this module (through taskqueue.idempotency).
-    from taskqueue.tasks.registry import apply_time_limits
-
     apply_time_limits(settings)
     # Every message carries its publish time: the worker's QueueWait metric starts there.
     signals.before_task_publish.connect(stamp_sent_at, weak=False, dispatch_uid="taskqueue.sent_at")

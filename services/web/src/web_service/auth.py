@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from flask import Blueprint, Flask, current_app, g, request
-from taskqueue import api_keys
-from taskqueue.factory import settings_of
+from taskqueue.app_settings import settings_of
+from taskqueue.stores import api_keys
 
 from web_service.enqueue import BROKER_ERRORS, queue_unavailable
 from web_service.problems import ProblemError

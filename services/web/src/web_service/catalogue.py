@@ -12,8 +12,8 @@ from typing import Any
 
 from flask import Flask
 from pydantic import TypeAdapter
-from taskqueue.factory import settings_of
-from taskqueue.tasks import TaskSpec, offered
+from taskqueue.app_settings import settings_of
+from taskqueue.catalogue.registry import TaskSpec, offered
 
 from web_service.schemas import task_request
 

@@ -8,8 +8,8 @@ from datetime import datetime
 from botocore.exceptions import BotoCoreError, ClientError
 from celery import Celery, uuid
 from kombu.exceptions import KombuError, OperationalError
-from taskqueue.results import mark_queued
-from taskqueue.tasks.registry import TaskParams, TaskSpec
+from taskqueue.catalogue.registry import TaskParams, TaskSpec
+from taskqueue.stores.results import mark_queued
 
 from web_service.problems import ProblemError
 
@@ -34,7 +34,7 @@ def enqueue(
     task_id: str = uuid()
     try:
         mark_queued(celery, task_id, client, task=spec.name, due=due)
-        # Celery's eta: the transport sends it with SQS's DelaySeconds (taskqueue.delays).
+        # Celery's eta: the transport sends it with SQS's DelaySeconds (taskqueue.catalogue.delays).
         # The `client` header tells the worker whose task it runs (GET /workers).
         spec.task.apply_async(
             kwargs=params.model_dump(), task_id=task_id, eta=due, headers={"client": client}

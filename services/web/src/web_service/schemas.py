@@ -7,12 +7,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, Field, RootModel, TypeAdapter, field_validator
-from taskqueue.task_list import LISTED_STATES, MAX_LIMIT
-from taskqueue.tasks import TASKS, TaskSpec
-from taskqueue.tasks.registry import request_models
+from taskqueue.catalogue.registry import TASKS, TaskSpec, request_models
+from taskqueue.factory import load_catalogue
+from taskqueue.settings import get_settings
+from taskqueue.stores.task_list import LISTED_STATES, MAX_LIMIT
 
-# Every registered task's: the OpenAPI document leaves out those an app does not offer
+# Every registered task's, once this process's settings loaded the catalogue (the diagnostic
+# tasks with DIAGNOSTIC_TASKS): the OpenAPI document leaves out those an app does not offer
 # (web_service.api_spec).
+load_catalogue(get_settings())
 _REQUEST_MODELS = tuple(request_models(TASKS.values()))
 
 TaskRequestUnion = Annotated[Union[_REQUEST_MODELS], Field(discriminator="task")]  # type: ignore[valid-type]  # noqa: UP007

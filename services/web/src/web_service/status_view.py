@@ -12,11 +12,11 @@ from typing import Any, TypeVar
 from botocore.config import Config
 from flask import Flask, current_app
 from taskqueue import aws_session
-from taskqueue.factory import settings_of
-from taskqueue.queue_depth import QueueDepth, read_depth
-from taskqueue.results import FINAL_STATES
-from taskqueue.task_list import TaskSummary, list_tasks
-from taskqueue.worker_presence import WorkerPresence, live_workers
+from taskqueue.app_settings import settings_of
+from taskqueue.stores.queue_depth import QueueDepth, read_depth
+from taskqueue.stores.results import FINAL_STATES
+from taskqueue.stores.task_list import TaskSummary, list_tasks
+from taskqueue.stores.worker_presence import WorkerPresence, live_workers
 
 from web_service.enqueue import BROKER_ERRORS
 

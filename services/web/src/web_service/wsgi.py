@@ -1,5 +1,5 @@
 """gunicorn's entry point: `web_service.wsgi:app`."""
 
-from web_service.factory import create_app
+from web_service.web_app import create_app
 
 app = create_app()

@@ -1,5 +1,5 @@
 """The dead-letter sweep's thread: every DEAD_LETTER_SWEEP_INTERVAL seconds, one look into
-the DLQ for tasks whose last receive no run saw (taskqueue.dead_letter_sweep).
+the DLQ for tasks whose last receive no run saw (taskqueue.runtime.dead_letter_sweep).
 
 A thread in the main process, started once the pool has forked and stopped with the worker,
 with SQS and DynamoDB clients of its own: the event loop that receives and acknowledges
@@ -18,9 +18,9 @@ from typing import Any
 from botocore.config import Config
 from celery import Celery
 from taskqueue import aws_session
-from taskqueue.celery_config import aws_client_config
-from taskqueue.dead_letter_sweep import sweep
-from taskqueue.factory import settings_of
+from taskqueue.app_settings import settings_of
+from taskqueue.runtime.celery_config import aws_client_config
+from taskqueue.runtime.dead_letter_sweep import sweep
 
 logger = logging.getLogger(__name__)
 

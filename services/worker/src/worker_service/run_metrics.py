@@ -1,4 +1,5 @@
-"""The Celery signals that turn each task run into one metrics record (taskqueue.task_metrics).
+"""The Celery signals that turn each task run into one metrics record
+(taskqueue.runtime.task_metrics).
 
 One record per delivery, never two: `task_postrun` fires once for every run a pool process
 traces, whatever its end (SUCCESS, FAILURE, RETRY, or IGNORED for the idempotency guard's
@@ -18,7 +19,14 @@ from typing import Any
 
 from celery import signals, states
 from celery.exceptions import Reject
-from taskqueue.task_metrics import SENT_AT_HEADER, Outcome, TaskRun, emit, marked, queue_wait_ms
+from taskqueue.runtime.task_metrics import (
+    SENT_AT_HEADER,
+    Outcome,
+    TaskRun,
+    emit,
+    marked,
+    queue_wait_ms,
+)
 
 _STATE_OUTCOMES = {
     states.SUCCESS: Outcome.SUCCEEDED,

@@ -6,7 +6,7 @@ the container after its stopTimeout (120 s), and a task killed then would wait a
 visibility timeout before another worker got it. A task whose soft time limit leaves it
 more than WORKER_SOFT_SHUTDOWN_TIMEOUT to run may not finish in that window, so its pool
 process is stopped at once: Celery puts the message back as for any lost pool process, and
-the transport makes it visible immediately and ends its lease (taskqueue.sqs_transport).
+the transport makes it visible immediately and ends its lease (taskqueue.runtime.sqs_transport).
 Shorter tasks finish on the stopping worker, as before.
 """
 

@@ -12,13 +12,14 @@ from typing import Any
 
 from celery import Celery, signals
 from flask import Flask
-from taskqueue.factory import configure_celery, create_flask_app, settings_of
-from taskqueue.logs import configure_logging
-from taskqueue.tasks.registry import unregister_withheld
+from taskqueue.app_settings import settings_of
+from taskqueue.catalogue.registry import unregister_withheld
+from taskqueue.factory import configure_celery, create_flask_app
+from taskqueue.runtime.logs import configure_logging
 
 from worker_service.dead_letter_sweep import DeadLetterSweep
-from worker_service.heartbeat import Heartbeat
-from worker_service.presence import Presence
+from worker_service.liveness_file import LivenessFile
+from worker_service.presence_writer import Presence
 from worker_service.protection import ScaleInProtection
 from worker_service.run_metrics import RunMetrics
 from worker_service.shutdown import hand_back_long_tasks
@@ -31,7 +32,7 @@ celery: Celery = configure_celery(app)
 # registered, so a message crafted for it is refused unrun.
 if withheld := unregister_withheld(settings_of(app)):
     logger.info("not offered here (DIAGNOSTIC_TASKS off): %s", ", ".join(withheld))
-celery.steps["consumer"].add(Heartbeat)
+celery.steps["consumer"].add(LivenessFile)
 # One CloudWatch metrics record (EMF) per task run, in the log (worker_service.run_metrics).
 if settings_of(app).task_metrics:
     RunMetrics(settings_of(app).metrics_namespace).connect()

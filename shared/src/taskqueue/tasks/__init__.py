@@ -1,17 +1,6 @@
-"""The tasks. Importing this package registers every task in `TASKS`; `offered(settings)` is
-the catalogue a deployment offers (the diagnostic tasks only with DIAGNOSTIC_TASKS)."""
+"""The shipped tasks: one module per task (or per family of tasks), each registering its own
+with `taskqueue.register` (and its schedules with `taskqueue.schedule`).
 
-from taskqueue.tasks import diagnostics, long_task, noop, queue_report
-from taskqueue.tasks.registry import TASKS, TaskParams, TaskSpec, offered, register
-
-__all__ = [
-    "TASKS",
-    "TaskParams",
-    "TaskSpec",
-    "diagnostics",
-    "long_task",
-    "noop",
-    "offered",
-    "queue_report",
-    "register",
-]
+Nothing here lists them: the composition root imports every module of this package
+(`taskqueue.factory.load_tasks`), so adding a task is adding a module.
+"""

@@ -2,7 +2,7 @@
 
 Its limits are its own (`register`): the longest duration the web accepts
 (TASK_MAX_DURATION, an hour by default) plus the default soft and hard limits, so any
-accepted duration fits. A cancel while it runs (taskqueue.cancellation) stops it with
+accepted duration fits. A cancel while it runs (taskqueue.stores.cancellation) stops it with
 SoftTimeLimitExceeded, after which it logs where it stopped: its clean-up.
 """
 
@@ -15,9 +15,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
 from pydantic import Field, ValidationInfo, field_validator
 
-from taskqueue.results import PROGRESS
+from taskqueue import TaskParams, register
 from taskqueue.settings import Settings, get_settings
-from taskqueue.tasks.registry import TaskParams, register
+from taskqueue.stores.results import PROGRESS
 
 logger = get_task_logger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import Task
 
-from taskqueue.tasks.registry import TaskParams, register
+from taskqueue import TaskParams, register
 
 
 class NoopParams(TaskParams):

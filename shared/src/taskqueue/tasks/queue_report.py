@@ -14,13 +14,11 @@ from botocore.config import Config
 from celery import Task
 from flask import current_app
 
-from taskqueue import aws_session
-from taskqueue.celery_config import aws_client_config
-from taskqueue.factory import settings_of
-from taskqueue.queue_depth import read_depth
-from taskqueue.schedules import schedule
+from taskqueue import TaskParams, aws_session, register, schedule
+from taskqueue.app_settings import settings_of
+from taskqueue.runtime.celery_config import aws_client_config
 from taskqueue.settings import Settings
-from taskqueue.tasks.registry import TaskParams, register
+from taskqueue.stores.queue_depth import read_depth
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from taskqueue.celery_message import CeleryTask, decode
-from taskqueue.queue_depth import read_depth
+from taskqueue.runtime.celery_message import CeleryTask, decode
+from taskqueue.stores.queue_depth import read_depth
 
 from taskqueue_cli.errors import CliError
 
@@ -191,8 +191,8 @@ def redrive(
 def recorded_states(dynamodb: Any, table: str, task_ids: list[str]) -> dict[str, str]:
     """Each task's state as its record says, with the reason when DEAD_LETTERED
     (`DEAD_LETTERED (failed 3 times)`); a task with no record (expired) is left out."""
-    from taskqueue.dead_letters import read_item  # Celery: see `requeue`
-    from taskqueue.results import status_of, table_backend
+    from taskqueue.runtime.dead_letters import read_item  # Celery: see `requeue`
+    from taskqueue.stores.results import status_of, table_backend
 
     backend = table_backend(dynamodb, table)
     states: dict[str, str] = {}
@@ -211,8 +211,8 @@ def requeue(dynamodb: Any, table: str, task_ids: list[str]) -> int:
     """Record each moved task that is DEAD_LETTERED as PENDING again (one conditional
     UpdateItem each; a task a worker took meanwhile is left as it is): how many were."""
     # Here, not at the top: Celery costs 0.4 s to import, and the other commands never need it.
-    from taskqueue.dead_letters import requeue as requeue_task
-    from taskqueue.results import table_backend
+    from taskqueue.runtime.dead_letters import requeue as requeue_task
+    from taskqueue.stores.results import table_backend
 
     backend = table_backend(dynamodb, table)
     try:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
-from taskqueue.queue_depth import read_depth
+from taskqueue.stores.queue_depth import read_depth
 
 from taskqueue_cli.target import Target
 

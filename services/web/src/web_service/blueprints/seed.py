@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, g
 from pydantic import ValidationError
 from spectree import Response as SpecResponse
-from taskqueue.factory import settings_of
-from taskqueue.tasks import TASKS
+from taskqueue.app_settings import settings_of
+from taskqueue.catalogue.registry import TASKS
 from taskqueue.tasks.long_task import LongTaskParams
 
 from web_service.api_spec import BEARER, spec

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, current_app, g, render_template, request
-from taskqueue.results import read_status
+from taskqueue.stores.results import read_status
 
 from web_service import status_view
 from web_service.blueprints.page import secure

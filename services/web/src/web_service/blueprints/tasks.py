@@ -11,11 +11,11 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from pydantic import ValidationError
 from spectree import Response as SpecResponse
-from taskqueue.cancellation import CancelContended, cancel_queued, request_cancel
-from taskqueue.delays import due_time
-from taskqueue.factory import settings_of
-from taskqueue.results import TASK_ID, TaskStatus, read_status
-from taskqueue.task_list import InvalidCursor, TaskPage, list_tasks
+from taskqueue.app_settings import settings_of
+from taskqueue.catalogue.delays import due_time
+from taskqueue.stores.cancellation import CancelContended, cancel_queued, request_cancel
+from taskqueue.stores.results import TASK_ID, TaskStatus, read_status
+from taskqueue.stores.task_list import InvalidCursor, TaskPage, list_tasks
 
 from web_service.api_spec import BEARER, spec
 from web_service.catalogue import catalogue_of
@@ -177,8 +177,8 @@ def task_status(task_id: str) -> Response:
 )
 def cancel_task(task_id: str) -> Response:
     """Cancel a task: 200 with state REVOKED if no worker runs it (SCHEDULED or queued); 202
-    with its state now if one does (it stops at the worker's next heartbeat, then REVOKED);
-    409 once it finished.
+    with its state now if one does (it stops at the worker's next visibility extension, then
+    REVOKED); 409 once it finished.
 
     A worker that receives the cancelled task drops it without running it. A task waiting
     for its next delivery after a failed run can be cancelled too.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, g, jsonify
 from spectree import Response as SpecResponse
-from taskqueue.worker_presence import live_workers
+from taskqueue.stores.worker_presence import live_workers
 
 from web_service.api_spec import BEARER, spec
 from web_service.blueprints.tasks import results_table

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from taskqueue import api_keys
+from taskqueue.stores import api_keys
 
 from taskqueue_cli.errors import CliError
 from taskqueue_cli.options import JsonLines, Local, Stage, target

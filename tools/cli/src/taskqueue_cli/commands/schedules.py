@@ -1,6 +1,6 @@
 """`schedules list|run`: the declared periodic tasks, their fires, and a fire now.
 
-The declarations are the shared package's (taskqueue.schedules), so the CLI knows what the
+The declarations are the shared package's (taskqueue.catalogue.schedules), so the CLI knows what the
 deployed stack or `make run` fires. A fire's task id is its schedule's name and scheduled
 time: `list` reads the last fire's state from the results table with one GetItem, and
 `run --at` sends a missed fire with the id it would have had (it runs once, however often).
@@ -23,7 +23,7 @@ from taskqueue_cli.options import JsonLines, Local, Stage, target
 from taskqueue_cli.output import examples
 
 if TYPE_CHECKING:
-    from taskqueue.schedules import Schedule
+    from taskqueue.catalogue.schedules import Schedule
 
 app = typer.Typer(
     help="The periodic tasks: when each fires, the last fire's task, and a fire now.",
@@ -37,18 +37,18 @@ app = typer.Typer(
 )
 
 # Celery's DynamoDB backend keys a task's item by str() of its bytes key: b'<prefix><id>'
-# (KeyValueStoreBackend.task_keyprefix; taskqueue.results.ProvisionedTableBackend.item_key).
+# (KeyValueStoreBackend.task_keyprefix; taskqueue.stores.results.ProvisionedTableBackend.item_key).
 RESULT_KEY_PREFIX = "celery-task-meta-"
-# The item attribute that holds the state in the clear (taskqueue.results.STATE_ATTRIBUTE).
+# The item attribute that holds the state in the clear (taskqueue.stores.results.STATE_ATTRIBUTE).
 STATE_ATTRIBUTE = "state"
 
 
 def declarations() -> dict[str, Schedule]:
     """The shared package's schedules, imported here: Celery costs 0.4 s to import, and the
     other commands never need it."""
-    from taskqueue.schedules import declared
+    from taskqueue.factory import declared_schedules
 
-    return declared()
+    return declared_schedules()
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def fire_state(dynamodb: Any, table: str, fire_id: str) -> str | None:
 
 def row_of(declared_schedule: Schedule, now: datetime, dynamodb: Any, table: str) -> ScheduleRow:
     """The schedule's next and last fire, and the last one's state."""
-    from taskqueue.schedules import scheduled_time_text, task_id
+    from taskqueue.catalogue.schedules import scheduled_time_text, task_id
 
     last = declared_schedule.last_fire(now)
     last_id = task_id(declared_schedule.name, last)
@@ -172,7 +172,7 @@ def run(
     The message is the one Scheduler sends (`GET /tasks/<id>` shows it to the schedule's
     client, `scheduler` unless it names another).
     """
-    from taskqueue.schedules import fire_message, task_id
+    from taskqueue.catalogue.schedules import fire_message, task_id
 
     schedules = declarations()
     if name not in schedules:

@@ -105,7 +105,8 @@ def cancel(
     """Cancel a task (exit 1 if it already finished).
 
     A queued task is REVOKED at once: the worker that receives it drops it. A running task is
-    asked to stop: its worker stops it at its next heartbeat, and its state becomes REVOKED.
+    asked to stop: its worker stops it at its next visibility extension, and its state becomes
+    REVOKED.
     """
     body = WebClient(target(stage, local, url).require_web(), api_key).cancel(task_id)
     lines = describe(body)

@@ -9,8 +9,8 @@ from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
-from taskqueue.queue_depth import read_depth
-from taskqueue.schedules import next_fire, scheduled_time_text
+from taskqueue.catalogue.schedules import next_fire, scheduled_time_text
+from taskqueue.stores.queue_depth import read_depth
 
 from taskqueue_cli.verify.context import Context
 from taskqueue_cli.verify.report import Check, NotVerifiableOffline, Verdict, failed, passed

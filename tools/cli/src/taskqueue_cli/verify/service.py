@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskqueue import api_keys
+from taskqueue.stores import api_keys
 
 from taskqueue_cli.errors import CliError
 from taskqueue_cli.verify.context import Context

@@ -16,9 +16,9 @@ process's one session (taskqueue.aws_session).
 
 A task whose eta is ahead (a countdown, a retry's backoff, the web's delay) is sent with
 SQS's DelaySeconds, and one received before its eta is re-delayed in SQS instead of waiting
-in the worker's memory (taskqueue.delays).
+in the worker's memory (taskqueue.catalogue.delays).
 
-A watch on a task's last delivery (taskqueue.dead_letters) is handled here, never handed to
+A watch on a task's last delivery (taskqueue.runtime.dead_letters) is handled here, never handed to
 Celery: it is not a task, and counts in no task metric.
 
 """
@@ -33,10 +33,11 @@ from botocore.config import Config
 from kombu.transport import SQS
 from kombu.utils.encoding import bytes_to_str
 
-from taskqueue import aws_session, dead_letters
-from taskqueue.celery_app import celery
-from taskqueue.delays import delay_seconds, eta_of, is_revoked, needs_hop
-from taskqueue.idempotency import release
+from taskqueue import aws_session
+from taskqueue.catalogue.delays import delay_seconds, eta_of, is_revoked, needs_hop
+from taskqueue.catalogue.placeholder import celery
+from taskqueue.runtime import dead_letters
+from taskqueue.runtime.run_once import release
 from taskqueue.settings import SQS_MAX_DELAY_SECONDS
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """The worker's presence item: who it is, its pool, what it runs, for `GET /workers`.
 
-A thread in the worker's main process writes the item (taskqueue.worker_presence): one
+A thread in the worker's main process writes the item (taskqueue.stores.worker_presence): one
 UpdateItem with the pool's size, the tasks it runs now (`celery.worker.state.active_requests`,
 each with the `client` header the web put on its message) and when it last received a task;
 every WORKER_PRESENCE_INTERVAL seconds, and soon after the running tasks change (at most
@@ -37,10 +37,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from celery import Celery, signals
 from celery.worker import state as worker_state
 from taskqueue import aws_session
-from taskqueue.celery_config import aws_client_config
-from taskqueue.factory import settings_of
+from taskqueue.app_settings import settings_of
+from taskqueue.runtime.celery_config import aws_client_config
 from taskqueue.settings import Settings
-from taskqueue.worker_presence import RunningTask, presence_update, retire_update
+from taskqueue.stores.worker_presence import RunningTask, presence_update, retire_update
 
 logger = logging.getLogger(__name__)
 

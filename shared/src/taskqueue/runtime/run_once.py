@@ -3,21 +3,21 @@
 SQS delivers at least once, and late acknowledgement redelivers a task whose worker died.
 Before a task's body runs, the worker claims the task's item in the results table with
 one conditional write, which also records the STARTED state (Celery's `task_track_started`
-would cost a write of its own). The claim is a short lease that the visibility heartbeat
-renews while the task runs (taskqueue.visibility), and that ends before the message's
-visibility when it stops being renewed (a dead worker).
+would cost a write of its own). The claim is a short lease that the visibility extension
+renews while the task runs (taskqueue.runtime.visibility_extension), and that ends before the
+message's visibility when it stops being renewed (a dead worker).
 A second delivery of the same id finds the claim and is dropped (`Ignore`: acknowledged,
 no state written) once the task succeeded. A delivery that finds a live lease (another
 worker runs the task, or died running it a moment ago) is rejected without requeue: the
 message stays in SQS and comes back after the visibility timeout, which outlasts the lease.
-A cancel request on a running task (taskqueue.cancellation) is read by the same renewal;
+A cancel request on a running task (taskqueue.stores.cancellation) is read by the same renewal;
 the stopped task is recorded REVOKED and its message acknowledged (`Ignore`).
 A delivery after the lease expired, or after the body failed, takes the claim over and runs
 the task again, so nothing is lost. A delivery of a task cancelled before any run claimed
-it (REVOKED, taskqueue.cancellation) is dropped too.
+it (REVOKED, taskqueue.stores.cancellation) is dropped too.
 The claim numbers the runs and returns what the previous one left, so a lost worker is
 counted apart from a failure, and the last delivery SQS allows records DEAD_LETTERED
-(taskqueue.dead_letters).
+(taskqueue.runtime.dead_letters).
 """
 
 from __future__ import annotations
@@ -33,18 +33,18 @@ from botocore.exceptions import ClientError
 from celery import Celery, states
 from celery.exceptions import Ignore, Reject, SoftTimeLimitExceeded
 
-from taskqueue import dead_letters, soft_stop
-from taskqueue.cancellation import CANCEL_ATTRIBUTE, mark_revoked
-from taskqueue.factory import settings_of
-from taskqueue.results import (
+from taskqueue.app_settings import settings_of
+from taskqueue.runtime import dead_letters, soft_stop
+from taskqueue.runtime.task_metrics import Outcome, mark_dropped, mark_stopped
+from taskqueue.runtime.visibility_extension import VisibilityExtension
+from taskqueue.settings import Settings
+from taskqueue.stores.cancellation import CANCEL_ATTRIBUTE, mark_revoked
+from taskqueue.stores.results import (
     CLIENT_ATTRIBUTE,
     QUEUED_AT_ATTRIBUTE,
     STATE_ATTRIBUTE,
     TASK_ATTRIBUTE,
 )
-from taskqueue.settings import Settings
-from taskqueue.task_metrics import Outcome, mark_dropped, mark_stopped
-from taskqueue.visibility import VisibilityHeartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def claim(task: Any, lease_seconds: float) -> Claimed:
         {"pid": os.getpid(), "hostname": task.request.hostname},
         request=task.request,
     )
-    # Neither after SUCCESS nor after a cancellation (taskqueue.cancellation).
+    # Neither after SUCCESS nor after a cancellation (taskqueue.stores.cancellation).
     update = backend.state_update(task_id, started, unless=(states.SUCCESS, states.REVOKED))
     now = time.time()
     update["UpdateExpression"] += (
@@ -88,8 +88,8 @@ def claim(task: Any, lease_seconds: float) -> Claimed:
         }
     )
     # A scheduled fire has no item before this claim (the web's mark_queued never ran): its
-    # message names the owner (taskqueue.schedules), which a queued task's item already has,
-    # and the fire joins its owner's task list (taskqueue.task_list) from its first run.
+    # message names the owner (taskqueue.catalogue.schedules), which a queued task's item already
+    # has, and the fire joins its owner's task list (taskqueue.stores.task_list) from its first run.
     client = getattr(task.request, CLIENT_ATTRIBUTE, None)
     if isinstance(client, str) and client:
         update["UpdateExpression"] += (
@@ -132,7 +132,7 @@ def release(celery: Celery, task_id: str) -> None:
     """End a running claim's lease, so the next delivery may run the task again at once.
 
     Called after the body raised, and by the transport when it hands an unfinished
-    message back (taskqueue.sqs_transport). An unclaimed task is left alone.
+    message back (taskqueue.runtime.sqs_transport). An unclaimed task is left alone.
     """
     backend = celery.backend
     try:
@@ -177,7 +177,7 @@ def lease_seconds(settings: Settings) -> float:
 
 
 def run_once(task: Any, body: Callable[[], Any]) -> Any:
-    """Run `body` under a claim on the task's id, with the visibility heartbeat beside it;
+    """Run `body` under a claim on the task's id, with the visibility extension beside it;
     see the module docstring."""
     task_id = task.request.id
     if task_id is None:  # called directly, not through a worker
@@ -188,14 +188,14 @@ def run_once(task: Any, body: Callable[[], Any]) -> Any:
     lease = lease_seconds(settings)
     claimed = claim(task, lease)
     delivery = dead_letters.account(task, claimed.attempt, claimed.previous, settings, lease)
-    heartbeat = VisibilityHeartbeat(task, settings, lambda: renew(task.app, task_id, lease))
-    heartbeat.start()
+    extension = VisibilityExtension(task, settings, lambda: renew(task.app, task_id, lease))
+    extension.start()
     try:
         with soft_stop.stoppable():
             result = body()
     except BaseException as error:
-        heartbeat.stop()
-        if heartbeat.cancelled:
+        extension.stop()
+        if extension.cancelled:
             mark_revoked(task.app, task_id)
             logger.warning("task %s was cancelled while it ran: stopped", task_id)
             mark_stopped(task.request, Outcome.REVOKED)
@@ -203,7 +203,7 @@ def run_once(task: Any, body: Callable[[], Any]) -> Any:
         end_failed_run(task.app, delivery, error)
         raise
     try:
-        heartbeat.stop()
+        extension.stop()
     except SoftTimeLimitExceeded:  # a cancel's signal that came as the body returned
         logger.info("task %s finished before its cancel could stop it", task_id)
     return result

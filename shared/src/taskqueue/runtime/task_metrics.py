@@ -3,7 +3,7 @@
 CloudWatch Logs reads a log event whose JSON holds an `_aws` block in the Embedded Metric
 Format and publishes the metrics it names: the worker's own log lines, shipped by the
 awslogs driver, carry them, so no PutMetricData call, no IAM and no agent are needed. The
-record goes through the project's JSON logging (taskqueue.logs), so a metrics line is also a
+record goes through the project's JSON logging (taskqueue.runtime.logs), so a metrics line is also a
 log line, with the task's id; AWS's `aws-embedded-metrics` library would print a second line
 format of its own (shared/README.md#task-metrics says why it is not used).
 
@@ -37,7 +37,7 @@ MILLISECONDS = "Milliseconds"
 SENT_AT_HEADER = "sent_at"
 """Message header: epoch seconds at publish (`stamp_sent_at`)."""
 EMF_FIELD = "emf"
-"""The log record's field that carries the `_aws` block (taskqueue.logs renames it)."""
+"""The log record's field that carries the `_aws` block (taskqueue.runtime.logs renames it)."""
 _OUTCOME_ATTRIBUTE = "taskqueue_outcome"
 
 

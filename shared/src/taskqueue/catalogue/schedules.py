@@ -1,4 +1,5 @@
-"""Periodic tasks: schedules declared beside the tasks they run, in one `SCHEDULES` dict.
+"""Periodic tasks: schedules declared beside the tasks they run, in one `SCHEDULES` dict
+(filled as the task modules are imported: `taskqueue.factory.declared_schedules`).
 
 On AWS the CDK app makes one EventBridge Scheduler schedule per declaration (infra/schedules.py)
 whose SQS target sends `message_template(...)`: a Celery message with the literal placeholder
@@ -6,7 +7,7 @@ whose SQS target sends `message_template(...)`: a Celery message with the litera
 devstack/local_scheduler.py sends the same string through `fire_message`, and so do
 `taskqueue schedules run` and the tests. The task id is the schedule's name and the scheduled
 time (`task_id`), so a duplicate fire or a retried delivery of one fire runs its body once
-(taskqueue.idempotency), and `GET /tasks/<id>` shows it to the schedule's `client`.
+(taskqueue.runtime.run_once), and `GET /tasks/<id>` shows it to the schedule's `client`.
 """
 
 from __future__ import annotations
@@ -16,22 +17,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from celery import Task
 from croniter import croniter
 
-from taskqueue.celery_app import celery
-
-if TYPE_CHECKING:  # the tasks import this module to declare their schedules
-    from taskqueue.tasks.registry import TaskParams, TaskSpec
+from taskqueue.catalogue.placeholder import celery
+from taskqueue.catalogue.registry import TASKS, TaskParams, TaskSpec
 
 # EventBridge Scheduler's context attribute: the fire's scheduled time, e.g.
 # 2026-12-01T03:00:00Z, substituted in the target's Input as plain text.
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
 SCHEDULED_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-# The client that owns a schedule's tasks unless it names another (taskqueue.api_keys).
+# The client that owns a schedule's tasks unless it names another (taskqueue.stores.api_keys).
 DEFAULT_CLIENT = "scheduler"
 # The Celery `origin` header of every fire: the sender's host name is not known at synth time.
 ORIGIN = "taskqueue-schedule"
@@ -89,8 +88,6 @@ def schedule(
     """Declare a periodic run of `task`: `expression` is `cron(...)` (Scheduler's six fields,
     in `timezone`) or `rate(N minutes|hours|days)`; `params` are validated by the task's own
     model now. Registers it in `SCHEDULES`; ScheduleError for anything Scheduler would refuse."""
-    from taskqueue.tasks.registry import TASKS, TaskSpec
-
     spec = task if isinstance(task, TaskSpec) else TASKS[task.name]
     if not NAME.fullmatch(name):
         raise ScheduleError(f"schedule name {name!r} must match {NAME.pattern}")
@@ -110,13 +107,6 @@ def schedule(
     _recurrence(expression, timezone)  # refuses what Scheduler would
     SCHEDULES[name] = declared
     return declared
-
-
-def declared() -> dict[str, Schedule]:
-    """Every declared schedule (importing the tasks declares them)."""
-    import taskqueue.tasks  # noqa: F401  # the declarations live beside the tasks
-
-    return SCHEDULES
 
 
 def task_id_template(name: str) -> str:

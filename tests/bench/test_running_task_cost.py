@@ -1,8 +1,8 @@
-"""bench.heartbeat's arithmetic: what counts as the running task's cost, and its window."""
+"""bench.running_task_cost's arithmetic: what counts as the running task's cost, and its window."""
 
 from __future__ import annotations
 
-from bench.heartbeat import MARGIN_S, RunningTaskCounts, window_for
+from bench.running_task_cost import MARGIN_S, RunningTaskCounts, window_for
 
 
 def test_polls_and_progress_writes_are_not_the_running_tasks_cost() -> None:

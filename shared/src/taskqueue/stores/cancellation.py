@@ -3,11 +3,12 @@
 A task that no run holds (still queued, or waiting for its next delivery after a failed
 run) is marked REVOKED at once. The message stays in SQS until a worker receives it; that
 worker's idempotency claim finds REVOKED and drops the message without running the body
-(taskqueue.idempotency).
+(taskqueue.runtime.run_once).
 
 A running task (a live lease) gets a cancel request on its record instead: the worker's
-visibility heartbeat reads it at its next beat, stops the task (taskqueue.visibility),
-records REVOKED and acknowledges the message. A finished task is left as it is.
+visibility extension reads it at its next beat, stops the task
+(taskqueue.runtime.visibility_extension), records REVOKED and acknowledges the message. A finished
+task is left as it is.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from botocore.exceptions import ClientError
 from celery import Celery, states
 from celery.exceptions import TaskRevokedError
 
-from taskqueue.factory import settings_of
-from taskqueue.results import (
+from taskqueue.app_settings import settings_of
+from taskqueue.stores.results import (
     CLIENT_ATTRIBUTE,
     STATE_ATTRIBUTE,
     TaskStatus,
@@ -55,7 +56,7 @@ def cancel_queued(celery: Celery, task_id: str, client: str) -> Cancellation:
     meta = backend.state_meta(task_id, states.REVOKED, revoked)
     put = backend.state_put(task_id, meta, client=client)
     # Kept until a delayed task's last possible due time has passed too: a record gone
-    # before its message is due would let the message run (taskqueue.delays).
+    # before its message is due would let the message run (taskqueue.catalogue.delays).
     put["Item"]["ttl"]["N"] = str(int(put["Item"]["ttl"]["N"]) + max_delay(celery))
     put["Item"].update(listed_attributes(celery, task_id))
     try:

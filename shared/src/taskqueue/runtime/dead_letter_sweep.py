@@ -1,7 +1,7 @@
 """The dead-letter sweep: a task whose message reached the DLQ unrecorded is recorded so.
 
 The claim sees every delivery that reaches a pool process, and the last one records its end
-or sends a watch (taskqueue.dead_letters). A receive that no claim sees still spends one of
+or sends a watch (taskqueue.runtime.dead_letters). A receive that no claim sees still spends one of
 SQS's MAX_RECEIVE_COUNT receives: SQS keeps a long poll open after its client died, and
 hands it a message nobody will run (aws/aws-sdk-js#2350, aws/aws-sdk-java-v2#1395: a killed
 worker's poll lasts up to its 20 s wait), and a worker can die between the receive and the
@@ -25,8 +25,8 @@ import logging
 import time
 from typing import Any
 
-from taskqueue import dead_letters
-from taskqueue.celery_message import decode
+from taskqueue.runtime import dead_letters
+from taskqueue.runtime.celery_message import decode
 
 logger = logging.getLogger(__name__)
 

@@ -18,24 +18,24 @@ from taskqueue import aws_session
 
 # The item attribute that holds the state in the clear, for conditional writes.
 STATE_ATTRIBUTE = "state"
-# The item attribute naming the client that queued the task (taskqueue.api_keys); the
+# The item attribute naming the client that queued the task (taskqueue.stores.api_keys); the
 # worker's updates name only their own attributes, so it stays.
 CLIENT_ATTRIBUTE = "client"
 # The ids a task may have: Celery's UUIDs and a schedule's fires, schedule-<name>-<time>
-# (taskqueue.schedules); anything else was never queued here.
+# (taskqueue.catalogue.schedules); anything else was never queued here.
 TASK_ID = re.compile(r"[A-Za-z0-9_:-]{1,100}")
-# The state of a task queued with a delay until it is due (taskqueue.delays); its record's
+# The state of a task queued with a delay until it is due (taskqueue.catalogue.delays); its record's
 # result is {"due": <RFC 3339>}.
 SCHEDULED = "SCHEDULED"
 # The state a task reports while it runs, with `{"current", "total"}` (self.update_state).
 PROGRESS = "PROGRESS"
 # The state of a task whose message SQS moved (or is about to move) to the dead-letter
-# queue; its record's result is {"reason", "error"} (taskqueue.dead_letters).
+# queue; its record's result is {"reason", "error"} (taskqueue.runtime.dead_letters).
 DEAD_LETTERED = "DEAD_LETTERED"
 # The states a task stays in until something outside it acts (a redrive, a new request).
 FINAL_STATES = frozenset(states.READY_STATES | {DEAD_LETTERED})
 # When the web queued the task and which task it is: the index of a client's tasks
-# (taskqueue.results_index) sorts by the one and shows the other. Written once, by
+# (taskqueue.stores.results_index) sorts by the one and shows the other. Written once, by
 # `mark_queued`; a state write never names them, so they stay.
 QUEUED_AT_ATTRIBUTE = "queued_at"
 TASK_ATTRIBUTE = "task"
@@ -54,7 +54,7 @@ class ProvisionedTableBackend(DynamoDBBackend):  # type: ignore[misc]
     Celery reads a task's record before each state it stores, so that a late duplicate
     never overwrites SUCCESS: a GetItem and a PutItem per state. Here the state also sits
     in its own attribute and one conditional UpdateItem does both. An update keeps the
-    attributes it does not name, such as the idempotency lease (taskqueue.idempotency).
+    attributes it does not name, such as the idempotency lease (taskqueue.runtime.run_once).
     """
 
     def _get_client(
@@ -153,7 +153,7 @@ class ProvisionedTableBackend(DynamoDBBackend):  # type: ignore[misc]
     def mark_as_failure(self, task_id: str, exc: BaseException, *args: Any, **kwargs: Any) -> Any:
         """Record a failure, unless `exc` is a Reject: Celery 5.7 records a message rejected
         without requeue as the task's FAILURE, but here that message comes back from SQS
-        (taskqueue.idempotency rejects a delivery while another run holds the task), so the
+        (taskqueue.runtime.run_once rejects a delivery while another run holds the task), so the
         run that holds it keeps its state."""
         if isinstance(exc, Reject):
             return None

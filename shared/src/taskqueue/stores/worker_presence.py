@@ -2,7 +2,7 @@
 
 Each worker rewrites its own item `worker#<id>` every WORKER_PRESENCE_INTERVAL seconds (one
 UpdateItem: the worker's role has no other table write). The item sits in the results
-index (taskqueue.results_index) under the reserved partition `#workers`, sorted by when it
+index (taskqueue.stores.results_index) under the reserved partition `#workers`, sorted by when it
 was written, so the web reads the live workers with one Query of `seen_at > now - window`
 (WORKER_PRESENCE_WINDOW): a worker that stops writing drops out of the answer within the
 window, without waiting for DynamoDB's TTL (which deletes the item later). A worker that
@@ -24,8 +24,8 @@ from typing import Any
 
 from celery import Celery
 
-from taskqueue.factory import settings_of
-from taskqueue.results_index import (
+from taskqueue.app_settings import settings_of
+from taskqueue.stores.results_index import (
     INDEX_NAME,
     PARTITION_ATTRIBUTE,
     PRESENCE_PARTITION,

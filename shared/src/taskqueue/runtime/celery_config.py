@@ -29,7 +29,7 @@ def broker_url(settings: Settings) -> str:
 def result_backend_url(settings: Settings) -> str:
     """Celery's DynamoDB backend, through the subclass that assumes a provisioned table."""
     return (
-        "taskqueue.results:ProvisionedTableBackend+"
+        "taskqueue.stores.results:ProvisionedTableBackend+"
         f"dynamodb://@{settings.aws_region}/{settings.results_table}"
         f"?ttl_seconds={settings.result_expires}"
     )
@@ -50,8 +50,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     return {
         "broker_url": broker_url(settings),
         # kombu's SQS transport, but messages handed back at shutdown are visible at once
-        # instead of after wait_time_seconds (taskqueue.sqs_transport).
-        "broker_transport": "taskqueue.sqs_transport:Transport",
+        # instead of after wait_time_seconds (taskqueue.runtime.sqs_transport).
+        "broker_transport": "taskqueue.runtime.sqs_transport:Transport",
         "broker_transport_options": {
             "region": settings.aws_region,
             "is_secure": endpoint is None or endpoint.startswith("https"),
@@ -66,7 +66,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             # prefetch-1 worker near 3 tasks/s; 0 costs no idle CPU because the poll blocks.
             "polling_interval": 0,
             "client-config": aws_client_config(settings),
-            # A task's delay waits in SQS in hops of at most this (taskqueue.delays).
+            # A task's delay waits in SQS in hops of at most this (taskqueue.catalogue.delays).
             "delay_hop_seconds": settings.delay_hop_seconds,
         },
         # The SDK already retries once (client-config); a second layer of retries in kombu
@@ -99,11 +99,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "result_accept_content": ["json"],
         # The defaults; a task may have its own (`register`). Any limit may outlast the
         # queue's base visibility: the heartbeat extends it while the task runs
-        # (taskqueue.visibility), up to SQS's 12 hours (Settings enforces it).
+        # (taskqueue.runtime.visibility_extension), up to SQS's 12 hours (Settings enforces it).
         "task_soft_time_limit": settings.task_soft_time_limit,
         "task_time_limit": settings.task_time_limit,
         # STARTED and PROGRESS states are visible to GET /tasks/<id>. STARTED is written by
-        # the idempotency claim in the same request (taskqueue.idempotency), so Celery's
+        # the idempotency claim in the same request (taskqueue.runtime.run_once), so Celery's
         # own STARTED write (`task_track_started`) would be a second, redundant one.
         "task_track_started": False,
         "result_backend": result_backend_url(settings),
@@ -116,6 +116,6 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # running tasks finish for this long, then puts their messages back; one that may
         # not finish in time goes back at once (worker_service.shutdown).
         "worker_soft_shutdown_timeout": settings.worker_soft_shutdown_timeout,
-        # The project logs JSON lines itself (see taskqueue.logs).
+        # The project logs JSON lines itself (see taskqueue.runtime.logs).
         "worker_hijack_root_logger": False,
     }

@@ -3,8 +3,8 @@
 Every delay is Celery's own `eta` header: the web's `delay_seconds`/`not_before`,
 `apply_async(countdown=…)` or `eta=…` from Python code, and `self.retry(countdown=…)` all set
 it. A worker that receives a task whose eta is still ahead would keep it in memory until then
-(while its visibility timeout runs out), so the transport (taskqueue.sqs_transport) sends such
-a message with SQS's `DelaySeconds` instead: the remaining seconds, rounded up, at most
+(while its visibility timeout runs out), so the transport (taskqueue.runtime.sqs_transport) sends
+such a message with SQS's `DelaySeconds` instead: the remaining seconds, rounded up, at most
 `DELAY_HOP_SECONDS` (SQS's maximum, 900 s). A message whose eta is still more than
 `HOP_TOLERANCE_SECONDS` ahead when it is received (a delay longer than one hop) is sent
 again with the remaining delay and the received copy deleted: a hop, two SQS requests per
@@ -19,7 +19,7 @@ from typing import Any
 
 from celery import Celery, states
 
-from taskqueue.results import STATE_ATTRIBUTE
+from taskqueue.stores.results import STATE_ATTRIBUTE
 
 # A message received at most this long before its eta is handed to Celery, which waits the
 # rest in memory: clocks of different hosts differ by a fraction of a second.

@@ -22,8 +22,8 @@ from typing import Any
 
 from celery import Celery, states
 
-from taskqueue.results import DEAD_LETTERED, PROGRESS, SCHEDULED, TASK_ID
-from taskqueue.results_index import (
+from taskqueue.stores.results import DEAD_LETTERED, PROGRESS, SCHEDULED, TASK_ID
+from taskqueue.stores.results_index import (
     INDEX_NAME,
     PARTITION_ATTRIBUTE,
     PROGRESS_ATTRIBUTE,

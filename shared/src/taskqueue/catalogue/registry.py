@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,9 +18,8 @@ from pydantic import (
     field_validator,
 )
 
-from taskqueue.celery_app import celery
-from taskqueue.delays import check_delay_seconds, check_not_before
-from taskqueue.idempotency import run_once
+from taskqueue.catalogue.delays import check_delay_seconds, check_not_before
+from taskqueue.catalogue.placeholder import celery
 from taskqueue.settings import (
     SQS_MAX_INVISIBLE_SECONDS,
     Settings,
@@ -78,7 +76,8 @@ def register(
 ) -> Callable[[Callable[..., Any]], Task]:
     """Make `fn` a Celery task named after it, whose keyword arguments `params` validates.
 
-    Its body runs once per task id however often SQS delivers it (`taskqueue.idempotency`).
+    Its body runs once per task id however often SQS delivers it (`taskqueue.runtime.run_once`,
+    through the placeholder's task class).
     `soft_time_limit`/`time_limit` (seconds, or a function of the settings) replace the
     settings' defaults for this task; 12 hours at most (`apply_time_limits` checks them).
     A `diagnostic` task is offered only where DIAGNOSTIC_TASKS is on (`offered`).
@@ -89,12 +88,8 @@ def register(
 
     def decorate(fn: Callable[..., Any]) -> Task:
         name = fn.__name__
-
-        @functools.wraps(fn)
-        def run_once_per_id(self: Task, *args: Any, **kwargs: Any) -> Any:
-            return run_once(self, lambda: fn(self, *args, **kwargs))
-
-        task = celery.task(name=name, bind=True)(run_once_per_id)
+        # The placeholder's task class runs the body once per id (taskqueue.runtime.task_class).
+        task = celery.task(name=name, bind=True)(fn)
         summary = (fn.__doc__ or name).strip().splitlines()[0]
         TASKS[name] = TaskSpec(
             name=name,
@@ -145,7 +140,7 @@ def _seconds(limit: Limit, settings: Settings, default: int) -> int:
 
 def request_models(specs: Iterable[TaskSpec]) -> list[type[BaseModel]]:
     """One `{"task": <name>, "params": {...}}` model per task of `specs`, for a discriminated
-    union; `delay_seconds` or `not_before` beside them delay it (taskqueue.delays)."""
+    union; `delay_seconds` or `not_before` beside them delay it (taskqueue.catalogue.delays)."""
     return [
         create_model(
             f"{_camel(spec.name)}Request",

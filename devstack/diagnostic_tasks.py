@@ -5,7 +5,7 @@ delivers it again after the visibility timeout and moves it to the dead-letter q
 MAX_RECEIVE_COUNT receives, while other tasks keep flowing. `check_secret` proves a worker
 reads its secret variables at run time, and fails like `fail` when the value differs.
 `retry_then_succeed` retries with a backoff (`self.retry(countdown=…)`, a delayed message,
-taskqueue.delays) before it succeeds, or fails for good once its retries are used up.
+taskqueue.catalogue.delays) before it succeeds, or fails for good once its retries are used up.
 
 For test and local stacks only: they are offered where DIAGNOSTIC_TASKS is on (`local.env`,
 the tests' stacks), never in production (`crash` would let any client take worker slots
@@ -22,9 +22,8 @@ from typing import Any
 
 from celery import Task
 from pydantic import Field
-
+from taskqueue import TaskParams, register
 from taskqueue import secrets as task_secrets
-from taskqueue.tasks.registry import TaskParams, register
 
 
 def diagnostic(params: type[TaskParams]) -> Callable[[Callable[..., Any]], Task]:

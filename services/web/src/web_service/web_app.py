@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask import Flask
-from taskqueue.celery_config import SQS_MAX_MESSAGE_BYTES
 from taskqueue.factory import configure_celery, create_flask_app
+from taskqueue.runtime.celery_config import SQS_MAX_MESSAGE_BYTES
 from taskqueue.settings import Settings
 
 from web_service import api_spec, auth, catalogue, problems, request_log

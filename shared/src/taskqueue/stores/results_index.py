@@ -3,7 +3,7 @@
 Partition `client` (S), sort `queued_at` (N). It is sparse: only items with both attributes
 are in it. Those are the task items the web queued (`mark_queued` writes both) and the
 workers' presence items, whose partition is `PRESENCE_PARTITION` (no client can have that
-name: client names start with a letter or digit, `taskqueue.api_keys.CLIENT_NAME`) and
+name: client names start with a letter or digit, `taskqueue.stores.api_keys.CLIENT_NAME`) and
 whose sort value is when the worker last wrote it. API key items carry `client` but no
 `queued_at`, so they are never in it.
 
@@ -13,7 +13,7 @@ of the list reads a few hundred bytes per task, never Celery's encoded record.
 
 from __future__ import annotations
 
-from taskqueue.results import (
+from taskqueue.stores.results import (
     CLIENT_ATTRIBUTE,
     PROGRESS_ATTRIBUTE,
     QUEUED_AT_ATTRIBUTE,
@@ -24,7 +24,7 @@ from taskqueue.results import (
 INDEX_NAME = "by_client"
 PARTITION_ATTRIBUTE = CLIENT_ATTRIBUTE
 SORT_ATTRIBUTE = QUEUED_AT_ATTRIBUTE
-# The partition of the workers' presence items (taskqueue.worker_presence).
+# The partition of the workers' presence items (taskqueue.stores.worker_presence).
 PRESENCE_PARTITION = "#workers"
 
 TASK_ATTRIBUTES = (STATE_ATTRIBUTE, TASK_ATTRIBUTE, "timestamp", PROGRESS_ATTRIBUTE)

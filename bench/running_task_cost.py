@@ -7,7 +7,7 @@ long polls of the worker's free pool slot (the idle cost, counted by `bench.idle
 task's own PROGRESS writes (long_task records its progress once a second), and the worker's
 presence writes (one per WORKER_PRESENCE_INTERVAL per worker, busy or not). What remains is
 what the worker spends to keep the task running: visibility extensions (ChangeMessageVisibility)
-and lease renewals (DynamoDB) once the worker has a heartbeat, nothing without one. The window
+and lease renewals (DynamoDB) once the worker extends visibility, nothing without it. The window
 is scaled to an hour.
 """
 

@@ -5,7 +5,7 @@ and counts every receive alike: a worker killed mid-task (Spot, OOM, a deploy) s
 budget as a task that raises does, and nothing recorded the move, so a task whose last
 delivery lost its worker said PROGRESS for ever. Here:
 
-- **Counted apart.** The claim (taskqueue.idempotency) returns what the previous attempt left
+- **Counted apart.** The claim (taskqueue.runtime.run_once) returns what the previous attempt left
   and numbers the runs (`attempt`). STARTED or PROGRESS there is a *lost* attempt (its
   worker died or handed the message back: nothing recorded an end, and the claim could only
   take over because its lease had expired), FAILURE a *failed* one. The item counts both
@@ -21,7 +21,7 @@ delivery lost its worker said PROGRESS for ever. Here:
 - **A bounded path when it cannot.** A worker lost on the last delivery records nothing, nor
   does a pool process a hard time limit killed. So the claim of the last delivery also sends
   a *watch*: a small message to the task queue, delayed until the claim's lease would end.
-  A worker that receives it (taskqueue.sqs_transport, before Celery sees it) reads the item:
+  A worker that receives it (taskqueue.runtime.sqs_transport, before Celery sees it) reads the item:
   a later attempt or a final state drops it; a live lease sends it again, delayed until the
   lease ends; otherwise the attempt ended without an outcome, and the watch records
   DEAD_LETTERED: "worker lost N times", or, after the FAILURE a hard time limit left,
@@ -29,7 +29,7 @@ delivery lost its worker said PROGRESS for ever. Here:
   with nothing on the web's path and no scan; it costs a send, a receive, a delete and a
   GetItem per lease while a task runs its last delivery, and nothing on the others.
 - **A receive no claim saw.** A dead worker's lingering long poll can take the last receive
-  before any claim: taskqueue.dead_letter_sweep finds such a task in the DLQ and records it.
+  before any claim: taskqueue.runtime.dead_letter_sweep finds such a task in the DLQ and records it.
 - **A redrive puts it back.** `taskqueue dlq redrive` records PENDING for each task it moves
   back (`requeue`, only from DEAD_LETTERED); a claim that takes over DEAD_LETTERED (a
   message moved back some other way) starts the counts again too.
@@ -49,13 +49,13 @@ from botocore.exceptions import ClientError
 from celery import Celery, states
 from celery.exceptions import Ignore, Reject, Retry, SoftTimeLimitExceeded, TimeLimitExceeded
 
-from taskqueue.results import DEAD_LETTERED, PROGRESS, STATE_ATTRIBUTE, status_of
+from taskqueue.runtime.visibility_extension import receipt, sqs_client
 from taskqueue.settings import SQS_MAX_DELAY_SECONDS, Settings
-from taskqueue.visibility import receipt, sqs_client
+from taskqueue.stores.results import DEAD_LETTERED, PROGRESS, STATE_ATTRIBUTE, status_of
 
 logger = logging.getLogger(__name__)
 
-# The item's count of claimed runs (taskqueue.idempotency), which a watch names; and its
+# The item's count of claimed runs (taskqueue.runtime.run_once), which a watch names; and its
 # counts of lost and failed runs since the task was queued (or redriven).
 ATTEMPT_ATTRIBUTE = "attempt"
 LOSSES_ATTRIBUTE = "losses"

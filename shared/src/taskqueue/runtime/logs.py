@@ -9,7 +9,7 @@ from celery import current_task
 from flask import g, has_request_context
 from pythonjsonlogger.json import JsonFormatter
 
-from taskqueue.task_metrics import EMF_FIELD
+from taskqueue.runtime.task_metrics import EMF_FIELD
 
 
 class ContextFilter(logging.Filter):

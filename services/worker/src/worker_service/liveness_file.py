@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import bootsteps
-from taskqueue.factory import settings_of
+from taskqueue.app_settings import settings_of
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +24,8 @@ def touch(path: Path) -> None:
     os.utime(path)
 
 
-class Heartbeat(bootsteps.StartStopStep):  # type: ignore[misc]
-    """Touches the heartbeat file while the consumer runs."""
+class LivenessFile(bootsteps.StartStopStep):  # type: ignore[misc]
+    """Touches the liveness file (WORKER_HEARTBEAT_FILE) while the consumer runs."""
 
     requires = ("celery.worker.consumer.tasks:Tasks",)
 

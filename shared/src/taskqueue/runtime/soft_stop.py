@@ -1,14 +1,14 @@
 """A soft stop that no AWS SDK call swallows.
 
 A running task is stopped softly with SIGUSR1: at its soft time limit (billiard's timer) and
-on a cancel (taskqueue.visibility). billiard's handler raises SoftTimeLimitExceeded wherever
-the task's thread is; inside an SDK call (its own progress write, any boto3 call in its body)
-botocore catches the exception while it reads the answer and retries the request, so the stop
-is lost: the task runs on, and a cancelled one is killed after TASK_CANCEL_GRACE without its
-clean-up. This handler raises only outside the SDK; a signal that lands inside is sent again
-a random moment later (random: a task that calls the SDK at a steady pace would otherwise be
-hit at the same point each time), until it lands in the task's own code. A task that never
-leaves the SDK is not stopped softly: a cancel's grace then ends in a kill, as before.
+on a cancel (taskqueue.runtime.visibility_extension). billiard's handler raises
+SoftTimeLimitExceeded wherever the task's thread is; inside an SDK call (its own progress write, any
+boto3 call in its body) botocore catches the exception while it reads the answer and retries the
+request, so the stop is lost: the task runs on, and a cancelled one is killed after
+TASK_CANCEL_GRACE without its clean-up. This handler raises only outside the SDK; a signal that
+lands inside is sent again a random moment later (random: a task that calls the SDK at a steady pace
+would otherwise be hit at the same point each time), until it lands in the task's own code. A task
+that never leaves the SDK is not stopped softly: a cancel's grace then ends in a kill, as before.
 """
 
 from __future__ import annotations

@@ -1,19 +1,19 @@
-"""The visibility heartbeat: a running task's message stays invisible, and no longer.
+"""The visibility extension: a running task's message stays invisible, and no longer.
 
 The queue's base visibility timeout is short (60 s by default), so a task whose worker died
 is back within about that long. While a task runs, a thread beside it in the pool process
 extends its message's visibility every VISIBILITY_HEARTBEAT_INTERVAL seconds
 (ChangeMessageVisibility to the base timeout again), renews the idempotency lease, and reads
-a cancel request in the same DynamoDB write (`renew`, taskqueue.idempotency). The thread dies
+a cancel request in the same DynamoDB write (`renew`, taskqueue.runtime.run_once). The thread dies
 with its process, so after a SIGKILL both the visibility and the lease run out; the lease
-ends first (taskqueue.idempotency.lease_seconds), and the redelivery takes the claim over.
+ends first (taskqueue.runtime.run_once.lease_seconds), and the redelivery takes the claim over.
 
 SQS keeps a received message invisible for 12 hours at most, extensions included; the
 settings refuse longer time limits. A failed extension or renewal is logged and tried again
 at the next beat: the interval fits twice inside the base visibility (Settings).
 
 A cancel request stops the task softly first: SIGUSR1 to its own process, which
-taskqueue.soft_stop turns into SoftTimeLimitExceeded in the task's own code (not inside an
+taskqueue.runtime.soft_stop turns into SoftTimeLimitExceeded in the task's own code (not inside an
 SDK call, which would swallow it), so its clean-up runs. A task still running
 TASK_CANCEL_GRACE seconds later is marked REVOKED and its process killed; the redelivery of
 its message finds REVOKED and is dropped.
@@ -31,9 +31,9 @@ from typing import Any
 from botocore.config import Config
 
 from taskqueue import aws_session
-from taskqueue.cancellation import mark_revoked
-from taskqueue.celery_config import aws_client_config
+from taskqueue.runtime.celery_config import aws_client_config
 from taskqueue.settings import Settings
+from taskqueue.stores.cancellation import mark_revoked
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def receipt(request: Any) -> tuple[str, str] | None:
     return queue_url, handle
 
 
-class VisibilityHeartbeat:
+class VisibilityExtension:
     """Keeps one running task's message invisible and its lease live; stops it on cancel."""
 
     def __init__(self, task: Any, settings: Settings, renew_lease: Callable[[], bool]) -> None:
@@ -81,7 +81,7 @@ class VisibilityHeartbeat:
             target=self._run, name=f"visibility-{self.task_id}", daemon=True
         )
 
-    def start(self) -> VisibilityHeartbeat:
+    def start(self) -> VisibilityExtension:
         self._thread.start()
         return self
 

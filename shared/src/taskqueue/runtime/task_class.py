@@ -1,0 +1,29 @@
+"""The task base class: every task runs inside the Flask app context, once per id.
+
+The placeholder names it (`taskqueue.catalogue.placeholder`), so every task, whenever it is
+made, is a subclass; `taskqueue.factory.configure_celery` sets the app it enters. Its run
+goes through the claim (`taskqueue.runtime.run_once`): the body runs once per task id
+however often SQS delivers it.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from celery import Task
+from flask import Flask
+
+from taskqueue.runtime.run_once import run_once
+
+
+class FlaskContextTask(Task):  # type: ignore[misc]
+    """Runs every task inside the Flask app context of the app that configured Celery, under
+    the claim on its id. The worker's tracer has set the request (its id) by then."""
+
+    abstract = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        flask_app: Flask = self.app.flask_app
+        with flask_app.app_context():
+            return run_once(self, functools.partial(super().__call__, *args, **kwargs))
