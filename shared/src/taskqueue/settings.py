@@ -24,7 +24,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 # still running after that is delivered again. No time limit may be longer.
 SQS_MAX_INVISIBLE_SECONDS = 43_200
 # SQS delays one message by at most 15 minutes (DelaySeconds); a longer delay re-delays the
-# message in hops of at most this long (taskqueue.sqs_transport).
+# message in hops of at most this long (taskqueue.runtime.sqs_transport).
 SQS_MAX_DELAY_SECONDS = 900
 # The longest delay the web accepts may be at most a year: a hop every 15 minutes for a year
 # is 35,040 hops (70,080 SQS requests).
