@@ -122,3 +122,17 @@ HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
 
 # The one start command (services/worker/src/worker_service/start.py holds its flags).
 CMD ["taskqueue-worker"]
+
+# ---------------------------------------------------------------------------
+# web-diagnostics, worker-diagnostics: a service's image with the diagnostic tasks (fail,
+# crash, retry_then_succeed, check_secret: devstack/diagnostic_tasks.py) on its path, for a
+# stack that turns DIAGNOSTIC_TASKS on (the rehearsal's, a test's). A prod stage refuses
+# diagnosticTasks, so its images are `web` and `worker`, which never hold them.
+# ---------------------------------------------------------------------------
+FROM web AS web-diagnostics
+COPY devstack/__init__.py devstack/diagnostic_tasks.py /opt/diagnostics/devstack/
+ENV PYTHONPATH=/opt/diagnostics
+
+FROM worker AS worker-diagnostics
+COPY devstack/__init__.py devstack/diagnostic_tasks.py /opt/diagnostics/devstack/
+ENV PYTHONPATH=/opt/diagnostics

@@ -301,8 +301,8 @@ class InfraConfig(BaseModel):
     secrets: TaskSecrets = {}
     """Environment variable -> Secrets Manager secret or SSM parameter (infra.task_secrets)."""
     schedules: bool = True
-    """One EventBridge Scheduler schedule per declared periodic task (taskqueue.catalogue.schedules);
-    false: none."""
+    """One EventBridge Scheduler schedule per declared periodic task
+    (taskqueue.catalogue.schedules); false: none."""
     disabled_schedules: Annotated[list[str], BeforeValidator(_json_text)] = []
     """Declared schedules this stage does not create, by name."""
     paused_schedules: Annotated[list[str], BeforeValidator(_json_text)] = []

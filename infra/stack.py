@@ -33,9 +33,11 @@ from infra.web_service import WebService
 from infra.worker_autoscaling import WorkerAutoscaling
 from infra.worker_service import WorkerService
 
-# Both images are built from the repository root's one Dockerfile, each from its own target.
+# Both images are built from the repository root's one Dockerfile, each from its own target;
+# a stack that offers the diagnostic tasks builds the targets that add them (prod cannot).
 WEB_IMAGE_TARGET = "web"
 WORKER_IMAGE_TARGET = "worker"
+DIAGNOSTICS_TARGET_SUFFIX = "-diagnostics"
 
 # The status page counts the task queue's messages and the dead-letter queue's.
 WEB_QUEUE_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueAttributes")
@@ -142,6 +144,10 @@ class TaskQueueStack(Stack):
         )
         platform = task_platform(config.cpu_architecture)
         build_platform = image_platform(config.cpu_architecture)
+        diagnostics = config.runtime.diagnostic_tasks
+
+        def image_target(service: str) -> str:
+            return service + DIAGNOSTICS_TARGET_SUFFIX if diagnostics else service
 
         queue = self.task_queue.queue
         dlq = self.task_queue.dead_letter_queue
@@ -171,7 +177,7 @@ class TaskQueueStack(Stack):
             cluster=self.cluster.cluster,
             vpc=self.network.vpc,
             image=ecs.ContainerImage.from_asset(
-                str(repo_root), target=WEB_IMAGE_TARGET, platform=build_platform
+                str(repo_root), target=image_target(WEB_IMAGE_TARGET), platform=build_platform
             ),
             environment=environment["web"],
             secrets=container_secrets(secrets["web"]),
@@ -209,7 +215,7 @@ class TaskQueueStack(Stack):
             cluster=self.cluster.cluster,
             vpc=self.network.vpc,
             image=ecs.ContainerImage.from_asset(
-                str(repo_root), target=WORKER_IMAGE_TARGET, platform=build_platform
+                str(repo_root), target=image_target(WORKER_IMAGE_TARGET), platform=build_platform
             ),
             environment=environment["worker"],
             secrets=container_secrets(secrets["worker"]),

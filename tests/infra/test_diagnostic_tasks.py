@@ -16,6 +16,7 @@ from tests.infra.conftest import (
     offered_tasks,
     synthesize,
 )
+from tests.infra.test_worker_service import image_assets
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -41,6 +42,21 @@ def test_dev_offers_them_when_told(dev_settings: Synth) -> None:
     for service in ("web", "worker"):
         assert container_settings(dev_settings, service).diagnostic_tasks is True
     assert offered_tasks(dev_settings) == set(TASKS)
+
+
+def image_targets(synth: Synth) -> set[str]:
+    """The Dockerfile targets the stack's two image assets build."""
+    return {asset["source"]["dockerBuildTarget"] for asset in image_assets(synth)}
+
+
+def test_a_stack_that_offers_them_builds_the_images_that_hold_them(
+    dev: Synth, prod: Synth, dev_settings: Synth
+) -> None:
+    """dev and prod build `web` and `worker`, whose images hold no diagnostic task
+    (devstack/diagnostic_tasks.py is not in them); told to offer them, the `-diagnostics`
+    targets, which add that module."""
+    assert image_targets(dev) == image_targets(prod) == {"web", "worker"}
+    assert image_targets(dev_settings) == {"web-diagnostics", "worker-diagnostics"}
 
 
 def test_prod_refuses_them_from_the_command_line_and_from_cdk_json(tmp_path: Path) -> None:
