@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
 
-from botocore.config import Config
 from celery import Celery
-from taskqueue import aws_session
 from taskqueue.app_settings import settings_of
-from taskqueue.runtime.celery_config import aws_client_config
+from taskqueue.runtime.celery_config import aws_client
 from taskqueue.runtime.dead_letter_sweep import sweep
 
 logger = logging.getLogger(__name__)
@@ -38,16 +35,8 @@ class DeadLetterSweep:
         self._thread.start()
         return self
 
-    def _client(self, service: str) -> Any:
-        return aws_session.client(
-            service,
-            region_name=self.settings.aws_region,
-            endpoint_url=self.settings.aws_endpoint_url,
-            config=Config(**aws_client_config(self.settings)),
-        )
-
     def _run(self) -> None:
-        sqs = self._client("sqs")
+        sqs = aws_client("sqs", self.settings)
         # Celery makes a result backend per thread: this one, and its client, are this
         # thread's own, never the one the pool processes inherited.
         backend = self.celery.backend

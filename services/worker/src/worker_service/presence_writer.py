@@ -32,13 +32,11 @@ import urllib.request
 from importlib.metadata import version
 from typing import Any
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from celery import Celery, signals
 from celery.worker import state as worker_state
-from taskqueue import aws_session
 from taskqueue.app_settings import settings_of
-from taskqueue.runtime.celery_config import aws_client_config
+from taskqueue.runtime.celery_config import aws_client
 from taskqueue.settings import Settings
 from taskqueue.stores.worker_presence import RunningTask, presence_update, retire_update
 
@@ -105,12 +103,7 @@ class Presence:
         return self
 
     def _run(self) -> None:
-        self.dynamodb = aws_session.client(
-            "dynamodb",
-            region_name=self.settings.aws_region,
-            endpoint_url=self.settings.aws_endpoint_url,
-            config=Config(**aws_client_config(self.settings)),
-        )
+        self.dynamodb = aws_client("dynamodb", self.settings)
         self.worker = worker_name(self.settings)
         logger.info(
             "presence of %s every %.1fs", self.worker, self.settings.worker_presence_interval

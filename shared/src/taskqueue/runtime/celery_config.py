@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from botocore.config import Config
 from kombu import Queue
 
+from taskqueue import aws_session
 from taskqueue.settings import Settings
 
 # The web refuses bodies over 256 KiB with 413: the Celery message that carries one (base64
@@ -119,3 +121,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # The project logs JSON lines itself (see taskqueue.runtime.logs).
         "worker_hijack_root_logger": False,
     }
+
+
+def aws_client(service: str, settings: Settings) -> Any:
+    """A client of `service` on the settings' region and endpoint, with the bounded timeouts
+    above, from the process's one session (taskqueue.aws_session)."""
+    return aws_session.client(
+        service,
+        region_name=settings.aws_region,
+        endpoint_url=settings.aws_endpoint_url,
+        config=Config(**aws_client_config(settings)),
+    )

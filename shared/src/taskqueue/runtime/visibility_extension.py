@@ -28,10 +28,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from botocore.config import Config
-
-from taskqueue import aws_session
-from taskqueue.runtime.celery_config import aws_client_config
+from taskqueue.runtime.celery_config import aws_client
 from taskqueue.settings import Settings
 from taskqueue.stores.cancellation import mark_revoked
 
@@ -46,12 +43,7 @@ def sqs_client(settings: Settings) -> Any:
     with _sqs_lock:
         pid = os.getpid()
         if pid not in _sqs:
-            _sqs[pid] = aws_session.client(
-                "sqs",
-                region_name=settings.aws_region,
-                endpoint_url=settings.aws_endpoint_url,
-                config=Config(**aws_client_config(settings)),
-            )
+            _sqs[pid] = aws_client("sqs", settings)
         return _sqs[pid]
 
 

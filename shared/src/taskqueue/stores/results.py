@@ -263,7 +263,13 @@ def listed_attributes(celery: Celery, task_id: str) -> dict[str, Any]:
 def read_status(celery: Celery, task_id: str, *, client: str | None = None) -> TaskStatus | None:
     """The task's state, or None when the id was never queued (or has expired); with
     `client`, None too when another client queued it (the web's view: no way to tell)."""
-    backend = celery.backend
+    return read_status_in(celery.backend, task_id, client=client)
+
+
+def read_status_in(
+    backend: ProvisionedTableBackend, task_id: str, *, client: str | None = None
+) -> TaskStatus | None:
+    """`read_status` through a backend alone (the CLI's `table_backend`)."""
     item = backend.client.get_item(TableName=backend.table_name, Key=backend.item_key(task_id))
     item = item.get("Item")
     if item is None or "result" not in item:

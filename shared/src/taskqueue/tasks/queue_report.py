@@ -10,13 +10,12 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
-from botocore.config import Config
 from celery import Task
 from flask import current_app
 
-from taskqueue import TaskParams, aws_session, register, schedule
+from taskqueue import TaskParams, register, schedule
 from taskqueue.app_settings import settings_of
-from taskqueue.runtime.celery_config import aws_client_config
+from taskqueue.runtime.celery_config import aws_client
 from taskqueue.settings import Settings
 from taskqueue.stores.queue_depth import read_depth
 
@@ -25,12 +24,7 @@ logger = logging.getLogger(__name__)
 
 def queue_depths(settings: Settings) -> dict[str, dict[str, int]]:
     """The counts of the task queue and the DLQ (one GetQueueAttributes each)."""
-    sqs = aws_session.client(
-        "sqs",
-        region_name=settings.aws_region,
-        endpoint_url=settings.aws_endpoint_url,
-        config=Config(**aws_client_config(settings)),
-    )
+    sqs = aws_client("sqs", settings)
     queues = {"tasks": settings.task_queue_url, "dead_letter": settings.dlq_url}
     return {label: asdict(read_depth(sqs, url)) for label, url in queues.items()}
 

@@ -191,16 +191,13 @@ def redrive(
 def recorded_states(dynamodb: Any, table: str, task_ids: list[str]) -> dict[str, str]:
     """Each task's state as its record says, with the reason when DEAD_LETTERED
     (`DEAD_LETTERED (failed 3 times)`); a task with no record (expired) is left out."""
-    from taskqueue.runtime.dead_letters import read_item  # Celery: see `requeue`
-    from taskqueue.stores.results import status_of, table_backend
+    from taskqueue.stores.results import read_status_in, table_backend  # Celery: `requeue`
 
     backend = table_backend(dynamodb, table)
     states: dict[str, str] = {}
     try:
         for task_id in task_ids:
-            item = read_item(backend, task_id)
-            if "result" in item:
-                status = status_of(backend.decode_result(item["result"]["B"]))
+            if status := read_status_in(backend, task_id):
                 states[task_id] = status.state + (f" ({status.reason})" if status.reason else "")
     except (BotoCoreError, ClientError) as error:
         raise CliError(f"could not read the tasks' states ({error})") from error
