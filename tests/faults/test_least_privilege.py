@@ -78,6 +78,17 @@ def iam_user(stack: LocalStack, name: str, statements: list[dict[str, Any]]) -> 
     }
 
 
+# How a denial shows in a log: botocore's "An error occurred (403) when calling ...", kombu's
+# "Request HTTP Error  HTTP 403  Forbidden (...)", moto's "... is not authorized to perform".
+# Not a bare 403: a logged duration ("RunTime": 12.403) is not a denial.
+DENIAL = re.compile(r"\(403\)|\bHTTP 403\b|AccessDenied|not authorized to perform")
+
+
+def denials(log: str) -> list[str]:
+    """The log's lines that report an IAM denial."""
+    return [line for line in log.splitlines() if DENIAL.search(line)]
+
+
 @pytest.fixture
 def enforced(stack: LocalStack, tmp_path: Path) -> Iterator[dict[str, dict[str, str]]]:
     """IAM users for the two roles; from here on the endpoint enforces IAM."""
@@ -201,5 +212,17 @@ def test_the_whole_flow_runs_on_the_task_roles_alone(
     assert f"task {delayed['id']} is due in" in worker.log()
     assert f"task {cancelled_delayed['id']} was cancelled while delayed" in worker.log()
 
-    # A 403 as a word: a task's logged run time (2.0690541550011403 s) is not a denial.
-    assert not re.search(r"\b403\b", worker.log()) and "AccessDenied" not in worker.log()
+    assert denials(worker.log()) == []
+
+
+def test_a_denial_is_found_in_a_log_and_a_duration_ending_in_403_is_not() -> None:
+    log = "\n".join(
+        [
+            '{"RunTime": 12.403, "QueueWait": 0.403, "task_id": "x"}',
+            "the dead-letter sweep failed: An error occurred (403) when calling the"
+            " ReceiveMessage operation: User: arn:aws:iam::123456789012:user/worker is not"
+            " authorized to perform: sqs:ReceiveMessage",
+            "Request HTTP Error  HTTP 403  Forbidden (b'')",
+        ]
+    )
+    assert denials(log) == log.splitlines()[1:]
