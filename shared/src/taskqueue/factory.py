@@ -16,7 +16,7 @@ from flask import Flask
 
 from taskqueue.app_settings import attach_settings, settings_of
 from taskqueue.catalogue.placeholder import celery
-from taskqueue.catalogue.registry import TaskSpec, apply_time_limits, offered
+from taskqueue.catalogue.registry import TaskSpec, apply_time_limits, offered, queues_of
 from taskqueue.catalogue.schedules import SCHEDULES, Schedule
 from taskqueue.runtime.celery_config import celery_config
 from taskqueue.runtime.logs import configure_logging
@@ -69,6 +69,11 @@ def load_catalogue(settings: Settings) -> dict[str, TaskSpec]:
     if settings.diagnostic_tasks:
         load_diagnostic_tasks()
     return offered(settings)
+
+
+def declared_queues(settings: Settings) -> list[str]:
+    """The queues of the tasks these settings offer: "default" first, then the others."""
+    return queues_of(load_catalogue(settings).values())
 
 
 def declared_schedules() -> dict[str, Schedule]:

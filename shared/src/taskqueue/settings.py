@@ -12,12 +12,13 @@ reference (shared/README.md#settings) is generated from these declarations (`mak
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Literal, Self, TypeVar
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 # SQS keeps a received message invisible for 12 hours at most, extensions included: a task
@@ -49,6 +50,27 @@ class SetElsewhere:
     """Marks a runtime setting that no CDK context key sets, with what sets it instead."""
 
     by: str
+
+
+class QueueUrls(BaseModel):
+    """Where one queue other than the default is: its URL and its dead-letter queue's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str
+    dlq_url: str
+
+
+@dataclass(frozen=True)
+class QueueAddress:
+    """One queue as the services use it: the name Celery routes by, its URL, its DLQ's URL."""
+
+    queue: str
+    """The queue's name in the catalogue (`register(..., queue=...)`)."""
+    name: str
+    """Its Celery (and, locally, SQS) name."""
+    url: str
+    dlq_url: str
 
 
 Applies = Literal["runtime", "both"]
@@ -86,6 +108,18 @@ class Settings(BaseSettings):
         description="URL of that dead-letter queue (the CDK app sets it); unset: the queue"
         " TASK_DLQ_NAME beside TASK_QUEUE_URL (the local stack). The status page counts its"
         " messages.",
+    )
+    queues: Annotated[dict[str, QueueUrls], SetElsewhere("the stack's queues")] = Field(
+        {},
+        description="The queues other than the default, by name, as JSON"
+        ' (`{"reports": {"url": ..., "dlq_url": ...}}`; the CDK app sets it). A queue not'
+        " named here is the local stack's: SQS queue `<TASK_QUEUE_NAME>-<queue>` and its"
+        " `-dlq` beside TASK_QUEUE_URL.",
+    )
+    worker_queue: Annotated[str, SetElsewhere("each queue's worker service")] = Field(
+        "default",
+        description="The one queue this worker consumes (one worker process per queue:"
+        " `taskqueue-worker` started once per queue).",
     )
     max_receive_count: Annotated[int, UsedByStack("the task queue's redrive policy")] = Field(
         3,
@@ -289,6 +323,12 @@ class Settings(BaseSettings):
         " down, `check_secret` answers guesses of a secret).",
     )
 
+    @field_validator("queues", mode="before")
+    @classmethod
+    def _queues_from_json(cls, queues: object) -> object:
+        # The environment's JSON text, also when given as a value (`from_environment`).
+        return json.loads(queues) if isinstance(queues, str) else queues
+
     @field_validator("metrics_namespace")
     @classmethod
     def _not_an_aws_namespace(cls, namespace: str) -> str:
@@ -339,6 +379,16 @@ class Settings(BaseSettings):
         if self.task_dlq_url is not None:
             return self.task_dlq_url
         return f"{self.task_queue_url.rsplit('/', 1)[0]}/{self.task_dlq_name}"
+
+    def queue_address(self, queue: str) -> QueueAddress:
+        """Where the queue named `queue` in the catalogue is ("default": TASK_QUEUE_*)."""
+        if queue == "default":
+            return QueueAddress(queue, self.task_queue_name, self.task_queue_url, self.dlq_url)
+        name = f"{self.task_queue_name}-{queue}"
+        if (given := self.queues.get(queue)) is not None:
+            return QueueAddress(queue, name, given.url, given.dlq_url)
+        beside = self.task_queue_url.rsplit("/", 1)[0]
+        return QueueAddress(queue, name, f"{beside}/{name}", f"{beside}/{name}-dlq")
 
     @classmethod
     def from_values(cls, **values: Any) -> Settings:
@@ -401,7 +451,10 @@ class _GivenSettings(Settings):
 
 
 def _variable(value: object) -> str:
-    """A variable's text: seconds given as whole numbers stay whole (105, not 105.0)."""
+    """A variable's text: seconds given as whole numbers stay whole (105, not 105.0); a
+    mapping as JSON."""
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,11 @@ from taskqueue.settings import (
 # A task's own time limit in seconds, or how to compute it from the settings.
 Limit = int | Callable[[Settings], int] | None
 
+DEFAULT_QUEUE = "default"
+"""The queue of every task that names none (SQS queue TASK_QUEUE_NAME)."""
+QUEUE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+"""A queue's name: it becomes part of SQS queue, ECS service and metric names."""
+
 
 class TaskParams(BaseModel):
     """Base of every task's parameter model: unknown fields are refused."""
@@ -50,6 +56,8 @@ class TaskSpec:
     time_limit: Limit = None
     diagnostic: bool = False
     """A task for tests and local stacks only: offered only with DIAGNOSTIC_TASKS."""
+    queue: str = DEFAULT_QUEUE
+    """The queue the web sends it to; that queue's own workers run it."""
 
     def time_limits(self, settings: Settings) -> tuple[int, int]:
         """(soft, hard) seconds for this task: its own, else the settings' defaults."""
@@ -73,6 +81,7 @@ def register(
     soft_time_limit: Limit = None,
     time_limit: Limit = None,
     diagnostic: bool = False,
+    queue: str = DEFAULT_QUEUE,
 ) -> Callable[[Callable[..., Any]], Task]:
     """Make `fn` a Celery task named after it, whose keyword arguments `params` validates.
 
@@ -81,7 +90,13 @@ def register(
     `soft_time_limit`/`time_limit` (seconds, or a function of the settings) replace the
     settings' defaults for this task; 12 hours at most (`apply_time_limits` checks them).
     A `diagnostic` task is offered only where DIAGNOSTIC_TASKS is on (`offered`).
+    `queue` names the queue it is sent to (each queue has its own workers and scaling).
     """
+    if not QUEUE_NAME.match(queue):
+        raise SettingsError(
+            f"queue {queue!r}: a queue's name is 1-20 lowercase letters, digits and hyphens,"
+            " starting with a letter"
+        )
     for limit in (soft_time_limit, time_limit):
         if isinstance(limit, int) and limit > SQS_MAX_INVISIBLE_SECONDS:
             raise SettingsError(too_long("a task's time limit", limit))
@@ -99,6 +114,7 @@ def register(
             soft_time_limit=soft_time_limit,
             time_limit=time_limit,
             diagnostic=diagnostic,
+            queue=queue,
         )
         return task
 
@@ -113,6 +129,11 @@ def offered(settings: Settings) -> dict[str, TaskSpec]:
         for name, spec in TASKS.items()
         if settings.diagnostic_tasks or not spec.diagnostic
     }
+
+
+def queues_of(specs: Iterable[TaskSpec]) -> list[str]:
+    """The queues these tasks are sent to: the default queue first, then the others by name."""
+    return [DEFAULT_QUEUE, *sorted({spec.queue for spec in specs} - {DEFAULT_QUEUE})]
 
 
 def unregister_withheld(settings: Settings) -> list[str]:
