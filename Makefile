@@ -92,9 +92,13 @@ worker: .python-deps
 web: .python-deps
 	$(LOCAL_STACK) web
 
+# Two test processes (pytest-xdist): most tests wait on real processes, and CI has 2 cores.
+# Each module runs whole in one of them (tests/conftest.py); TEST_PROCESSES=0 runs in one.
+TEST_PROCESSES ?= 2
+
 .PHONY: test  ## Run every test (what CI runs)
 test: install
-	$(RUN) pytest
+	$(RUN) pytest --numprocesses $(TEST_PROCESSES) --dist loadgroup
 
 .PHONY: test-unit  ## Run the unit tests only
 test-unit: .python-deps
