@@ -20,7 +20,13 @@ bp = Blueprint("sqs", __name__, url_prefix="/sqs")
 
 @bp.get("/celery/<int:duration>")
 @spec.validate(
-    resp=SpecResponse(HTTP_202=TaskAccepted, HTTP_401=Problem, HTTP_422=Problem, HTTP_503=Problem),
+    resp=SpecResponse(
+        HTTP_202=TaskAccepted,
+        HTTP_401=Problem,
+        HTTP_422=Problem,
+        HTTP_429=Problem,
+        HTTP_503=Problem,
+    ),
     tags=["seed"],
     skip_validation=True,
     security=BEARER,

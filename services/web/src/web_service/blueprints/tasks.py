@@ -73,6 +73,7 @@ def parse_task_request() -> Any:
         HTTP_413=Problem,
         HTTP_415=Problem,
         HTTP_422=Problem,
+        HTTP_429=Problem,
         HTTP_503=Problem,
     ),
     tags=["tasks"],
@@ -81,7 +82,8 @@ def parse_task_request() -> Any:
 )
 def create_task() -> Response:
     """Queue a task, at once or after `delay_seconds` or at `not_before` (SCHEDULED until
-    then); 202 with its id and status URL."""
+    then); 202 with its id and status URL; 429 with Retry-After while the caller has
+    CLIENT_MAX_WAITING tasks waiting to start."""
     task_request = parse_task_request()
     due = due_time(task_request.delay_seconds, task_request.not_before, datetime.now(UTC))
     task_id = enqueue(
