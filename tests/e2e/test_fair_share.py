@@ -19,9 +19,11 @@ import pytest
 from taskqueue.runtime.celery_message import decode
 from taskqueue.stores import api_keys
 from taskqueue_cli.api import TaskApi
+from taskqueue_cli.errors import CliError
+from taskqueue_cli.web import WebClient
 
 from harness.processes import wait_until
-from harness.stack import LocalStack, running
+from harness.stack import LocalStack
 from tests.short_limits import SHORT_LIMITS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -33,14 +35,16 @@ HOP_SECONDS = 2
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """moto and the web with a cap of 3 waiting tasks per client; no worker."""
-    work_dir = tmp_path_factory.mktemp("fair-share")
-    limits = {
-        "CLIENT_MAX_WAITING": str(CAP),
-        "DELAY_HOP_SECONDS": str(HOP_SECONDS),
-        **SHORT_LIMITS,
-    }
-    with running(work_dir, worker=False, **limits) as local:
+    local = LocalStack(work_dir=tmp_path_factory.mktemp("fair-share"))
+    local.env.update(
+        {"CLIENT_MAX_WAITING": str(CAP), "DELAY_HOP_SECONDS": str(HOP_SECONDS), **SHORT_LIMITS}
+    )
+    try:
+        local.start_aws()
+        local.start_web()
         yield local
+    finally:
+        local.stop()
 
 
 def client_api(stack: LocalStack, name: str) -> TaskApi:
@@ -125,6 +129,9 @@ def test_a_client_at_its_cap_gets_429_and_nothing_is_queued(stack: LocalStack) -
     assert stack.queue_depth() == depth
     listed = api.list_tasks(limit=50).json()["items"]
     assert len(listed) == CAP
+    # The CLI says so in one line.
+    with pytest.raises(CliError, match=r"^too many tasks waiting: .* Try again in \d+ s\.$"):
+        WebClient(stack.web_url, api.api_key).enqueue("noop", {})
     # Another client is not affected.
     queue_noop(client_api(stack, "quiet"))
     assert stack.queue_depth() == depth + 1
