@@ -10,8 +10,10 @@ to start (or a hop sent) start a worker of their own and stop it.
 
 from __future__ import annotations
 
+import base64
+import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -61,9 +63,15 @@ def queue_noop(api: TaskApi) -> str:
     return task_id
 
 
-def take_messages(stack: LocalStack, task_ids: set[str], timeout: float) -> dict[str, Any]:
-    """Receive the queue's messages until one of each task in `task_ids` is found: those are
-    deleted and returned by task id, every other message is made visible again."""
+def take_messages(
+    stack: LocalStack,
+    task_ids: set[str],
+    timeout: float,
+    accept: Callable[[str, dict[str, Any]], bool] = lambda task_id, message: True,
+) -> dict[str, Any]:
+    """Receive the queue's messages until one of each task in `task_ids` that `accept`s is
+    found: those are deleted and returned by task id, every other message is made visible
+    again."""
     sqs = stack.client("sqs")
     found: dict[str, Any] = {}
     deadline = time.monotonic() + timeout
@@ -78,7 +86,7 @@ def take_messages(stack: LocalStack, task_ids: set[str], timeout: float) -> dict
         for message in answer.get("Messages", []):
             task = decode(message["Body"])
             task_id = task.task_id if task is not None else None
-            if task_id not in task_ids:
+            if task_id not in task_ids or task_id in found or not accept(task_id, message):
                 sqs.change_message_visibility(
                     QueueUrl=stack.queue_url,
                     ReceiptHandle=message["ReceiptHandle"],
@@ -182,25 +190,51 @@ def test_once_its_tasks_start_the_client_can_queue_again(stack: LocalStack) -> N
         worker.stop()
 
 
-def test_a_delayed_tasks_hop_carries_the_clients_group(stack: LocalStack) -> None:
-    api = client_api(stack, "hopping")
-    posted_at = time.time()
-    response = api.request("POST", "/tasks", json={"task": "noop", "delay_seconds": 60})
-    assert response.status_code == 202, response.text
-    task_id = response.json()["id"]
+def sent_at(message: dict[str, Any]) -> float:
+    """When SQS received the message: a hop's copy is sent a hop after the web's message."""
+    return int(message["Attributes"]["SentTimestamp"]) / 1000
 
-    worker = stack.start_worker(name="hop-worker")
+
+def retries_of(message: dict[str, Any]) -> int:
+    """The Celery `retries` header of a received task message (kombu's base64 envelope)."""
+    envelope = json.loads(base64.b64decode(message["Body"]))
+    return int(envelope["headers"].get("retries") or 0)
+
+
+def test_the_messages_a_worker_sends_carry_the_clients_group(stack: LocalStack) -> None:
+    api = client_api(stack, "resent")
+    posted_at = time.time()
+    delayed = api.request("POST", "/tasks", json={"task": "noop", "delay_seconds": 60})
+    retried = api.post_task("retry_then_succeed", {"failures": 1, "countdown": 60})
+    assert [delayed.status_code, retried.status_code] == [202, 202]
+    delayed_id, retried_id = delayed.json()["id"], retried.json()["id"]
+
+    worker = stack.start_worker(name="resending-worker")
     try:
         wait_until(
-            lambda: f"task {task_id} is due in" in worker.log(),
+            lambda: (
+                f"task {delayed_id} is due in" in worker.log()
+                and f"{retried_id}] retry" in worker.log()
+            ),
             30,
-            "the worker to send the task's hop",
+            "the worker to send the delayed task's hop and the failed task's retry",
             worker,
         )
     finally:
         worker.stop()
 
-    hop = take_messages(stack, {task_id}, timeout=3 * HOP_SECONDS + 10)[task_id]
-    # A copy the worker sent, not the web's message (sent at the POST, due a hop later).
-    assert int(hop["Attributes"]["SentTimestamp"]) / 1000 >= posted_at + HOP_SECONDS - 0.5
-    assert group_of(hop) == "hopping"
+    messages = take_messages(
+        stack,
+        {delayed_id, retried_id},
+        timeout=3 * HOP_SECONDS + 10,
+        accept=lambda task_id, message: (
+            sent_at(message) >= posted_at + HOP_SECONDS - 0.5
+            if task_id == delayed_id
+            else retries_of(message) == 1
+        ),
+    )
+
+    assert {task_id: group_of(m) for task_id, m in messages.items()} == {
+        delayed_id: "resent",
+        retried_id: "resent",
+    }

@@ -23,10 +23,14 @@ CLIENT_HEADER = "client"
 def group_of(headers: dict[str, Any] | None) -> str | None:
     """The message group of a task message with these Celery headers: its client; None when
     it names none."""
-    client = (headers or {}).get(CLIENT_HEADER)
-    return client if isinstance(client, str) and client else None
+    return _group((headers or {}).get(CLIENT_HEADER))
 
 
 def group_arguments(client: object) -> dict[str, str]:
     """SendMessage's `MessageGroupId` argument for `client`'s message; none without a client."""
-    return {"MessageGroupId": client} if isinstance(client, str) and client else {}
+    group = _group(client)
+    return {"MessageGroupId": group} if group else {}
+
+
+def _group(client: object) -> str | None:
+    return client if isinstance(client, str) and client else None
