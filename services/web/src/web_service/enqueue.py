@@ -15,11 +15,19 @@ from taskqueue.stores import waiting
 from taskqueue.stores.results import mark_queued
 
 from web_service.problems import ProblemError
+from web_service.schemas import Problem
 
 logger = logging.getLogger(__name__)
 
 # Everything a send or a result write raises when SQS or DynamoDB is unreachable or refuses.
 BROKER_ERRORS = (BotoCoreError, ClientError, KombuError, OperationalError, OSError)
+# The problems every queueing route may answer (POST /tasks adds its body's own).
+QUEUEING_PROBLEMS = {
+    "HTTP_401": Problem,
+    "HTTP_422": Problem,
+    "HTTP_429": Problem,
+    "HTTP_503": Problem,
+}
 # A client at its cap frees a slot when one of its tasks starts, which the web cannot
 # foresee: a short wait, not a promise.
 RETRY_AFTER_SECONDS = 10
