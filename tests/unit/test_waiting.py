@@ -110,3 +110,10 @@ def test_a_send_that_failed_gives_its_slot_back(
 
     assert failed == [503, 503, 503]
     assert answers == [202, 202, 429]
+
+
+def test_the_queueing_routes_document_their_429(client: FlaskClient) -> None:
+    paths = client.get("/openapi.json").get_json()["paths"]
+
+    assert "429" in paths["/tasks"]["post"]["responses"]
+    assert "429" in paths["/sqs/celery/{duration}"]["get"]["responses"]
