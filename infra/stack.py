@@ -42,6 +42,8 @@ DIAGNOSTICS_TARGET_SUFFIX = "-diagnostics"
 # The status page counts the task queue's messages and the dead-letter queue's.
 WEB_QUEUE_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueAttributes")
 WEB_DLQ_ACTIONS = ("sqs:GetQueueAttributes",)
+# A client's count of waiting tasks is changed by GetItem and a conditional PutItem
+# (taskqueue.stores.waiting), so the web needs no UpdateItem for its cap.
 WEB_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
 # GET /tasks and GET /workers query the results table's index, and only the index: a Query
 # of the table itself, or a Scan, stays denied.

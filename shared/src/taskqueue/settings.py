@@ -185,6 +185,13 @@ class Settings(BaseSettings):
         description="Longest delay (`delay_seconds`, or `not_before` from now) the web accepts"
         " for a task, in seconds (7 days by default, a year at most).",
     )
+    client_max_waiting: int = Field(
+        1000,
+        ge=0,
+        description="Most tasks one client may have waiting (queued or SCHEDULED, not yet"
+        " started); past it POST /tasks answers 429 with Retry-After and queues nothing"
+        " ([Fair share between clients](#fair-share-between-clients)). 0: no cap.",
+    )
     delay_hop_seconds: Annotated[int, SetElsewhere("tests only")] = Field(
         SQS_MAX_DELAY_SECONDS,
         ge=1,

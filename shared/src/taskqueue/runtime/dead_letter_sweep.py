@@ -16,7 +16,8 @@ each task among them whose last run is over and recorded no end, the conditional
 watch makes (`dead_letters.settle`): DEAD_LETTERED, "worker lost N times" or "failed N
 times". A task already DEAD_LETTERED, finished, cancelled or still leased costs one GetItem.
 A short poll samples some of SQS's servers, so a large DLQ is covered over several sweeps.
-A task whose every receive was swallowed before any claim shows PENDING still: nothing ran.
+A task whose every receive was swallowed before any claim shows PENDING still: nothing ran;
+the sweep gives back the client's waiting slot it held (taskqueue.stores.waiting).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from typing import Any
 
 from taskqueue.runtime import dead_letters
 from taskqueue.runtime.celery_message import decode
+from taskqueue.stores import waiting
+from taskqueue.stores.results import SLOT_ATTRIBUTE
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +50,12 @@ def sweep(backend: Any, sqs: Any, dlq_url: str, now: float | None = None) -> lis
     now = time.time() if now is None else now
     recorded = []
     for task_id in sorted(task_ids):
-        settled = dead_letters.settle(
-            backend, task_id, dead_letters.read_item(backend, task_id), now
-        )
+        item = dead_letters.read_item(backend, task_id)
+        if SLOT_ATTRIBUTE in item:  # no run claimed it: it waits no more, its slot is free
+            waiting.end_waiting(
+                backend.client, backend.table_name, backend.item_key(task_id), task_id
+            )
+        settled = dead_letters.settle(backend, task_id, item, now)
         if settled.reason is not None:
             recorded.append(task_id)
     return recorded

@@ -49,6 +49,7 @@ from botocore.exceptions import ClientError
 from celery import Celery, states
 from celery.exceptions import Ignore, Reject, Retry, SoftTimeLimitExceeded, TimeLimitExceeded
 
+from taskqueue.runtime.message_group import CLIENT_HEADER, group_arguments
 from taskqueue.runtime.visibility_extension import receipt, sqs_client
 from taskqueue.settings import SQS_MAX_DELAY_SECONDS, Settings
 from taskqueue.stores.results import DEAD_LETTERED, PROGRESS, STATE_ATTRIBUTE, status_of
@@ -219,7 +220,10 @@ def send_again(task: Any, settings: Settings) -> bool:
         return False
     try:
         sqs_client(settings).send_message(
-            QueueUrl=where[0], MessageBody=message["Body"], DelaySeconds=1
+            QueueUrl=where[0],
+            MessageBody=message["Body"],
+            DelaySeconds=1,
+            **group_arguments(getattr(task.request, CLIENT_HEADER, None)),
         )
     except Exception:
         logger.warning("could not send task %s again: it runs here", task.request.id)

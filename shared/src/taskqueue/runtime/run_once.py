@@ -38,10 +38,12 @@ from taskqueue.runtime import dead_letters, soft_stop
 from taskqueue.runtime.task_metrics import Outcome, mark_dropped, mark_stopped
 from taskqueue.runtime.visibility_extension import VisibilityExtension
 from taskqueue.settings import Settings
+from taskqueue.stores import waiting
 from taskqueue.stores.cancellation import CANCEL_ATTRIBUTE, mark_revoked
 from taskqueue.stores.results import (
     CLIENT_ATTRIBUTE,
     QUEUED_AT_ATTRIBUTE,
+    SLOT_ATTRIBUTE,
     STATE_ATTRIBUTE,
     TASK_ATTRIBUTE,
 )
@@ -103,6 +105,10 @@ def claim(task: Any, lease_seconds: float) -> Claimed:
         update["ExpressionAttributeValues"].update(
             {":owner": {"S": client}, ":task": {"S": task.name}}
         )
+    # The task starts: it no longer waits, so it gives its client's slot back (once: the
+    # mark goes with this write; taskqueue.stores.waiting).
+    update["UpdateExpression"] += " REMOVE #slot"
+    update["ExpressionAttributeNames"]["#slot"] = SLOT_ATTRIBUTE
     try:
         answer = backend.client.update_item(
             **update, ReturnValues="ALL_OLD", ReturnValuesOnConditionCheckFailure="ALL_OLD"
@@ -125,6 +131,7 @@ def claim(task: Any, lease_seconds: float) -> Claimed:
         )
         raise Reject("claimed by another run", requeue=False) from error
     previous: dict[str, Any] = answer.get("Attributes") or {}
+    waiting.release_held(backend.client, backend.table_name, previous, task_id)
     return Claimed(dead_letters.count(previous, dead_letters.ATTEMPT_ATTRIBUTE) + 1, previous)
 
 

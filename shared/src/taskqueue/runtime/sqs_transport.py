@@ -18,6 +18,9 @@ A task whose eta is ahead (a countdown, a retry's backoff, the web's delay) is s
 SQS's DelaySeconds, and one received before its eta is re-delayed in SQS instead of waiting
 in the worker's memory (taskqueue.catalogue.delays).
 
+Every task message is sent with its client as SQS's MessageGroupId, the tenant of SQS fair
+queues (taskqueue.runtime.message_group).
+
 A watch on a task's last delivery (taskqueue.runtime.dead_letters) is handled here, never handed to
 Celery: it is not a task, and counts in no task metric.
 
@@ -37,6 +40,7 @@ from taskqueue import aws_session
 from taskqueue.catalogue.delays import delay_seconds, eta_of, is_revoked, needs_hop
 from taskqueue.catalogue.placeholder import celery
 from taskqueue.runtime import dead_letters
+from taskqueue.runtime.message_group import group_of
 from taskqueue.runtime.run_once import release
 from taskqueue.settings import SQS_MAX_DELAY_SECONDS
 
@@ -154,6 +158,8 @@ class Channel(SQS.Channel):
             properties.pop("delay_seconds", None)  # a hop's copy carries the previous one
             if delay:
                 properties["delay_seconds"] = delay  # kombu 5.7 sends it as DelaySeconds
+            if group := group_of(message.get("headers")):
+                properties["MessageGroupId"] = group  # and this as MessageGroupId
             super()._put(queue, message, **kwargs)
             return
         task_id = message.get("headers", {}).get("id")

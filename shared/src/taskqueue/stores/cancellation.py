@@ -13,6 +13,7 @@ task is left as it is.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from celery import Celery, states
 from celery.exceptions import TaskRevokedError
 
 from taskqueue.app_settings import settings_of
+from taskqueue.stores import waiting
 from taskqueue.stores.results import (
     CLIENT_ATTRIBUTE,
     STATE_ATTRIBUTE,
@@ -29,6 +31,8 @@ from taskqueue.stores.results import (
     listed_attributes,
     status_of,
 )
+
+logger = logging.getLogger(__name__)
 
 CANCELLED = "cancelled before it started"
 CANCELLED_WHILE_RUNNING = "cancelled while it ran"
@@ -60,7 +64,7 @@ def cancel_queued(celery: Celery, task_id: str, client: str) -> Cancellation:
     put["Item"]["ttl"]["N"] = str(int(put["Item"]["ttl"]["N"]) + max_delay(celery))
     put["Item"].update(listed_attributes(celery, task_id))
     try:
-        backend.client.put_item(
+        answer = backend.client.put_item(
             **put,
             # Queued through the web by this client, not succeeded, and no live lease.
             ConditionExpression=(
@@ -74,6 +78,7 @@ def cancel_queued(celery: Celery, task_id: str, client: str) -> Cancellation:
                 ":success": {"S": states.SUCCESS},
                 ":now": {"N": str(time.time())},
             },
+            ReturnValues="ALL_OLD",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as error:
@@ -83,6 +88,12 @@ def cancel_queued(celery: Celery, task_id: str, client: str) -> Cancellation:
         if not held or held.get(CLIENT_ATTRIBUTE, {}).get("S") != client:
             return Cancellation(state=None)
         return Cancellation(state=held.get(STATE_ATTRIBUTE, {}).get("S", states.PENDING))
+    # The put wrote the item afresh, without the mark of a waiting slot: give it back.
+    if waiting.held_slot(answer.get("Attributes") or {}) is not None:
+        try:
+            waiting.give_back(backend.client, backend.table_name, client)
+        except Exception:
+            logger.warning("could not give back the waiting slot of task %s", task_id)
     status = status_of(backend.meta_from_decoded(dict(meta)))
     return Cancellation(state=states.REVOKED, status=status)
 

@@ -39,6 +39,9 @@ FINAL_STATES = frozenset(states.READY_STATES | {DEAD_LETTERED})
 # `mark_queued`; a state write never names them, so they stay.
 QUEUED_AT_ATTRIBUTE = "queued_at"
 TASK_ATTRIBUTE = "task"
+# The mark of a task that holds one of its client's waiting slots until it starts
+# (taskqueue.stores.waiting).
+SLOT_ATTRIBUTE = "waiting_slot"
 # A PROGRESS state's `{"current", "total"}` in the clear (NULL in any other state), so the
 # task list shows progress without decoding Celery's record.
 PROGRESS_ATTRIBUTE = "progress"
@@ -219,10 +222,12 @@ def mark_queued(
     client: str | None = None,
     task: str | None = None,
     due: datetime | None = None,
+    slot: bool = False,
 ) -> None:
     """Record the id as PENDING, owned by `client`, before it is sent, so only queued ids
     are known; SCHEDULED with its `due` time instead when it waits until then. With `task`
-    (its name), it is in its client's task list from now on.
+    (its name), it is in its client's task list from now on; with `slot`, it holds one of its
+    client's waiting slots until it starts (taskqueue.stores.waiting).
 
     One PutItem: `backend.store_result` would first read the (new, so absent) record. A
     scheduled record is kept for RESULT_EXPIRES after it is due, not after now.
@@ -238,6 +243,8 @@ def mark_queued(
         put["Item"][TASK_ATTRIBUTE] = {"S": task}
         # The same clock reading as the record's timestamp: queued never after last updated.
         put["Item"][QUEUED_AT_ATTRIBUTE] = {"N": put["Item"]["timestamp"]["N"]}
+    if slot:
+        put["Item"][SLOT_ATTRIBUTE] = {"BOOL": True}
     backend.client.put_item(**put)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from taskqueue.runtime.celery_message import CeleryTask, decode
+from taskqueue.runtime.message_group import group_arguments
 from taskqueue.stores.queue_depth import read_depth
 
 from taskqueue_cli.errors import CliError
@@ -115,10 +116,12 @@ def move_by_hand(sqs: Any, dlq_url: str, queue_url: str, limit: int | None) -> M
 
 
 def resend_arguments(message: dict[str, Any]) -> dict[str, Any]:
-    """The body and message attributes of a received message, as SendMessage takes them."""
+    """The body, message attributes and message group (its client, for SQS fair queues:
+    taskqueue.runtime.message_group) of a received message, as SendMessage takes them."""
     arguments: dict[str, Any] = {"MessageBody": message["Body"]}
     if attributes := message.get("MessageAttributes"):
         arguments["MessageAttributes"] = attributes
+    arguments.update(group_arguments(message.get("Attributes", {}).get("MessageGroupId")))
     return arguments
 
 

@@ -33,6 +33,10 @@ class WebClient:
             raise CliError(f"bad parameters for {task}: {problem.get('detail', '')}")
         if response.status_code == 401:
             raise CliError(_unauthorized(response))
+        if response.status_code == 429:
+            retry = response.headers.get("Retry-After")
+            after = f" Try again in {retry} s." if retry else ""
+            raise CliError(f"too many tasks waiting: {problem.get('detail', '')}{after}")
         raise CliError(_describe(response, problem))
 
     def status(self, task_id: str) -> dict[str, Any]:

@@ -11,16 +11,16 @@ from taskqueue.tasks.long_task import LongTaskParams
 
 from web_service.api_spec import BEARER, spec
 from web_service.blueprints.tasks import accepted
-from web_service.enqueue import enqueue
+from web_service.enqueue import QUEUEING_PROBLEMS, enqueue
 from web_service.problems import validation_problem
-from web_service.schemas import Problem, TaskAccepted
+from web_service.schemas import TaskAccepted
 
 bp = Blueprint("sqs", __name__, url_prefix="/sqs")
 
 
 @bp.get("/celery/<int:duration>")
 @spec.validate(
-    resp=SpecResponse(HTTP_202=TaskAccepted, HTTP_401=Problem, HTTP_422=Problem, HTTP_503=Problem),
+    resp=SpecResponse(HTTP_202=TaskAccepted, **QUEUEING_PROBLEMS),
     tags=["seed"],
     skip_validation=True,
     security=BEARER,

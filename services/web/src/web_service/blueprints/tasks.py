@@ -19,7 +19,7 @@ from taskqueue.stores.task_list import InvalidCursor, TaskPage, list_tasks
 
 from web_service.api_spec import BEARER, spec
 from web_service.catalogue import catalogue_of
-from web_service.enqueue import BROKER_ERRORS, enqueue
+from web_service.enqueue import BROKER_ERRORS, QUEUEING_PROBLEMS, enqueue
 from web_service.problems import ProblemError, validation_problem
 from web_service.schemas import (
     Problem,
@@ -69,11 +69,9 @@ def parse_task_request() -> Any:
     resp=SpecResponse(
         HTTP_202=TaskAccepted,
         HTTP_400=Problem,
-        HTTP_401=Problem,
         HTTP_413=Problem,
         HTTP_415=Problem,
-        HTTP_422=Problem,
-        HTTP_503=Problem,
+        **QUEUEING_PROBLEMS,
     ),
     tags=["tasks"],
     skip_validation=True,
@@ -81,7 +79,8 @@ def parse_task_request() -> Any:
 )
 def create_task() -> Response:
     """Queue a task, at once or after `delay_seconds` or at `not_before` (SCHEDULED until
-    then); 202 with its id and status URL."""
+    then); 202 with its id and status URL; 429 with Retry-After while the caller has
+    CLIENT_MAX_WAITING tasks waiting to start."""
     task_request = parse_task_request()
     due = due_time(task_request.delay_seconds, task_request.not_before, datetime.now(UTC))
     task_id = enqueue(
