@@ -45,14 +45,18 @@ def test_enqueue_prints_the_id_and_status_shows_the_result(cli: Cli, api: TaskAp
 
 
 def test_status_of_a_task_in_progress_shows_how_far_it_got(cli: Cli, api: TaskApi) -> None:
-    task_id = cli("enqueue", "long_task", "duration=3").stdout.strip()
-    wait_until(lambda: api.state(task_id) == "PROGRESS", 30, "PROGRESS")
-
-    lines = cli("status", task_id).stdout.splitlines()
+    # A 3 s task (the stack's longest) may end while a loaded machine starts the CLI: then
+    # its status shows SUCCESS, and another task is tried, three at most.
+    for _ in range(3):
+        task_id = cli("enqueue", "long_task", "duration=3").stdout.strip()
+        wait_until(lambda: api.state(task_id) == "PROGRESS", 30, "PROGRESS")
+        lines = cli("status", task_id).stdout.splitlines()
+        wait_until(lambda: api.state(task_id) == "SUCCESS", 30, "SUCCESS")
+        if lines[1] != "state    SUCCESS":
+            break
 
     assert lines[1] == "state    PROGRESS"
     assert lines[2] in {"progress 1/3 (33%)", "progress 2/3 (66%)", "progress 3/3 (100%)"}
-    wait_until(lambda: api.state(task_id) == "SUCCESS", 30, "SUCCESS")
 
 
 @pytest.mark.parametrize(
