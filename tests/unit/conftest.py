@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from moto import mock_aws
 from taskqueue.bootstrap import bootstrap
+from taskqueue.factory import declared_queues
 from taskqueue.settings import Settings
 from taskqueue.stores import api_keys
 
@@ -38,9 +39,9 @@ def settings() -> Settings:
 
 @pytest.fixture
 def aws(aws_credentials: None, settings: Settings) -> Iterator[None]:
-    """In-process moto with the queue, DLQ and table bootstrapped."""
+    """In-process moto with the declared queues, their DLQs and the table bootstrapped."""
     with mock_aws():
-        bootstrap(settings)
+        bootstrap(settings, declared_queues(settings))
         yield
 
 

@@ -27,6 +27,7 @@ from taskqueue.stores.results import (
     STATE_ATTRIBUTE,
     TaskStatus,
     listed_attributes,
+    named,
     status_of,
 )
 
@@ -83,7 +84,7 @@ def cancel_queued(celery: Celery, task_id: str, client: str) -> Cancellation:
         if not held or held.get(CLIENT_ATTRIBUTE, {}).get("S") != client:
             return Cancellation(state=None)
         return Cancellation(state=held.get(STATE_ATTRIBUTE, {}).get("S", states.PENDING))
-    status = status_of(backend.meta_from_decoded(dict(meta)))
+    status = named(status_of(backend.meta_from_decoded(dict(meta))), put["Item"])
     return Cancellation(state=states.REVOKED, status=status)
 
 
@@ -118,7 +119,7 @@ def request_cancel(celery: Celery, task_id: str, client: str, attempts: int = 5)
         lease_until = float(item.get("lease_until", {}).get("N", "0"))
         if state in (states.SUCCESS, states.FAILURE, states.REVOKED) or lease_until < time.time():
             return Cancellation(state=state)
-        status = status_of(backend.decode_result(item["result"]["B"]))
+        status = named(status_of(backend.decode_result(item["result"]["B"])), item)
         if CANCEL_ATTRIBUTE in item:  # asked before: the same answer
             return Cancellation(state=state, status=status, requested=True)
         try:
