@@ -7,8 +7,10 @@ of the `reports` queue; `noop` stays on the default queue.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -47,6 +49,11 @@ def received(worker: Process, task_id: str) -> bool:
     return f"[{task_id}] received" in worker.log()
 
 
+def json_lines(worker: Process) -> list[dict[str, Any]]:
+    """The worker's JSON log lines (Celery's start-up banner is plain text)."""
+    return [json.loads(line) for line in worker.log().splitlines() if line.startswith("{")]
+
+
 def default_worker(stack: LocalStack) -> Process:
     return next(process for process in stack.processes if process.name == "worker")
 
@@ -76,6 +83,8 @@ def test_a_report_runs_on_the_reports_worker_and_each_answer_names_its_queue(
     wait_until(lambda: api.state(quick) == "SUCCESS", 60, "the quick task")
 
     assert received(reports_worker, report) and not received(reports_worker, quick)
+    assert {line.get("queue") for line in json_lines(reports_worker)} == {"reports"}
+    assert {line.get("queue") for line in json_lines(default_worker(stack))} == {"default"}
     assert not received(default_worker(stack), report)
     assert api.get_task(report).json()["queue"] == "reports"
     assert api.get_task(quick).json()["queue"] == "default"
