@@ -34,7 +34,14 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 def settings() -> Settings:
     """Settings for the in-process AWS mock (no endpoint URL: boto3's default, intercepted),
     with the diagnostic tasks, as every test stack."""
-    return Settings(task_queue_url=QUEUE_URL, aws_endpoint_url=None, diagnostic_tasks=True)
+    # As on AWS, where the CDK app gives the other queues' URLs in QUEUES.
+    reports = {"url": f"{QUEUE_URL}-reports", "dlq_url": f"{QUEUE_URL}-reports-dlq"}
+    return Settings(
+        task_queue_url=QUEUE_URL,
+        aws_endpoint_url=None,
+        diagnostic_tasks=True,
+        queues={"reports": reports},
+    )
 
 
 @pytest.fixture

@@ -62,6 +62,13 @@ def test_a_deployed_queue_is_where_queues_says(settings: Settings) -> None:
     }
 
 
+def test_on_aws_a_declared_queue_without_a_url_in_queues_is_refused(settings: Settings) -> None:
+    from web_service.web_app import create_app
+
+    with pytest.raises(SettingsError, match=r"QUEUES gives no URL for the queue\(s\) reports"):
+        create_app(settings.model_copy(update={"queues": {}}))
+
+
 def test_a_worker_consumes_the_one_queue_it_is_given(settings: Settings) -> None:
     reports = consumed_queue(settings.model_copy(update={"worker_queue": "reports"}))
 
