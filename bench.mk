@@ -3,6 +3,7 @@
 #   make bench            # full run (about 15 min): writes bench/results.json and bench/results.md
 #   make bench QUICK=1    # short smoke run (about 1.5 min): writes bench/tmp/quick/
 #   make bench-metrics    # only the task metrics' cost (about 3 min): into bench/results.*
+#   make bench-isolation  # only the queues' isolation (about 10 min): into bench/results.*
 #
 # Starts its own local stack (moto server, worker, web) on free ports and stops it by PID.
 # bench/README.md says what each figure measures and what limits it.
@@ -16,3 +17,7 @@ bench: .python-deps
 .PHONY: bench-metrics  ## Only the task metrics' cost: worker CPU per task, TASK_METRICS off vs on
 bench-metrics: .python-deps
 	$(RUN) python -m bench.metrics_cost $(if $(filter-out 0,$(QUICK)),--quick)
+
+.PHONY: bench-isolation  ## Only the queues' isolation: pickup on the default queue, idle and behind a reports backlog
+bench-isolation: .python-deps
+	$(RUN) python -m bench.isolation $(if $(filter-out 0,$(QUICK)),--quick)

@@ -120,6 +120,35 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     if "metrics_cost" in results:
         lines += ["", metrics_cost_markdown(results["metrics_cost"]).rstrip("\n")]
+    if "isolation" in results:
+        lines += ["", isolation_markdown(results["isolation"]).rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
+def isolation_markdown(isolation: dict[str, Any]) -> str:
+    """A quick task's pickup on the default queue, idle and behind the reports queue's
+    backlog (bench.isolation)."""
+    details = isolation["details"]
+    note = (
+        f"{details['pickup_tasks']} noop tasks on the default queue, one at a time, gaps "
+        f"{details['pickup_gap_s'][0]:g}-{details['pickup_gap_s'][1]:g} s, from the POST to "
+        "the start; first with every queue idle, then while the reports queue's worker (one "
+        f"pool process) runs a {details['report_duration_s']} s report and "
+        f"{details['reports_backlog']} more wait behind it "
+        f"({details['reports_still_waiting_after']} still waiting at the end). p95: "
+        f"{details['idle_pickup_p95_s']:.3f} s idle, {details['backlog_pickup_p95_s']:.3f} s "
+        f"behind the backlog (max {details['backlog_pickup_max_s']:.3f} s)."
+    )
+    lines = [
+        "### Queue isolation: pickup on the default queue behind a reports backlog",
+        "",
+        "| reports queue | pickup p50 (s) |",
+        "| --- | ---: |",
+        f"| idle | {isolation['idle_pickup_p50_s']:.3f} |",
+        f"| backlog, its worker busy | {isolation['backlog_pickup_p50_s']:.3f} |",
+        "",
+        note,
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
+from bench.isolation import measure_isolation
 from bench.measure import measure_config
 from bench.metrics_cost import measure_metrics_cost
 from bench.plan import FULL, QUICK, Plan
@@ -46,12 +47,14 @@ def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
         ours = measure_config(stack, PROJECT, plan, work_dir)
         baseline = measure_config(stack, SEED, plan, work_dir)
         metrics_cost = measure_metrics_cost(stack, plan, work_dir)
+        isolation = measure_isolation(stack, plan, work_dir)
     finally:
         stack.stop()
     return {
         **ours,
         "baseline": baseline,
         "metrics_cost": metrics_cost,
+        "isolation": isolation,
         "run": {
             "quick": plan.quick,
             "started_at": started.strftime("%Y-%m-%d %H:%M UTC"),

@@ -21,6 +21,7 @@ import boto3
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 from taskqueue.bootstrap import bootstrap
+from taskqueue.factory import declared_queues
 from taskqueue.runtime.logs import configure_logging
 from taskqueue.settings import get_settings
 
@@ -50,7 +51,8 @@ def main() -> None:
     in_process = mock_aws()
     in_process.start()
     endpoint_variable = os.environ.pop("AWS_ENDPOINT_URL")  # boto3 would send it there
-    bootstrap(settings.model_copy(update={"aws_endpoint_url": None}))
+    # Every declared queue and its DLQ, as the stack makes them on AWS.
+    bootstrap(settings.model_copy(update={"aws_endpoint_url": None}), declared_queues(settings))
     if args.dev_client:
         dynamodb = boto3.client("dynamodb", region_name=settings.aws_region)
         dev_client.register(dynamodb, settings.results_table)

@@ -33,11 +33,10 @@ MAX_SLEEP_SECONDS = 30.0
 
 
 def fire(sqs: Any, settings: Settings, declared_schedule: Schedule, scheduled: datetime) -> str:
-    """Send one fire of `declared_schedule` for `scheduled`; its task id."""
-    template = declared_schedule.message_template(settings.task_queue_name)
-    sqs.send_message(
-        QueueUrl=settings.task_queue_url, MessageBody=fire_message(template, scheduled)
-    )
+    """Send one fire of `declared_schedule` for `scheduled` to its task's queue; its task id."""
+    queue = settings.queue_address(declared_schedule.spec.queue)
+    template = declared_schedule.message_template(queue.name)
+    sqs.send_message(QueueUrl=queue.url, MessageBody=fire_message(template, scheduled))
     return task_id(declared_schedule.name, scheduled)
 
 

@@ -1,6 +1,8 @@
 """`python -m devstack.procfile [NAME ...]`: run the Procfile's processes (all, or those named).
 
-This is what `make run` starts. Each line a process prints is shown with the time and the
+This is what `make run` starts. The `worker` entry is started once per declared queue (one
+worker process consumes one queue: `worker` the default, `worker-reports` the queue
+`reports`, ...). Each line a process prints is shown with the time and the
 process's name. The processes stay in this process's group (honcho gives each one a session
 of its own, which a signal to `make`'s group never reaches): Ctrl-C in the terminal, a
 SIGTERM or SIGHUP to the group, even a SIGKILL, reaches every one of them. On SIGINT,
@@ -25,6 +27,8 @@ from types import FrameType
 from typing import IO
 
 import psutil
+from taskqueue.factory import declared_queues
+from taskqueue.settings import get_settings
 
 # gunicorn's graceful timeout (20 s) fits; a longer task is cut short, as `make run` is local.
 STOP_TIMEOUT_S = 25
@@ -44,6 +48,26 @@ def read_procfile(path: Path) -> dict[str, list[str]]:
             raise SystemExit(f"{path}: not a `name: command` line: {line!r}")
         entries[name.strip()] = shlex.split(command)
     return entries
+
+
+def with_queue_workers(
+    entries: dict[str, list[str]], queues: list[str], heartbeat_file: str
+) -> dict[str, list[str]]:
+    """`entries` with the `worker` entry once more per queue after the first (the default):
+    `worker-<queue>`, the same command with WORKER_QUEUE and a heartbeat file of its own."""
+    worker = entries.get("worker")
+    if worker is None:
+        return entries
+    expanded = dict(entries)
+    for queue in queues[1:]:
+        heartbeat = f"{heartbeat_file}-{queue}"
+        expanded[f"worker-{queue}"] = [
+            "env",
+            f"WORKER_QUEUE={queue}",
+            f"WORKER_HEARTBEAT_FILE={heartbeat}",
+            *worker,
+        ]
+    return expanded
 
 
 def _say(name: str, width: int, text: bytes) -> None:
@@ -94,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="the Procfile entries to run (default: all)")
     parser.add_argument("--procfile", type=Path, default=Path("Procfile"))
     args = parser.parse_args(argv)
-    entries = read_procfile(args.procfile)
+    settings = get_settings()
+    entries = with_queue_workers(
+        read_procfile(args.procfile), declared_queues(settings), settings.worker_heartbeat_file
+    )
     names = args.names or list(entries)
     unknown = sorted(set(names) - set(entries))
     if unknown:

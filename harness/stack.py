@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 import requests
-from taskqueue.settings import Settings
+from taskqueue.settings import DEFAULT_QUEUE, Settings
 from taskqueue.stores import api_keys
 from taskqueue.stores.queue_depth import read_depth
 from taskqueue_cli.api import TaskApi
@@ -132,9 +132,23 @@ class LocalStack:
         self.env["TASK_QUEUE_URL"] = url
         return url
 
-    def start_worker(self, name: str = "worker", args: Sequence[str] = (), **env: str) -> Process:
-        """`celery worker`, ready when its heartbeat file appears (`name`: its log's name;
-        `args`: more arguments of `celery worker`)."""
+    def start_worker(
+        self,
+        name: str = "worker",
+        args: Sequence[str] = (),
+        queue: str = DEFAULT_QUEUE,
+        **env: str,
+    ) -> Process:
+        """`celery worker` consuming `queue`, ready when its heartbeat file appears (`name`:
+        its log's name; `args`: more arguments of `celery worker`). A queue other than the
+        default has a heartbeat file of its own, so its worker runs beside the default's."""
+        if queue != DEFAULT_QUEUE:
+            env = {
+                "WORKER_QUEUE": queue,
+                "WORKER_HEARTBEAT_FILE": f"{self.env['WORKER_HEARTBEAT_FILE']}-{queue}",
+                **env,
+            }
+            name = f"{name}-{queue}" if name == "worker" else name
         heartbeat = Path(env.get("WORKER_HEARTBEAT_FILE", self.env["WORKER_HEARTBEAT_FILE"]))
         heartbeat.unlink(missing_ok=True)
         process = self._start(name, [*WORKER_ARGV, *args], env)
@@ -154,16 +168,16 @@ class LocalStack:
         )
         return process
 
-    def queue_depth(self) -> int:
-        """Messages in the task queue: visible, in flight or delayed.
+    def queue_depth(self, queue: str = DEFAULT_QUEUE) -> int:
+        """Messages in the task queue `queue`: visible, in flight or delayed.
 
         moto computes each count at its own instant, so a message whose delay ends during
         one GetQueueAttributes is counted in none of them: read until two reads agree on
         every count (a delay that ended during either read changes the next one's counts).
         """
-        sqs = self.client("sqs")
-        depth = read_depth(sqs, self.queue_url)
-        while (again := read_depth(sqs, self.queue_url)) != depth:
+        sqs, url = self.client("sqs"), self.settings.queue_address(queue).url
+        depth = read_depth(sqs, url)
+        while (again := read_depth(sqs, url)) != depth:
             depth = again
         return depth.total
 

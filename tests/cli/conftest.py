@@ -102,15 +102,12 @@ class Queues:
 
 @pytest.fixture
 def queues(aws_stack: LocalStack, tmp_path: Path) -> Queues:
-    """A fresh queue pair (redrive after 3 receives) and the CLI pointed at it."""
+    """A fresh queue pair (redrive after 3 receives), its `reports` pair beside it (as the
+    bootstrap makes every declared queue), and the CLI pointed at them."""
     sqs = aws_stack.client("sqs")
     name = f"cli-{uuid.uuid4().hex[:8]}"
-    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})
-    queue_url = sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": redrive})["QueueUrl"]
+    queue_url, dlq_url = queue_pair(sqs, name)
+    queue_pair(sqs, f"{name}-reports")
     cli = Cli(
         env=aws_stack.env,
         cwd=tmp_path,
@@ -121,6 +118,17 @@ def queues(aws_stack: LocalStack, tmp_path: Path) -> Queues:
         },
     )
     return Queues(queue_url=queue_url, dlq_url=dlq_url, cli=cli)
+
+
+def queue_pair(sqs: Any, name: str) -> tuple[str, str]:
+    """Queue `name` redriving into `<name>-dlq` after 3 receives; their URLs."""
+    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})
+    queue_url = sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": redrive})["QueueUrl"]
+    return queue_url, dlq_url
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:

@@ -54,7 +54,7 @@ def test_a_poison_task_lands_in_the_dlq_is_listed_and_redriven_to_the_queue(
     redriven = cli("dlq", "redrive")
     assert redriven.returncode == 0, redriven.stderr
     assert redriven.stdout.strip() == "moved 1 message(s) from the DLQ to taskqueue-tasks"
-    tasks, dead = cli.json_lines("queues")
+    tasks, dead, _, _ = cli.json_lines("queues")  # then the reports queue's rows
     assert tasks["visible"] + tasks["in_flight"] == 1
     assert dead["visible"] + dead["in_flight"] == 0
     # Back in the queue, the worker receives it and runs the task again.
@@ -149,3 +149,34 @@ def test_redrive_by_hand_deletes_a_message_only_after_it_was_sent(
     assert moved == ["SendMessage", "DeleteMessage", "SendMessage"]
     assert depth(aws_stack, queues.queue_url) == depth(aws_stack, queues.dlq_url) == 1
     assert read_depth(aws_stack.client("sqs"), queues.dlq_url).visible == 1  # not held
+
+
+def test_the_dlq_commands_take_another_queue_s_dlq_with_queue(
+    queues: Queues, aws_stack: LocalStack
+) -> None:
+    sqs = aws_stack.client("sqs")
+    reports_url = f"{queues.queue_url}-reports"
+    reports_dlq = f"{reports_url}-dlq"
+    sent = sqs.send_message(QueueUrl=reports_dlq, MessageBody="a dead report")
+
+    shown = queues.cli("dlq", "show", "--queue", "reports")
+    default = queues.cli("dlq", "show")
+    assert shown.returncode == 0, shown.stderr
+    assert sent["MessageId"] in shown.stdout and sent["MessageId"] not in default.stdout
+    assert "1 dead-lettered task(s) in cli-" in shown.stdout and "-reports-dlq" in shown.stdout
+
+    redriven = queues.cli("dlq", "redrive", "--queue", "reports")
+    assert redriven.returncode == 0, redriven.stderr
+    assert redriven.stdout.strip().endswith("-reports")  # back to its own queue
+    assert (depth(aws_stack, reports_url), depth(aws_stack, reports_dlq)) == (1, 0)
+    assert depth(aws_stack, queues.queue_url) == 0
+
+    sqs.send_message(QueueUrl=reports_dlq, MessageBody="doomed")
+    assert queues.cli("dlq", "purge", "--yes", "--queue", "reports").returncode == 0
+    assert depth(aws_stack, reports_dlq) == 0
+
+
+def test_an_unknown_queue_is_refused_naming_the_stack_s_queues(queues: Queues) -> None:
+    line = one_line_error(queues.cli("dlq", "show", "--queue", "reprots"))
+
+    assert line == "error: the local stack has no queue 'reprots' (its queues: default, reports)"

@@ -49,5 +49,7 @@ def test_workers_list_shows_the_live_worker(cli: Cli, api: TaskApi) -> None:
     table = cli("workers", "list").stdout.splitlines()
 
     assert worker["concurrency"] == 2
-    assert table[0].split() == ["WORKER", "BUSY", "RUNNING", "VERSION", "LAST", "RECEIVE", "SEEN"]
+    header = ["WORKER", "QUEUE", "BUSY", "RUNNING", "VERSION", "LAST", "RECEIVE", "SEEN"]
+    assert table[0].split() == header
     assert table[1].startswith(f"{worker['worker']}  ") and f"/{worker['concurrency']}" in table[1]
+    assert worker["queue"] == table[1].split()[1] == "default"

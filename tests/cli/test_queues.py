@@ -36,7 +36,7 @@ def test_queues_numbers_match_the_sqs_attributes(queues: Queues, aws_stack: Loca
     fill(aws_stack, queues)
     sqs = aws_stack.client("sqs")
 
-    tasks, dead = queues.cli.json_lines("queues")
+    tasks, dead, reports, reports_dead = queues.cli.json_lines("queues")
 
     for row, url in ((tasks, queues.queue_url), (dead, queues.dlq_url)):
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
@@ -45,6 +45,14 @@ def test_queues_numbers_match_the_sqs_attributes(queues: Queues, aws_stack: Loca
         }
     assert (tasks["visible"], tasks["in_flight"], tasks["delayed"]) == (2, 1, 1)
     assert (dead["visible"], dead["in_flight"], dead["delayed"]) == (1, 0, 0)
+    # Each other declared queue and its DLQ: their own rows, under the queue's name.
+    name = queues.queue_url.rsplit("/", 1)[1]
+    assert (reports["queue"], reports["name"]) == ("reports", f"{name}-reports")
+    assert (reports_dead["queue"], reports_dead["name"]) == (
+        "reports dead-letter",
+        f"{name}-reports-dlq",
+    )
+    assert reports["visible"] == reports_dead["visible"] == 0
     # moto's server publishes no SQS metrics to CloudWatch: the age is unknown, not made up.
     assert tasks["oldest_age_seconds"] is None
 

@@ -23,7 +23,7 @@ from tests.short_limits import SHORT_LIMITS
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 DIAGNOSTIC = ("fail", "crash", "retry_then_succeed", "check_secret")
-SHIPPED = {"long_task", "noop", "queue_report"}
+SHIPPED = {"long_task", "noop", "queue_report", "report"}
 
 
 @pytest.fixture(scope="module")

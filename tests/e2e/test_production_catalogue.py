@@ -14,7 +14,7 @@ from harness.stack import WEB_ARGV, WORKER_ARGV, LocalStack
 
 pytestmark = [pytest.mark.e2e]
 
-SHIPPED = {"long_task", "noop", "queue_report"}
+SHIPPED = {"long_task", "noop", "queue_report", "report"}
 REFUSAL = "DIAGNOSTIC_TASKS is on but devstack.diagnostic_tasks cannot be imported"
 
 

@@ -43,6 +43,7 @@ def test_queued_task_runs_on_the_worker_with_progress_then_success(
     assert all(p["total"] == 3 and 1 <= p["current"] <= 3 for p in progress)
     assert seen[-1] == {
         "id": body["id"],
+        "queue": "default",
         "state": "SUCCESS",
         "progress": None,
         "result": {"duration": 3},

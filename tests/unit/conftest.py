@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from moto import mock_aws
 from taskqueue.bootstrap import bootstrap
+from taskqueue.factory import declared_queues
 from taskqueue.settings import Settings
 from taskqueue.stores import api_keys
 
@@ -33,14 +34,21 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 def settings() -> Settings:
     """Settings for the in-process AWS mock (no endpoint URL: boto3's default, intercepted),
     with the diagnostic tasks, as every test stack."""
-    return Settings(task_queue_url=QUEUE_URL, aws_endpoint_url=None, diagnostic_tasks=True)
+    # As on AWS, where the CDK app gives the other queues' URLs in QUEUES.
+    reports = {"url": f"{QUEUE_URL}-reports", "dlq_url": f"{QUEUE_URL}-reports-dlq"}
+    return Settings(
+        task_queue_url=QUEUE_URL,
+        aws_endpoint_url=None,
+        diagnostic_tasks=True,
+        queues={"reports": reports},
+    )
 
 
 @pytest.fixture
 def aws(aws_credentials: None, settings: Settings) -> Iterator[None]:
-    """In-process moto with the queue, DLQ and table bootstrapped."""
+    """In-process moto with the declared queues, their DLQs and the table bootstrapped."""
     with mock_aws():
-        bootstrap(settings)
+        bootstrap(settings, declared_queues(settings))
         yield
 
 

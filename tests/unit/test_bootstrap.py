@@ -47,4 +47,4 @@ def test_the_bootstrap_command_refuses_a_dlq_url_the_services_would_not_find(
     monkeypatch.setattr(bootstrap_module, "get_settings", lambda: wrong)
 
     with pytest.raises(SystemExit, match=r"TASK_DLQ_URL is https://sqs\.example/1/elsewhere but"):
-        bootstrap_module.main()
+        bootstrap_module.main([])

@@ -40,6 +40,7 @@ def test_a_queued_task_is_cancelled_and_shows_revoked(client: FlaskClient) -> No
     assert response.status_code == 200
     expected = {
         "id": task_id,
+        "queue": "default",
         "state": "REVOKED",
         "progress": None,
         "result": None,

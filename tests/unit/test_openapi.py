@@ -40,6 +40,7 @@ def test_the_request_schema_is_a_union_over_the_registered_tasks(client: FlaskCl
         "check_secret",
         "retry_then_succeed",
         "queue_report",
+        "report",
     }
     long_params = next(v for k, v in schemas.items() if k.endswith("LongTaskParams"))
     assert long_params["required"] == ["duration"]
@@ -106,8 +107,8 @@ def test_without_diagnostic_tasks_the_document_leaves_them_out(
     schemas = document["components"]["schemas"]
 
     union = schemas["TaskRequest"]
-    assert set(union["discriminator"]["mapping"]) == {"long_task", "noop", "queue_report"}
-    assert len(union["oneOf"]) == 3
+    assert set(union["discriminator"]["mapping"]) == {"long_task", "noop", "queue_report", "report"}
+    assert len(union["oneOf"]) == 4
     withheld = ("Fail", "Crash", "CheckSecret", "RetryThenSucceed", "RetryParams")
     assert not [name for name in schemas if name.startswith(withheld)]
     assert {ref.removeprefix("#/components/schemas/") for ref in refs_in(document)} <= set(schemas)

@@ -93,6 +93,20 @@ def test_the_panel_counts_both_queues_and_is_never_cached(client: FlaskClient, s
     assert count(html, "dlq") == "1"
 
 
+def test_the_panel_counts_each_queue_apart(client: FlaskClient, sqs: Any) -> None:
+    assert client.post("/tasks", json={"task": "noop"}).status_code == 202
+    for _ in range(3):
+        report = {"task": "report", "params": {"duration": 1}}
+        assert client.post("/tasks", json=report).status_code == 202
+    sqs.send_message(QueueUrl=DLQ_URL.replace("-dlq", "-reports-dlq"), MessageBody="dead")
+
+    html = client.get("/status/panel").text
+
+    assert 'id="queue-default"' in html and 'id="queue-reports"' in html
+    assert (count(html, "visible"), count(html, "dlq")) == ("1", "0")
+    assert (count(html, "reports-visible"), count(html, "reports-dlq")) == ("3", "1")
+
+
 def task_row(html: str, task_id: str) -> str:
     """The panel's table row of one task."""
     found = re.search(rf'<tr id="task-{task_id}".*?</tr>', html, re.S)
@@ -247,7 +261,8 @@ def test_the_panel_reads_each_queue_once_per_refresh(app: Flask, client: FlaskCl
 
     client.get("/status/panel")
 
-    assert calls == ["GetQueueAttributes", "GetQueueAttributes"]  # the queue and the DLQ
+    # Each declared queue (default, reports) and its DLQ.
+    assert calls == ["GetQueueAttributes"] * 4
 
 
 def test_the_panel_shows_each_worker_s_busy_slots_and_only_the_client_s_tasks_on_it(
@@ -258,6 +273,7 @@ def test_the_panel_shows_each_worker_s_busy_slots_and_only_the_client_s_tasks_on
         **presence_update(
             backend.table_name,
             worker="w1",
+            queue="reports",
             concurrency=2,
             running=[RunningTask("mine0001-x", CLIENT), RunningTask("their002-x", "someone-else")],
             version="0.1.0",
@@ -272,6 +288,7 @@ def test_the_panel_shows_each_worker_s_busy_slots_and_only_the_client_s_tasks_on
     row = re.search(r'<tr data-worker="w1">.*?</tr>', html, re.S)
     assert row, html
     assert "2 / 2" in row.group(0)  # busy slots / pool size
+    assert "<td>reports</td>" in row.group(0)  # the queue it consumes
     assert "mine0001" in row.group(0) and "their002" not in html
 
 
@@ -309,6 +326,6 @@ def test_run_time_ends_at_the_last_change_once_finished_and_is_now_until_then(
     now = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
     queued = now.timestamp() - 100
     task = TaskSummary("t", "long_task", state, queued, queued + 30, None)
-    panel = status_view.Panel(queue=None, dead_letter=None, workers=None, tasks=[task], now=now)
+    panel = status_view.Panel(queues=[], workers=None, tasks=[task], now=now)
 
     assert panel.run_time(task) == seconds

@@ -45,6 +45,7 @@ def test_a_queued_task_is_pending_and_an_unknown_id_is_404(client: FlaskClient) 
 
     assert client.get(f"/tasks/{task_id}").json == {
         "id": task_id,
+        "queue": "default",
         "state": "PENDING",
         "progress": None,
         "result": None,

@@ -1,4 +1,4 @@
-"""Creates the queue, its dead-letter queue and the results table with the stack's attributes.
+"""Creates the queues, their dead-letter queues and the results table with the stack's attributes.
 
 The CDK stack makes the same resources on AWS; this makes them on a local endpoint.
 Run it as `python -m taskqueue.bootstrap` (idempotent).
@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+from collections.abc import Sequence
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
-from taskqueue.settings import Settings, get_settings
+from taskqueue.settings import DEFAULT_QUEUE, Settings, get_settings
 from taskqueue.stores import results_index
 
 logger = logging.getLogger(__name__)
@@ -21,10 +23,12 @@ logger = logging.getLogger(__name__)
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 
 
-def create_queues(settings: Settings, sqs: Any) -> dict[str, str]:
-    """The DLQ, then the task queue redriving into it after `max_receive_count` deliveries."""
+def create_queues(settings: Settings, sqs: Any, queue: str = DEFAULT_QUEUE) -> dict[str, str]:
+    """The DLQ of `queue`, then that queue redriving into it after `max_receive_count`
+    deliveries, where `settings.queue_address` says they are."""
+    address = settings.queue_address(queue)
     dlq_url = sqs.create_queue(
-        QueueName=settings.task_dlq_name,
+        QueueName=address.dlq_url.rsplit("/", 1)[-1],
         Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)},
     )["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
@@ -35,7 +39,7 @@ def create_queues(settings: Settings, sqs: Any) -> dict[str, str]:
         "VisibilityTimeout": str(settings.queue_visibility_timeout),
         "RedrivePolicy": json.dumps(redrive),
     }
-    queue_url = sqs.create_queue(QueueName=settings.task_queue_name)["QueueUrl"]
+    queue_url = sqs.create_queue(QueueName=address.url.rsplit("/", 1)[-1])["QueueUrl"]
     # set_queue_attributes also updates a queue made by an earlier run.
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=attributes)
     return {"queue_url": queue_url, "dlq_url": dlq_url}
@@ -81,20 +85,27 @@ def create_results_table(settings: Settings, dynamodb: Any) -> None:
     )
 
 
-def bootstrap(settings: Settings) -> dict[str, str]:
-    """Create every resource; return the queue URLs."""
+def bootstrap(settings: Settings, queues: Sequence[str] = (DEFAULT_QUEUE,)) -> dict[str, str]:
+    """Create every resource, each of `queues` (the declared ones: `taskqueue.factory.
+    declared_queues`) with its DLQ; return the default queue's URLs."""
     region, endpoint = settings.aws_region, settings.aws_endpoint_url
-    urls = create_queues(settings, boto3.client("sqs", region_name=region, endpoint_url=endpoint))
+    sqs = boto3.client("sqs", region_name=region, endpoint_url=endpoint)
+    urls = create_queues(settings, sqs)
+    for queue in queues:
+        if queue != DEFAULT_QUEUE:
+            create_queues(settings, sqs, queue)
     create_results_table(
         settings, boto3.client("dynamodb", region_name=region, endpoint_url=endpoint)
     )
     return urls
 
 
-def main() -> None:
-    """Bootstrap the resources the settings name and print their URLs as JSON."""
+def main(argv: Sequence[str] | None = None) -> None:
+    """Bootstrap the resources the settings name, with the queues named as arguments besides
+    the default (`python -m taskqueue.bootstrap reports`), and print the default's URLs as
+    JSON."""
     settings = get_settings()
-    urls = bootstrap(settings)
+    urls = bootstrap(settings, [DEFAULT_QUEUE, *(sys.argv[1:] if argv is None else argv)])
     for variable, configured, made in (
         ("TASK_QUEUE_URL", settings.task_queue_url, urls["queue_url"]),
         ("TASK_DLQ_URL", settings.dlq_url, urls["dlq_url"]),

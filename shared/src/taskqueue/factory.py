@@ -21,7 +21,7 @@ from taskqueue.catalogue.schedules import SCHEDULES, Schedule
 from taskqueue.runtime.celery_config import celery_config
 from taskqueue.runtime.logs import configure_logging
 from taskqueue.runtime.task_metrics import stamp_sent_at
-from taskqueue.settings import Settings, SettingsError, get_settings
+from taskqueue.settings import QueueAddress, Settings, SettingsError, get_settings
 
 # The shipped tasks: every module of this package is a part of the catalogue (as Celery's
 # autodiscover_tasks finds a package's tasks), so adding a task is adding a module.
@@ -76,6 +76,30 @@ def declared_queues(settings: Settings) -> list[str]:
     return queues_of(load_catalogue(settings).values())
 
 
+def require_queue_urls(settings: Settings, queues: list[str]) -> None:
+    """On AWS (no AWS_ENDPOINT_URL), SettingsError for a declared queue QUEUES gives no URL
+    of: its tasks would be sent to a queue the stack never made."""
+    missing = [queue for queue in queues[1:] if queue not in settings.queues]
+    if settings.aws_endpoint_url is None and missing:
+        raise SettingsError(
+            f"QUEUES gives no URL for the queue(s) {', '.join(missing)} that tasks are sent to"
+            " (`register(..., queue=...)`): deploy the stack again, which makes each declared"
+            " queue and sets QUEUES"
+        )
+
+
+def consumed_queue(settings: Settings) -> QueueAddress:
+    """The one queue this worker consumes (WORKER_QUEUE); SettingsError when no task these
+    settings offer is sent to it: such a worker would poll a queue nothing ever reaches."""
+    queues = declared_queues(settings)
+    if settings.worker_queue not in queues:
+        raise SettingsError(
+            f"WORKER_QUEUE is {settings.worker_queue!r} but no task is sent to that queue: the"
+            f" declared queues are {', '.join(queues)} (`register(..., queue=...)`)"
+        )
+    return settings.queue_address(settings.worker_queue)
+
+
 def declared_schedules() -> dict[str, Schedule]:
     """Every declared schedule: the task modules declare them beside their tasks."""
     load_tasks()
@@ -87,8 +111,9 @@ def configure_celery(app: Flask) -> Celery:
     runs in this app's context (the placeholder's task class,
     `taskqueue.runtime.task_class`, enters it)."""
     settings = settings_of(app)
-    load_catalogue(settings)
-    celery.conf.update(celery_config(settings))
+    catalogue = load_catalogue(settings)
+    require_queue_urls(settings, queues_of(catalogue.values()))
+    celery.conf.update(celery_config(settings, catalogue.values()))
     apply_time_limits(settings)
     # Every message carries its publish time: the worker's QueueWait metric starts there.
     signals.before_task_publish.connect(stamp_sent_at, weak=False, dispatch_uid="taskqueue.sent_at")

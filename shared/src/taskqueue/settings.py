@@ -52,6 +52,10 @@ class SetElsewhere:
     by: str
 
 
+DEFAULT_QUEUE = "default"
+"""The queue of every task that names none (SQS queue TASK_QUEUE_NAME)."""
+
+
 class QueueUrls(BaseModel):
     """Where one queue other than the default is: its URL and its dead-letter queue's."""
 
@@ -117,7 +121,7 @@ class Settings(BaseSettings):
         " `-dlq` beside TASK_QUEUE_URL.",
     )
     worker_queue: Annotated[str, SetElsewhere("each queue's worker service")] = Field(
-        "default",
+        DEFAULT_QUEUE,
         description="The one queue this worker consumes (one worker process per queue:"
         " `taskqueue-worker` started once per queue).",
     )
@@ -389,7 +393,7 @@ class Settings(BaseSettings):
 
     def queue_address(self, queue: str) -> QueueAddress:
         """Where the queue named `queue` in the catalogue is ("default": TASK_QUEUE_*)."""
-        if queue == "default":
+        if queue == DEFAULT_QUEUE:
             return QueueAddress(queue, self.task_queue_name, self.task_queue_url, self.dlq_url)
         name = f"{self.task_queue_name}-{queue}"
         if (given := self.queues.get(queue)) is not None:

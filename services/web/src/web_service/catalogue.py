@@ -27,6 +27,11 @@ class Catalogue:
     tasks: Mapping[str, TaskSpec]
     requests: TypeAdapter[Any]
 
+    def queue_of(self, task: str | None) -> str | None:
+        """The queue the task named `task` is sent to; None for a task not offered here."""
+        spec = self.tasks.get(task) if task is not None else None
+        return None if spec is None else spec.queue
+
 
 def init_app(app: Flask) -> None:
     """Make the app's catalogue from its settings."""

@@ -52,6 +52,9 @@ class TaskStatusBody(BaseModel):
     REVOKED or DEAD_LETTERED."""
 
     id: str
+    queue: str | None = Field(
+        None, description="The queue it is sent to; null when its task is not known here."
+    )
     state: str
     progress: Progress | None
     result: Any = None
@@ -97,6 +100,7 @@ class TaskSummaryBody(BaseModel):
 
     id: str
     task: str
+    queue: str | None = Field(description="The queue it is sent to (its task's).")
     state: str
     progress: Progress | None
     queued_at: datetime
@@ -114,6 +118,7 @@ class WorkerBody(BaseModel):
     """A live worker: pool size, busy slots, the caller's tasks it runs, when last heard."""
 
     worker: str = Field(description="ECS task id on AWS, host:pid locally.")
+    queue: str = Field(description="The one queue it consumes (WORKER_QUEUE).")
     concurrency: int
     busy: int = Field(description="Pool slots running a task (any client's).")
     running: list[str] = Field(description="Ids of the caller's tasks it runs.")

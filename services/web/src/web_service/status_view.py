@@ -13,11 +13,14 @@ from botocore.config import Config
 from flask import Flask, current_app
 from taskqueue import aws_session
 from taskqueue.app_settings import settings_of
+from taskqueue.catalogue.registry import queues_of
+from taskqueue.settings import QueueAddress
 from taskqueue.stores.queue_depth import QueueDepth, read_depth
 from taskqueue.stores.results import FINAL_STATES
 from taskqueue.stores.task_list import TaskSummary, list_tasks
 from taskqueue.stores.worker_presence import WorkerPresence, live_workers
 
+from web_service.catalogue import catalogue_of
 from web_service.enqueue import BROKER_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -29,11 +32,20 @@ RECENT_TASKS = 20
 
 
 @dataclass(frozen=True)
+class QueueCounts:
+    """One queue's counts and its DLQ's, or None where SQS did not answer."""
+
+    queue: str
+    depth: QueueDepth | None
+    dead_letter: QueueDepth | None
+
+
+@dataclass(frozen=True)
 class Panel:
     """One refresh of the panel: each part, or None where its source did not answer."""
 
-    queue: QueueDepth | None
-    dead_letter: QueueDepth | None
+    queues: list[QueueCounts]
+    """Every declared queue, the default first."""
     workers: list[WorkerPresence] | None
     tasks: list[TaskSummary] | None
     now: datetime
@@ -89,13 +101,22 @@ def available(what: str, read: Callable[[], T]) -> T | None:
         return None
 
 
+def read_counts(sqs: Any, address: QueueAddress) -> QueueCounts:
+    """One queue's counts and its DLQ's (two GetQueueAttributes)."""
+    return QueueCounts(
+        queue=address.queue,
+        depth=available("queue counts", lambda: read_depth(sqs, address.url)),
+        dead_letter=available("DLQ count", lambda: read_depth(sqs, address.dlq_url)),
+    )
+
+
 def read_panel(client: str) -> Panel:
     """The panel of `client`: queue counts, workers, the client's recent tasks."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     settings, sqs, celery = settings_of(app), sqs_client(app), app.extensions["celery"]
+    queues = queues_of(catalogue_of(app).tasks.values())
     return Panel(
-        queue=available("queue counts", lambda: read_depth(sqs, settings.task_queue_url)),
-        dead_letter=available("DLQ count", lambda: read_depth(sqs, settings.dlq_url)),
+        queues=[read_counts(sqs, settings.queue_address(queue)) for queue in queues],
         workers=available("workers", lambda: live_workers(celery, client=client)),
         tasks=available("tasks", lambda: list_tasks(celery, client, limit=RECENT_TASKS).items),
         now=datetime.now(UTC),

@@ -28,6 +28,8 @@ class DeadLetterSweep:
     def __init__(self, celery: Celery) -> None:
         self.celery = celery
         self.settings = settings_of(celery.flask_app)
+        # The DLQ of the worker's own queue: its role may receive from no other.
+        self.dlq_url = self.settings.queue_address(self.settings.worker_queue).dlq_url
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dead-letter-sweep", daemon=True)
 
@@ -44,7 +46,7 @@ class DeadLetterSweep:
         logger.info("dead-letter sweep every %.1fs", interval)
         while not self._stopped.wait(interval):
             try:
-                for task_id in sweep(backend, sqs, self.settings.dlq_url):
+                for task_id in sweep(backend, sqs, self.dlq_url):
                     logger.warning("task %s found in the dead-letter queue: recorded", task_id)
             except Exception as error:  # the next look tries again
                 logger.warning("the dead-letter sweep failed: %s", error)

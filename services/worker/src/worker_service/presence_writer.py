@@ -124,6 +124,7 @@ class Presence:
         update = presence_update(
             self.table,
             worker=self.worker,
+            queue=self.settings.worker_queue,
             concurrency=self.settings.worker_concurrency,
             running=running,
             version=self.version,
@@ -143,6 +144,8 @@ class Presence:
         if self.worker is None:
             return
         try:
-            self.dynamodb.update_item(**retire_update(self.table, self.worker, time.time()))
+            self.dynamodb.update_item(
+                **retire_update(self.table, self.worker, time.time(), self.settings.worker_queue)
+            )
         except (BotoCoreError, ClientError) as error:  # it leaves the list within the window
             logger.warning("retiring the worker's presence failed: %s", error)

@@ -14,8 +14,8 @@ from celery import Celery, signals
 from flask import Flask
 from taskqueue.app_settings import settings_of
 from taskqueue.catalogue.registry import unregister_withheld
-from taskqueue.factory import configure_celery, create_flask_app
-from taskqueue.runtime.logs import configure_logging
+from taskqueue.factory import configure_celery, consumed_queue, create_flask_app
+from taskqueue.runtime.logs import configure_logging, log_queue
 
 from worker_service.dead_letter_sweep import DeadLetterSweep
 from worker_service.liveness_file import LivenessFile
@@ -28,6 +28,13 @@ logger = logging.getLogger(__name__)
 
 app: Flask = create_flask_app(__name__)
 celery: Celery = configure_celery(app)
+# One worker process polls one queue (WORKER_QUEUE): kombu's SQS transport polls several
+# queues one after another, each long poll up to 20 s, so a quick queue would wait on a slow
+# one's empty polls. Each queue has its own workers instead (README "Add a queue").
+queue = consumed_queue(settings_of(app))
+celery.amqp.queues.select([queue.name])
+log_queue(queue.queue)
+logger.info("consuming queue %s (%s)", queue.queue, queue.name)
 # A task this deployment does not offer (a diagnostic one, DIAGNOSTIC_TASKS off) is not
 # registered, so a message crafted for it is refused unrun.
 if withheld := unregister_withheld(settings_of(app)):

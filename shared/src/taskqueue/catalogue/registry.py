@@ -22,6 +22,7 @@ from pydantic import (
 from taskqueue.catalogue.delays import check_delay_seconds, check_not_before
 from taskqueue.catalogue.placeholder import celery
 from taskqueue.settings import (
+    DEFAULT_QUEUE,
     SQS_MAX_INVISIBLE_SECONDS,
     Settings,
     SettingsError,
@@ -32,8 +33,6 @@ from taskqueue.settings import (
 # A task's own time limit in seconds, or how to compute it from the settings.
 Limit = int | Callable[[Settings], int] | None
 
-DEFAULT_QUEUE = "default"
-"""The queue of every task that names none (SQS queue TASK_QUEUE_NAME)."""
 QUEUE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 """A queue's name: it becomes part of SQS queue, ECS service and metric names."""
 

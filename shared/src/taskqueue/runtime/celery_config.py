@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -9,7 +10,8 @@ from botocore.config import Config
 from kombu import Queue
 
 from taskqueue import aws_session
-from taskqueue.settings import Settings
+from taskqueue.catalogue.registry import TaskSpec, queues_of
+from taskqueue.settings import QueueAddress, Settings
 
 # The web refuses bodies over 256 KiB with 413: the Celery message that carries one (base64
 # inside JSON) stays well inside SQS's 1 MiB (since August 2025; 256 KiB before).
@@ -46,9 +48,17 @@ def aws_client_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def celery_config(settings: Settings) -> dict[str, Any]:
-    """Every Celery setting this project changes, each with the reason."""
+def queue_addresses(settings: Settings, specs: Iterable[TaskSpec]) -> list[QueueAddress]:
+    """Where each queue of `specs` is, the default queue first (always there)."""
+    return [settings.queue_address(queue) for queue in queues_of(specs)]
+
+
+def celery_config(settings: Settings, specs: Iterable[TaskSpec] = ()) -> dict[str, Any]:
+    """Every Celery setting this project changes, each with the reason; `specs` (the
+    catalogue) are routed to their own queues."""
     endpoint = settings.aws_endpoint_url
+    specs = list(specs)
+    queues = queue_addresses(settings, specs)
     return {
         "broker_url": broker_url(settings),
         # kombu's SQS transport, but messages handed back at shutdown are visible at once
@@ -60,9 +70,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             # The stack (or the local bootstrap) owns the queue: no ListQueues/CreateQueue
             # calls and no IAM for them. Its own VisibilityTimeout attribute rules; kombu's
             # `visibility_timeout` option is ignored for predefined queues.
-            "predefined_queues": {
-                settings.task_queue_name: {"url": settings.task_queue_url},
-            },
+            "predefined_queues": {queue.name: {"url": queue.url} for queue in queues},
             "wait_time_seconds": SQS_WAIT_TIME_SECONDS,
             # No sleep between polls: long polling already waits. Measured: 0.3 s capped a
             # prefetch-1 worker near 3 tasks/s; 0 costs no idle CPU because the poll blocks.
@@ -78,7 +86,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_queue": settings.task_queue_name,
         # no_declare: a producer needs only sqs:SendMessage (otherwise .delay() also calls
         # GetQueueAttributes).
-        "task_queues": [Queue(settings.task_queue_name, no_declare=True)],
+        "task_queues": [Queue(queue.name, no_declare=True) for queue in queues],
+        # Each task to its own queue, whose own workers run it (`register(..., queue=)`); a
+        # worker consumes one queue only (`taskqueue.factory.consumed_queue`).
+        "task_routes": {
+            spec.name: {"queue": settings.queue_address(spec.queue).name} for spec in specs
+        },
         # Late ack: a message leaves the queue only when its task is done, so a worker that
         # dies mid-task loses nothing. The price: tasks must be idempotent.
         "task_acks_late": True,

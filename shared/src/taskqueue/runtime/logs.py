@@ -1,4 +1,5 @@
-"""JSON-lines logging on stdout, with the request id and the task id on every line."""
+"""JSON-lines logging on stdout, with the request id and the task id on every line (and, in a
+worker, the queue it consumes)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,14 @@ from taskqueue.runtime.task_metrics import EMF_FIELD
 
 
 class ContextFilter(logging.Filter):
-    """Adds `request_id` (web) and `task_id`/`task_name` (worker) to each record."""
+    """Adds `request_id` (web) and `task_id`/`task_name` and `queue` (worker) to each record."""
+
+    queue: str | None = None
+    """The worker's one queue (`log_queue`); None in the web."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if ContextFilter.queue is not None:
+            record.queue = ContextFilter.queue
         if has_request_context() and "request_id" in g:
             record.request_id = g.request_id
         task = current_task
@@ -23,6 +29,11 @@ class ContextFilter(logging.Filter):
             record.task_id = task.request.id
             record.task_name = task.name
         return True
+
+
+def log_queue(queue: str) -> None:
+    """Name `queue` on every record this process (and the pool it forks) logs from now on."""
+    ContextFilter.queue = queue
 
 
 def json_formatter() -> JsonFormatter:

@@ -29,6 +29,7 @@ from taskqueue.stores.results import (
     STATE_ATTRIBUTE,
     TaskStatus,
     listed_attributes,
+    named,
     status_of,
 )
 
@@ -94,7 +95,7 @@ def cancel_queued(celery: Celery, task_id: str, client: str) -> Cancellation:
             waiting.give_back(backend.client, backend.table_name, client)
         except Exception:
             logger.warning("could not give back the waiting slot of task %s", task_id)
-    status = status_of(backend.meta_from_decoded(dict(meta)))
+    status = named(status_of(backend.meta_from_decoded(dict(meta))), put["Item"])
     return Cancellation(state=states.REVOKED, status=status)
 
 
@@ -129,7 +130,7 @@ def request_cancel(celery: Celery, task_id: str, client: str, attempts: int = 5)
         lease_until = float(item.get("lease_until", {}).get("N", "0"))
         if state in (states.SUCCESS, states.FAILURE, states.REVOKED) or lease_until < time.time():
             return Cancellation(state=state)
-        status = status_of(backend.decode_result(item["result"]["B"]))
+        status = named(status_of(backend.decode_result(item["result"]["B"])), item)
         if CANCEL_ATTRIBUTE in item:  # asked before: the same answer
             return Cancellation(state=state, status=status, requested=True)
         try:

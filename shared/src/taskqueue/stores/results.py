@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -203,6 +204,8 @@ class TaskStatus:
     error: str | None
     due: str | None = None
     reason: str | None = None
+    task: str | None = None
+    """The task's name, where its item records it (`mark_queued`, a schedule's claim)."""
 
 
 def progress_attribute(meta: dict[str, Any]) -> dict[str, Any]:
@@ -283,7 +286,14 @@ def read_status_in(
         return None
     if client is not None and item.get(CLIENT_ATTRIBUTE, {}).get("S") != client:
         return None
-    return status_of(backend.decode_result(item["result"]["B"]))
+    return named(status_of(backend.decode_result(item["result"]["B"])), item)
+
+
+def named(status: TaskStatus, item: Mapping[str, Any]) -> TaskStatus:
+    """`status` with the task's name, where its item records one (its queue follows)."""
+    if TASK_ATTRIBUTE not in item:
+        return status
+    return replace(status, task=item[TASK_ATTRIBUTE]["S"])
 
 
 def status_of(meta: dict[str, Any]) -> TaskStatus:

@@ -25,6 +25,7 @@ from typing import Any
 from celery import Celery
 
 from taskqueue.app_settings import settings_of
+from taskqueue.settings import DEFAULT_QUEUE
 from taskqueue.stores.results_index import (
     INDEX_NAME,
     PARTITION_ATTRIBUTE,
@@ -33,6 +34,10 @@ from taskqueue.stores.results_index import (
 )
 
 ITEM_PREFIX = "worker#"
+# The item's id names the worker's queue, `worker#<queue>/<worker>`: the index returns the
+# table's key with every item, so the list shows the queue without projecting another
+# attribute (a deployed index's projection cannot change in place).
+QUEUE_SEPARATOR = "/"
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class WorkerPresence:
     """What `GET /workers` shows of one live worker."""
 
     worker: str
+    queue: str
     concurrency: int
     busy: int
     running: list[str]
@@ -56,15 +62,22 @@ class WorkerPresence:
     seen_at: float
 
 
-def item_key(worker: str) -> dict[str, dict[str, str]]:
-    """The table key of the worker's presence item."""
-    return {"id": {"S": ITEM_PREFIX + worker}}
+def item_key(worker: str, queue: str = DEFAULT_QUEUE) -> dict[str, dict[str, str]]:
+    """The table key of the presence item of `worker`, which consumes `queue`."""
+    return {"id": {"S": f"{ITEM_PREFIX}{queue}{QUEUE_SEPARATOR}{worker}"}}
+
+
+def queue_of(item_id: str) -> str:
+    """The queue a presence item's id names (`item_key`'s inverse)."""
+    queue, separator, _ = item_id.removeprefix(ITEM_PREFIX).partition(QUEUE_SEPARATOR)
+    return queue if separator else DEFAULT_QUEUE
 
 
 def presence_update(
     table: str,
     *,
     worker: str,
+    queue: str = DEFAULT_QUEUE,
     concurrency: int,
     running: list[RunningTask],
     version: str,
@@ -88,7 +101,7 @@ def presence_update(
     }
     return {
         "TableName": table,
-        "Key": item_key(worker),
+        "Key": item_key(worker, queue),
         "UpdateExpression": "SET " + ", ".join(f"#{name} = :{name}" for name in values),
         "ExpressionAttributeNames": {f"#{name}": name for name in values},
         "ExpressionAttributeValues": {f":{name}": value for name, value in values.items()},
@@ -103,12 +116,14 @@ def running_attribute(task: RunningTask) -> dict[str, Any]:
     return attribute
 
 
-def retire_update(table: str, worker: str, now: float) -> dict[str, Any]:
+def retire_update(
+    table: str, worker: str, now: float, queue: str = DEFAULT_QUEUE
+) -> dict[str, Any]:
     """UpdateItem arguments that take a stopping worker out of the index at once (its
     role may update items, not delete them); the TTL deletes the rest."""
     return {
         "TableName": table,
-        "Key": item_key(worker),
+        "Key": item_key(worker, queue),
         "UpdateExpression": "REMOVE #partition, #sort SET #ttl = :now",
         "ExpressionAttributeNames": {
             "#partition": PARTITION_ATTRIBUTE,
@@ -156,6 +171,7 @@ def presence_of(item: dict[str, Any], client: str | None) -> WorkerPresence:
     last_receive = item["last_receive"].get("N")
     return WorkerPresence(
         worker=item["worker"]["S"],
+        queue=queue_of(item["id"]["S"]),
         concurrency=int(item["concurrency"]["N"]),
         busy=int(item["busy"]["N"]),
         running=[task.id for task in running if client is None or task.client == client],

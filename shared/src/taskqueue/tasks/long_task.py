@@ -52,12 +52,17 @@ def time_limit(settings: Settings) -> int:
 @register(LongTaskParams, soft_time_limit=soft_time_limit, time_limit=time_limit)
 def long_task(self: Task, duration: int) -> dict[str, int]:
     """Work for `duration` seconds, one step a second, reporting progress after each."""
+    return work(self, duration)
+
+
+def work(task: Task, duration: int) -> dict[str, int]:
+    """`duration` steps of a second, `task`'s progress after each; stops on a cancel."""
     step = 0
     try:
         for step in range(1, duration + 1):
             logger.info("Working... %d/%d", step, duration)
             time.sleep(1)
-            self.update_state(state=PROGRESS, meta={"current": step, "total": duration})
+            task.update_state(state=PROGRESS, meta={"current": step, "total": duration})
     except SoftTimeLimitExceeded:
         logger.info("Stopped at %d/%d: cleaned up", step, duration)
         raise

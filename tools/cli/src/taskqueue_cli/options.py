@@ -53,6 +53,12 @@ ApiKey = Annotated[
     ),
 ]
 
+# `--queue` of the dlq commands: which queue's DLQ (`register(..., queue=)`).
+QueueName = Annotated[
+    str,
+    typer.Option("--queue", help="The queue whose DLQ, e.g. reports.", rich_help_panel=PANEL),
+]
+
 # `--json` on the commands that list rows: one JSON object a line.
 JsonLines = Annotated[bool, typer.Option("--json", help="Print JSON lines instead.")]
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
+from taskqueue.settings import DEFAULT_QUEUE
 from taskqueue.stores.queue_depth import read_depth
 
 from taskqueue_cli.target import Target
@@ -66,9 +67,15 @@ def oldest_age(cloudwatch: Any, queue_name: str) -> float | None:
 
 
 def read_all(stack: Target) -> list[QueueStats]:
-    """The task queue and its dead-letter queue."""
+    """Each queue and its dead-letter queue: the default's as `tasks` and `dead-letter`, then
+    each other queue's under its name (`reports`, `reports dead-letter`)."""
     sqs, cloudwatch = stack.client("sqs"), stack.client("cloudwatch")
-    return [
-        read_stats(sqs, cloudwatch, "tasks", stack.queue_url),
-        read_stats(sqs, cloudwatch, "dead-letter", stack.dlq_url),
-    ]
+    stats = []
+    for queue, urls in stack.queues().items():
+        label = "tasks" if queue == DEFAULT_QUEUE else queue
+        dead = "dead-letter" if queue == DEFAULT_QUEUE else f"{queue} dead-letter"
+        stats += [
+            read_stats(sqs, cloudwatch, label, urls.url),
+            read_stats(sqs, cloudwatch, dead, urls.dlq_url),
+        ]
+    return stats

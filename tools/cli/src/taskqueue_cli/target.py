@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from dotenv import dotenv_values
-from taskqueue.settings import Settings, get_settings
+from taskqueue.settings import DEFAULT_QUEUE, QueueUrls, Settings, get_settings
 
 from taskqueue_cli.errors import CliError
 
@@ -43,6 +43,35 @@ class Target:
     endpoint_url: str | None = None
     credentials: dict[str, str] = field(default_factory=dict)
     results_table: str | None = None
+    other_queues: dict[str, QueueUrls] | None = None
+    """The queues besides the default, by name: a deployed stack's output `Queues` (the
+    QUEUES JSON); None for the local stack, whose queues are the shipped tasks' (`queues`)."""
+    local_settings: Settings | None = None
+
+    def queues(self) -> dict[str, QueueUrls]:
+        """Every queue of the stack by name, the default first."""
+        default = {DEFAULT_QUEUE: QueueUrls(url=self.queue_url, dlq_url=self.dlq_url)}
+        if self.other_queues is not None:
+            return {**default, **dict(sorted(self.other_queues.items()))}
+        # Here, not at start: loading the tasks imports Celery (0.4 s), which most commands
+        # never need.
+        from taskqueue.catalogue.registry import TASKS, queues_of
+        from taskqueue.factory import load_tasks
+
+        load_tasks()
+        settings = self.local_settings or get_settings()
+        others = {}
+        for queue in queues_of(TASKS.values())[1:]:
+            address = settings.queue_address(queue)
+            others[queue] = QueueUrls(url=address.url, dlq_url=address.dlq_url)
+        return {**default, **others}
+
+    def queue(self, name: str) -> QueueUrls:
+        """The queue `name` and its DLQ, or an error naming the stack's queues."""
+        queues = self.queues()
+        if name not in queues:
+            raise CliError(f"{self.name} has no queue {name!r} (its queues: {', '.join(queues)})")
+        return queues[name]
 
     def client(self, service: str) -> Any:
         """A boto3 client for this stack's account, region and endpoint."""
@@ -132,7 +161,20 @@ def from_stack(stack_name: str, url: str | None = None) -> Target:
         worker_service=outputs.get("WorkerServiceName"),
         region=region,
         results_table=outputs.get("ResultsTableName"),
+        other_queues=other_queues_of(stack_name, outputs),
     )
+
+
+def other_queues_of(stack_name: str, outputs: dict[str, str]) -> dict[str, QueueUrls]:
+    """The stack's output `Queues` (the JSON the services read as QUEUES); none in a stack
+    deployed before it had several queues."""
+    if "Queues" not in outputs:
+        return {}
+    try:
+        given = json.loads(outputs["Queues"])
+        return {name: QueueUrls.model_validate(urls) for name, urls in given.items()}
+    except (ValueError, AttributeError) as error:
+        raise CliError(f"stack {stack_name}: output Queues is not the queues' JSON") from error
 
 
 def from_local_settings(url: str | None = None) -> Target:
@@ -153,6 +195,7 @@ def from_local_settings(url: str | None = None) -> Target:
         endpoint_url=settings.aws_endpoint_url or local_endpoint_of(settings.task_queue_url),
         credentials=credentials,
         results_table=settings.results_table,
+        local_settings=settings,
     )
 
 

@@ -130,6 +130,7 @@ def list_body(page: TaskPage) -> Response:
         {
             "id": task.id,
             "task": task.task,
+            "queue": catalogue_of(current_app).queue_of(task.task),
             "state": task.state,
             "progress": task.progress,
             "queued_at": rfc3339(task.queued_at),
@@ -234,6 +235,7 @@ def status_body(task_id: str, status: TaskStatus) -> Response:
     return jsonify(
         {
             "id": task_id,
+            "queue": catalogue_of(current_app).queue_of(status.task),
             "state": status.state,
             "progress": status.progress,
             "result": status.result,

@@ -30,6 +30,7 @@ def list_workers() -> Response:
             "workers": [
                 {
                     "worker": presence.worker,
+                    "queue": presence.queue,
                     "concurrency": presence.concurrency,
                     "busy": presence.busy,
                     "running": presence.running,

@@ -9,17 +9,22 @@ import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from taskqueue.settings import DEFAULT_QUEUE
 
 from taskqueue_cli import dlq
 from taskqueue_cli.errors import CliError
-from taskqueue_cli.options import JsonLines, Local, Stage, target
+from taskqueue_cli.options import JsonLines, Local, QueueName, Stage, target
 from taskqueue_cli.output import examples
 from taskqueue_cli.queues import read_depth
 
 app = typer.Typer(
     help="The dead-letter queue: tasks whose message was received MAX_RECEIVE_COUNT times "
     "without succeeding.",
-    epilog=examples("taskqueue dlq show", "taskqueue dlq redrive", "taskqueue dlq purge --yes"),
+    epilog=examples(
+        "taskqueue dlq show",
+        "taskqueue dlq redrive --queue reports",
+        "taskqueue dlq purge --yes",
+    ),
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
@@ -29,6 +34,7 @@ app = typer.Typer(
 def show(
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 100,
     as_json: JsonLines = False,
+    queue: QueueName = DEFAULT_QUEUE,
     stage: Stage = None,
     local: Local = False,
 ) -> None:
@@ -39,7 +45,8 @@ def show(
     recorded state says why the task is there (`DEAD_LETTERED (failed 3 times)`).
     """
     stack = target(stage, local)
-    letters = dlq.peek(stack.client("sqs"), stack.dlq_url, limit)
+    dlq_url = stack.queue(queue).dlq_url
+    letters = dlq.peek(stack.client("sqs"), dlq_url, limit)
     ids = [letter.task.task_id for letter in letters if letter.task]
     results = stack.results_table
     dynamodb = stack.client("dynamodb")
@@ -76,7 +83,7 @@ def show(
         )
     console = Console(highlight=False)
     console.print(table)
-    console.print(f"{len(letters)} dead-lettered task(s) in {stack.dlq_url.rsplit('/', 1)[-1]}")
+    console.print(f"{len(letters)} dead-lettered task(s) in {dlq_url.rsplit('/', 1)[-1]}")
 
 
 @app.command(
@@ -90,24 +97,24 @@ def redrive(
     timeout: Annotated[
         float, typer.Option(help="Seconds to wait for SQS's move task to finish.")
     ] = 300,
+    queue: QueueName = DEFAULT_QUEUE,
     stage: Stage = None,
     local: Local = False,
 ) -> None:
-    """Move the dead-lettered tasks back to the task queue, and say how many moved; each
+    """Move the dead-lettered tasks back to their queue, and say how many moved; each
     moved task that was DEAD_LETTERED is PENDING again.
 
     Uses SQS StartMessageMoveTask where it is available; otherwise (or with --limit) receives,
     sends to the task queue, then deletes each message, never before its send succeeded.
     """
     stack = target(stage, local)
+    urls = stack.queue(queue)
 
     def note(message: str) -> None:
         typer.echo(message, err=True)
 
-    moved = dlq.redrive(stack.client("sqs"), stack.dlq_url, stack.queue_url, limit, timeout, note)
-    typer.echo(
-        f"moved {moved.count} message(s) from the DLQ to {stack.queue_url.rsplit('/', 1)[-1]}"
-    )
+    moved = dlq.redrive(stack.client("sqs"), urls.dlq_url, urls.url, limit, timeout, note)
+    typer.echo(f"moved {moved.count} message(s) from the DLQ to {urls.url.rsplit('/', 1)[-1]}")
     table = stack.results_table
     if moved.task_ids and table:
         requeued = dlq.requeue(stack.client("dynamodb"), table, moved.task_ids)
@@ -125,6 +132,7 @@ def purge(
     yes: Annotated[
         bool, typer.Option("--yes", help="Confirm: the DLQ's messages are deleted for good.")
     ] = False,
+    queue: QueueName = DEFAULT_QUEUE,
     stage: Stage = None,
     local: Local = False,
 ) -> None:
@@ -135,7 +143,8 @@ def purge(
             "(see them with `taskqueue dlq show`, move them back with `taskqueue dlq redrive`)"
         )
     stack = target(stage, local)
+    dlq_url = stack.queue(queue).dlq_url
     sqs = stack.client("sqs")
-    count = read_depth(sqs, stack.dlq_url).total
-    sqs.purge_queue(QueueUrl=stack.dlq_url)
+    count = read_depth(sqs, dlq_url).total
+    sqs.purge_queue(QueueUrl=dlq_url)
     typer.echo(f"purged {count} message(s) from the DLQ")

@@ -66,7 +66,7 @@ def queues(
     stage: Stage = None,
     local: Local = False,
 ) -> None:
-    """Show the task queue and the DLQ: visible, in flight, delayed, oldest message.
+    """Show each queue and its DLQ: visible, in flight, delayed, oldest message.
 
     Counts come from SQS GetQueueAttributes; the age of the oldest message from CloudWatch's
     one-minute metric ApproximateAgeOfOldestMessage (`-` without a recent datapoint, as on

@@ -167,21 +167,26 @@ def run(
     stage: Stage = None,
     local: Local = False,
 ) -> None:
-    """Fire schedule NAME now: send its message to the task queue and print the task id.
+    """Fire schedule NAME now: send its message to its task's queue and print the task id.
 
     The message is the one Scheduler sends (`GET /tasks/<id>` shows it to the schedule's
     client, `scheduler` unless it names another).
     """
     from taskqueue.catalogue.schedules import fire_message, task_id
+    from taskqueue.settings import Settings
 
     schedules = declarations()
     if name not in schedules:
         raise CliError(f"no schedule {name!r} (declared: {', '.join(sorted(schedules))})")
     scheduled = parse_time(at) if at else datetime.now(UTC).replace(microsecond=0)
     stack = target(stage, local)
-    queue_name = stack.queue_url.rstrip("/").rsplit("/", 1)[-1]
-    template = schedules[name].message_template(queue_name)
+    queue = schedules[name].spec.queue  # its task's own queue
+    # The Celery name the workers know it by: the default queue's SQS name, plus `-<queue>`.
+    default_name = stack.queue_url.rstrip("/").rsplit("/", 1)[-1]
+    celery_name = Settings.from_values(task_queue_name=default_name).queue_address(queue).name
+    queue_url = stack.queue(queue).url
+    template = schedules[name].message_template(celery_name)
     stack.client("sqs").send_message(
-        QueueUrl=stack.queue_url, MessageBody=fire_message(template, scheduled)
+        QueueUrl=queue_url, MessageBody=fire_message(template, scheduled)
     )
     typer.echo(task_id(name, scheduled))

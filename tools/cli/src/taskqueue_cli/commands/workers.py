@@ -26,7 +26,7 @@ app = typer.Typer(
 )
 
 
-LIST_COLUMNS = ("WORKER", "BUSY", "RUNNING", "VERSION", "LAST RECEIVE", "SEEN")
+LIST_COLUMNS = ("WORKER", "QUEUE", "BUSY", "RUNNING", "VERSION", "LAST RECEIVE", "SEEN")
 
 
 LIST_EXAMPLES = examples("taskqueue workers list", "taskqueue workers list --stage prod")
@@ -40,8 +40,9 @@ def list_workers(
     url: Url = None,
     api_key: ApiKey = None,
 ) -> None:
-    """Show each live worker: busy pool slots of its concurrency, the ids of your tasks it
-    runs, its version, when it last received a task and last reported (GET /workers).
+    """Show each live worker: the queue it consumes, busy pool slots of its concurrency, the
+    ids of your tasks it runs, its version, when it last received a task and last reported
+    (GET /workers).
 
     A worker that stopped reporting leaves the list within WORKER_PRESENCE_WINDOW seconds.
     """
@@ -64,6 +65,7 @@ def worker_row(worker: dict[str, Any]) -> tuple[str, ...]:
     """One worker's line of `workers list`."""
     return (
         str(worker["worker"]),
+        str(worker.get("queue") or "default"),  # a web from before several queues names none
         f"{worker['busy']}/{worker['concurrency']}",
         ",".join(worker["running"]) or "-",
         str(worker["version"]),
