@@ -608,7 +608,10 @@ def _merge_queues(queues: dict[str, dict[str, Any]], given: object, where: str) 
     """Put the queues' blocks `given` (at `where`) over `queues`, per queue and per key."""
     if given is None:
         return
-    given = _json_text(given)
+    try:
+        given = _json_text(given)
+    except ValueError as error:  # -c text that is not JSON (a shell ate its quotes?)
+        raise ConfigError(f"context key {QUEUES_KEY!r} ({where}) is not JSON: {error}") from None
     if not isinstance(given, Mapping) or not all(
         isinstance(block, Mapping) for block in given.values()
     ):

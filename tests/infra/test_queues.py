@@ -385,6 +385,7 @@ def test_an_unknown_key_in_a_queue_block_fails_naming_the_nearest_key() -> None:
         ('{"default": {"workerCpu": 2048}}', "'default' is the queue of the tasks that name none"),
         ('{"reports": 1}', "must map each queue's name to a block of its settings"),
         ("[]", "must map each queue's name to a block of its settings"),
+        ("{reports: {workerCpu: 2048}}", "context key 'queueSettings' (-c) is not JSON:"),
         (
             '{"reports": {"workerCpu": 300}}',
             "queue 'reports' (context key 'queueSettings'): context keys workerCpu/workerMemory",
@@ -395,7 +396,7 @@ def test_an_unknown_key_in_a_queue_block_fails_naming_the_nearest_key() -> None:
         ),
         ('{"reports": {"workerMinCount": 3}}', "queue 'reports' (context key 'queueSettings'):"),
     ],
-    ids=["default", "not-a-block", "not-a-mapping", "cpu", "visibility", "counts"],
+    ids=["default", "not-a-block", "not-a-mapping", "not-json", "cpu", "visibility", "counts"],
 )
 def test_a_queue_block_that_cannot_work_fails_with_what_is_wrong(queues: str, message: str) -> None:
     with pytest.raises(ConfigError) as refused:
