@@ -4,18 +4,21 @@ Context layout (see `cdk.json`)::
 
     "stage": "dev",                        # or -c stage=prod
     "taskqueue": {"dev": {...}, "prod": {...}}   # per stage: what differs from the defaults
+    "taskqueue": {"queueSettings": {"reports": {...}}}  # each queue's, for every stage
     "workerMaxCount": 20                   # optional top-level override (-c workerMaxCount=20)
 
 A top-level key wins over the stage's block, so ``cdk deploy -c workerMaxCount=20`` changes
-one value. Each setting is declared once, with its default and description: an
-infrastructure setting as a field of `InfraConfig` (its context key is its alias, its name in
-camelCase), a runtime setting as a field of `Settings` (taskqueue.settings), whose camelCase
-name is its context key too (``-c webWorkers=8``) unless it is declared `SetElsewhere` (the
-stack or ECS sets it, or it is for local stacks only). Values given with ``-c`` arrive as
-strings and pydantic converts them. Constructs never read context: they get the typed values
-of this object, the runtime ones through `runtime`. A key that is no setting fails with the
-nearest known key; CDK's own keys (feature flags, the CLI's) are not the stack's to judge.
-`make docs` writes the settings reference (shared/README.md#settings) from the declarations.
+one value. The queues' blocks merge per queue and per key: `taskqueue.queueSettings`, then
+the stage block's `queueSettings`, then ``-c queueSettings=...``. Each setting is declared
+once, with its default and description: an infrastructure setting as a field of
+`InfraConfig` (its context key is its alias, its name in camelCase), a runtime setting as a
+field of `Settings` (taskqueue.settings), whose camelCase name is its context key too (``-c
+webWorkers=8``) unless it is declared `SetElsewhere` (the stack or ECS sets it, or it is for
+local stacks only). Values given with ``-c`` arrive as strings and pydantic converts them.
+Constructs never read context: they get the typed values of this object, the runtime ones
+through `runtime`. A key that is no setting fails with the nearest known key; CDK's own keys
+(feature flags, the CLI's) are not the stack's to judge. `make docs` writes the settings
+reference (shared/README.md#settings) from the declarations.
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from taskqueue.catalogue.registry import DEFAULT_QUEUE
 from taskqueue.catalogue.schedules import Schedule
+from taskqueue.factory import declared_queues
 from taskqueue.factory import declared_schedules as declared
 from taskqueue.settings import Settings, set_elsewhere, used_by_stack
 
@@ -56,6 +61,28 @@ METRICS_NAMESPACE_PREFIX = "TaskQueue"
 
 CONTEXT_NAMESPACE = "taskqueue"
 """cdk.json context key holding one block of tunables per stage."""
+
+QUEUES_KEY = "queueSettings"
+"""The context key of the queues' blocks: under `taskqueue` for every stage, in a stage's
+block for that stage, or top-level (``-c queueSettings=...``). Not `queues`: that is the
+runtime's QUEUES, which the stack sets."""
+
+QUEUE_KEYS = (
+    "workerCpu",
+    "workerMemoryMiB",
+    "workerMinCount",
+    "workerMaxCount",
+    "workerCapacity",
+    "workerOnDemandBase",
+    "workerConcurrency",
+    "queueVisibilityTimeout",
+    "acceptableLatency",
+    "averageProcessingTime",
+    "oldestMessageAlarmAge",
+)
+"""The context keys a queue's block may set: its workers' size, counts, concurrency and
+scaling, its SQS queue's base visibility and its oldest-message alarm. Unset, each is the
+default worker's (the stage's value of the same key)."""
 
 FARGATE_MAX_STOP_TIMEOUT = 120
 """Seconds Fargate waits between SIGTERM and SIGKILL at most (the container stopTimeout)."""
@@ -312,6 +339,14 @@ class InfraConfig(BaseModel):
     runtime_overrides: dict[str, Any] = {}
     """The runtime settings this stage sets (``-c webWorkers=8``), by `Settings` field; the
     rest keep the runtime's defaults. `Settings` checks them (`runtime`)."""
+    queue_settings: dict[str, dict[str, Any]] = {}
+    """The queues other than the default (`register(..., queue="reports")`), each with what its
+    workers and its SQS queue set differently from the default worker: their size, counts,
+    concurrency, scaling, base visibility and oldest-message alarm, under the default
+    worker's keys (infra/README.md#several-queues). Declared once under
+    `taskqueue.queueSettings`; a stage's block (or -c) holds only what differs there, merged
+    per queue and key. A queue that no task is sent to is refused; a task's queue with no
+    block gets the default worker's settings."""
 
     @field_validator("disabled_schedules", "paused_schedules")
     @classmethod
@@ -324,6 +359,15 @@ class InfraConfig(BaseModel):
                 f" (declared: {', '.join(sorted(known)) or 'none'})"
             )
         return names
+
+    @field_validator("queue_settings")
+    @classmethod
+    def _queue_keys(cls, queues: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name, block in queues.items():
+            for key in block:
+                if key not in QUEUE_KEYS:
+                    raise ValueError(_unknown_queue_key(name, key))
+        return queues
 
     @property
     def enabled_schedules(self) -> list[Schedule]:
@@ -381,7 +425,52 @@ class InfraConfig(BaseModel):
                 " crash, retry_then_succeed, check_secret): any client could take worker slots"
                 " down with crash, or test guesses of a secret with check_secret"
             )
+        self._check_queues(settings)
         return self
+
+    def _check_queues(self, settings: Settings) -> None:
+        """Each queue's block names a queue a task is sent to, and its workers can work."""
+        if DEFAULT_QUEUE in self.queue_settings:
+            raise ConfigError(
+                f"context key {QUEUES_KEY!r}: {DEFAULT_QUEUE!r} is the queue of the tasks that name"
+                f" none: its workers are the stage's own keys ({', '.join(QUEUE_KEYS)})"
+            )
+        offered = declared_queues(settings)
+        unused = [name for name in self.queue_settings if name not in offered]
+        if unused:
+            raise ConfigError(
+                f"context key {QUEUES_KEY!r}: no task is sent to {', '.join(map(repr, unused))}"
+                f" (the queues of the tasks this stage offers: {', '.join(offered)})"
+            )
+        for name in self.queue_settings:
+            self.queue_config(name)
+
+    @property
+    def declared_queues(self) -> list[str]:
+        """The queues of the tasks this stage offers: "default" first, then the others."""
+        return declared_queues(self.runtime)
+
+    def queue_config(self, queue: str) -> InfraConfig:
+        """This stage's configuration as the queue named `queue` is built: its block's keys
+        over the default worker's (the default queue, or a queue without a block: this one)."""
+        block = self.queue_settings.get(queue)
+        if not block:
+            return self
+        runtime = {to_camel(name): name for name in RUNTIME_FIELDS}
+        values = self.model_dump(by_alias=True, exclude={"queue_settings"})
+        overrides = dict(self.runtime_overrides)
+        for key, value in block.items():
+            if key in runtime:
+                overrides[runtime[key]] = value
+            else:
+                values[key] = value
+        values["runtimeOverrides"] = overrides
+        try:
+            return type(self).model_validate(values)
+        except ValidationError as error:
+            raise ConfigError(
+                f"queue {queue!r} (context key {QUEUES_KEY!r}): {_describe(error)}"
+            ) from None
 
     @property
     def runtime(self) -> Settings:
@@ -389,7 +478,7 @@ class InfraConfig(BaseModel):
         defaults (what the stack uses of them, such as the queue's visibility, is read here)."""
         return Settings.from_values(**self.runtime_overrides)
 
-    def runtime_settings(self, **resources: str) -> Settings:
+    def runtime_settings(self, **resources: object) -> Settings:
         """The containers' runtime settings: those the stage gives, those the stack uses (even
         at their defaults), and `resources` (queue and table names, the region: CDK tokens at
         synth time)."""
@@ -459,11 +548,18 @@ class InfraConfig(BaseModel):
         own = [
             field.alias or name
             for name, field in cls.model_fields.items()
-            if name not in ("stage", "runtime_overrides")  # chosen above, gathered below
+            # chosen above, gathered below
+            if name not in ("stage", "runtime_overrides", "queue_settings")
         ]
         runtime = {to_camel(name): name for name in RUNTIME_FIELDS}
         overrides: dict[str, Any] = {}
-        values: dict[str, Any] = {"stage": stage, "runtimeOverrides": overrides}
+        queues: dict[str, dict[str, Any]] = {}
+        values: dict[str, Any] = {
+            "stage": stage,
+            "runtimeOverrides": overrides,
+            QUEUES_KEY: queues,
+        }
+        _merge_queues(queues, blocks.get(QUEUES_KEY), f"{CONTEXT_NAMESPACE}.{QUEUES_KEY}")
         for key, value, where in [
             *((key, value, f"{CONTEXT_NAMESPACE}.{stage}") for key, value in blocks[stage].items()),
             *(
@@ -476,7 +572,9 @@ class InfraConfig(BaseModel):
                 raise ConfigError(
                     f"context key {key!r} is no longer read: {REMOVED_CONTEXT_KEYS[key]}"
                 )
-            if key in runtime:
+            if key == QUEUES_KEY:
+                _merge_queues(queues, value, where)
+            elif key in runtime:
                 overrides[runtime[key]] = value
             elif key in own:
                 values[key] = value
@@ -504,6 +602,32 @@ def _unknown_key(key: str, where: str, known: list[str]) -> str:
         " names in camelCase (shared/README.md#settings)"
     )
     return f"context key {key!r} ({where}) is not a setting of this stack: {hint}"
+
+
+def _merge_queues(queues: dict[str, dict[str, Any]], given: object, where: str) -> None:
+    """Put the queues' blocks `given` (at `where`) over `queues`, per queue and per key."""
+    if given is None:
+        return
+    try:
+        given = _json_text(given)
+    except ValueError as error:  # -c text that is not JSON (a shell ate its quotes?)
+        raise ConfigError(f"context key {QUEUES_KEY!r} ({where}) is not JSON: {error}") from None
+    if not isinstance(given, Mapping) or not all(
+        isinstance(block, Mapping) for block in given.values()
+    ):
+        raise ConfigError(
+            f"context key {QUEUES_KEY!r} ({where}) must map each queue's name to a block of"
+            f' its settings, as {{"reports": {{"workerConcurrency": 1}}}}'
+        )
+    for name, block in given.items():
+        queues.setdefault(name, {}).update(block)
+
+
+def _unknown_queue_key(queue: str, key: str) -> str:
+    """The error for a key of a queue's block that is no queue's setting, with the nearest."""
+    nearest = difflib.get_close_matches(key, QUEUE_KEYS, n=1)
+    hint = f"did you mean {nearest[0]!r}?" if nearest else f"a queue sets {', '.join(QUEUE_KEYS)}"
+    return f"queue {queue!r}: {key!r} is not a setting of a queue's workers: {hint}"
 
 
 def _context_key(key: str) -> str:

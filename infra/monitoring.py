@@ -1,8 +1,9 @@
-"""Alarms and the CloudWatch dashboard of the queue, the workers and the web service."""
+"""Alarms and the CloudWatch dashboard of the queues, their workers and the web service."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -14,6 +15,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from taskqueue.catalogue.registry import DEFAULT_QUEUE
 from taskqueue.runtime.task_metrics import QUEUE_WAIT, RUN_TIME, Outcome
 
 from infra.metrics import (
@@ -32,10 +34,33 @@ _event_field = events.EventField.from_path
 DEPLOYMENT_FAILED = "SERVICE_DEPLOYMENT_FAILED"
 
 
+@dataclass(frozen=True)
+class WatchedQueue:
+    """One declared queue as its alarms and its dashboard row see it."""
+
+    name: str
+    queue: sqs.IQueue
+    dead_letter_queue: sqs.IQueue
+    worker_service_name: str
+    oldest_message_threshold: Duration
+
+
+@dataclass(frozen=True)
+class QueueAlarms:
+    """The alarms of one queue: its DLQ, its oldest message, its backlog with no worker."""
+
+    dead_letters: cloudwatch.Alarm
+    oldest_message: cloudwatch.Alarm
+    backlog_without_workers: cloudwatch.Alarm
+
+
 class Monitoring(Construct):
-    """DLQ, oldest-message, ALB 5xx, backlog-without-workers and no-healthy-target alarms,
+    """Per queue DLQ, oldest-message and backlog-without-workers alarms; ALB 5xx and
+    no-healthy-target alarms,
     a failure-rate alarm per task, a rule that notifies a failed ECS deployment, and a
-    dashboard with a row per task (runs, failures, run time and queue wait percentiles).
+    dashboard with a row per queue (depth, oldest message, its workers) and a row per task
+    (runs, failures, run time and queue wait percentiles). The default queue's alarms keep
+    the ids of the one-queue stack; another queue's are under its own name.
 
     The per-task alarms and rows come from the task names given (the registry): an alarm
     cannot use a SEARCH expression, and one alarm over all tasks would hide a rarely run
@@ -48,6 +73,7 @@ class Monitoring(Construct):
     and miss a rollback that restores the count.
     """
 
+    queue_alarms: dict[str, QueueAlarms]
     dlq_alarm: cloudwatch.Alarm
     oldest_message_alarm: cloudwatch.Alarm
     alb_5xx_alarm: cloudwatch.Alarm
@@ -64,15 +90,12 @@ class Monitoring(Construct):
         construct_id: str,
         *,
         dashboard_name: str,
-        queue: sqs.IQueue,
-        dead_letter_queue: sqs.IQueue,
+        queues: Sequence[WatchedQueue],
         load_balancer: elbv2.ApplicationLoadBalancer,
         target_group: elbv2.ApplicationTargetGroup,
         cluster_name: str,
         web_service_name: str,
-        worker_service_name: str,
         services: list[ecs.IBaseService],
-        oldest_message_threshold: Duration,
         alb_5xx_threshold: int,
         backlog_without_workers_minutes: int,
         metrics_namespace: str,
@@ -82,23 +105,20 @@ class Monitoring(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
 
-        self.dlq_alarm = dead_letter_alarm(
-            self,
-            "DeadLetterMessages",
-            queue=dead_letter_queue,
-            description="Messages reached the dead-letter queue: tasks failed repeatedly.",
-        )
-        self.oldest_message_alarm = cloudwatch.Alarm(
-            self,
-            "OldestMessageAge",
-            alarm_description="The oldest task waited longer than the acceptable age.",
-            metric=oldest_message_age(queue),
-            threshold=oldest_message_threshold.to_seconds(),
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=3,
-            datapoints_to_alarm=3,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
+        self.queue_alarms = {
+            watched.name: _queue_alarms(
+                # The default queue's alarms keep their ids; another queue's are its own.
+                self if watched.name == DEFAULT_QUEUE else Construct(self, _camel(watched.name)),
+                watched,
+                cluster_name=cluster_name,
+                backlog_without_workers_minutes=backlog_without_workers_minutes,
+            )
+            for watched in queues
+        }
+        default = self.queue_alarms[DEFAULT_QUEUE]
+        self.dlq_alarm = default.dead_letters
+        self.oldest_message_alarm = default.oldest_message
+        self.backlog_without_workers_alarm = default.backlog_without_workers
         elb_5xx = load_balancer.metrics.http_code_elb(
             elbv2.HttpCodeElb.ELB_5XX_COUNT, period=FIVE_MINUTES, statistic="Sum"
         )
@@ -118,22 +138,6 @@ class Monitoring(Construct):
             threshold=alb_5xx_threshold,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-        self.backlog_without_workers_alarm = cloudwatch.Alarm(
-            self,
-            "BacklogWithoutWorkers",
-            alarm_description=(
-                "Messages are waiting and no worker task has run for "
-                f"{backlog_without_workers_minutes} minutes (wake-up scaling did not help)."
-            ),
-            metric=backlog_without_workers(
-                queue, cluster_name=cluster_name, service_name=worker_service_name
-            ),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=backlog_without_workers_minutes,
-            datapoints_to_alarm=backlog_without_workers_minutes,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         # HealthyHostCount is reported for the targets the health checks see: with no target
@@ -175,6 +179,16 @@ class Monitoring(Construct):
             self.backlog_without_workers_alarm,
             self.no_healthy_targets_alarm,
             *self.task_failure_rate_alarms.values(),
+            *(
+                alarm
+                for name, alarms in self.queue_alarms.items()
+                if name != DEFAULT_QUEUE
+                for alarm in (
+                    alarms.dead_letters,
+                    alarms.oldest_message,
+                    alarms.backlog_without_workers,
+                )
+            ),
         ]
         self.deployment_failed_rule = None
         if alarm_topic is not None:
@@ -184,7 +198,7 @@ class Monitoring(Construct):
             self.deployment_failed_rule = events.Rule(
                 self,
                 "DeploymentFailed",
-                description="An ECS deployment of the web or the worker failed (rolled back).",
+                description="An ECS deployment of the web or a worker failed (rolled back).",
                 event_pattern=events.EventPattern(
                     source=["aws.ecs"],
                     detail_type=["ECS Deployment State Change"],
@@ -208,41 +222,10 @@ class Monitoring(Construct):
             dashboard_name=dashboard_name,
             default_interval=Duration.hours(3),
         )
-        self.dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="Queue depth",
-                left=[
-                    messages_visible(queue).with_(label="Visible"),
-                    queue.metric_approximate_number_of_messages_not_visible(
-                        period=Duration.minutes(1), statistic="Maximum", label="In flight"
-                    ),
-                    messages_visible(dead_letter_queue).with_(label="Dead-letter queue"),
-                ],
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="Age of oldest message (s)",
-                left=[oldest_message_age(queue).with_(label="Oldest message")],
-                left_annotations=[
-                    cloudwatch.HorizontalAnnotation(
-                        value=oldest_message_threshold.to_seconds(), label="Alarm"
-                    )
-                ],
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="Running tasks",
-                left=[
-                    running_tasks(
-                        cluster_name=cluster_name, service_name=worker_service_name
-                    ).with_(label="Workers"),
-                    running_tasks(cluster_name=cluster_name, service_name=web_service_name).with_(
-                        label="Web"
-                    ),
-                ],
-                width=8,
-            ),
-        )
+        for watched in queues:
+            # The web's running tasks beside the default queue's workers, as before.
+            web = web_service_name if watched.name == DEFAULT_QUEUE else None
+            self.dashboard.add_widgets(*_queue_widgets(watched, cluster_name, web))
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="ALB requests",
@@ -272,6 +255,104 @@ class Monitoring(Construct):
         self.dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24)
         )
+
+
+def _queue_alarms(
+    scope: Construct,
+    watched: WatchedQueue,
+    *,
+    cluster_name: str,
+    backlog_without_workers_minutes: int,
+) -> QueueAlarms:
+    """One queue's alarms: a message in its DLQ, its oldest message, a backlog no worker of
+    its own service runs."""
+    queue = watched.queue
+    of_queue = "" if watched.name == DEFAULT_QUEUE else f" (queue {watched.name})"
+    return QueueAlarms(
+        dead_letters=dead_letter_alarm(
+            scope,
+            "DeadLetterMessages",
+            queue=watched.dead_letter_queue,
+            description="Messages reached the dead-letter queue: tasks failed repeatedly."
+            + of_queue,
+        ),
+        oldest_message=cloudwatch.Alarm(
+            scope,
+            "OldestMessageAge",
+            alarm_description="The oldest task waited longer than the acceptable age." + of_queue,
+            metric=oldest_message_age(queue),
+            threshold=watched.oldest_message_threshold.to_seconds(),
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=3,
+            datapoints_to_alarm=3,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        ),
+        backlog_without_workers=cloudwatch.Alarm(
+            scope,
+            "BacklogWithoutWorkers",
+            alarm_description=(
+                "Messages are waiting and no worker task has run for "
+                f"{backlog_without_workers_minutes} minutes (wake-up scaling did not help)."
+                + of_queue
+            ),
+            metric=backlog_without_workers(
+                queue, cluster_name=cluster_name, service_name=watched.worker_service_name
+            ),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=backlog_without_workers_minutes,
+            datapoints_to_alarm=backlog_without_workers_minutes,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        ),
+    )
+
+
+def _queue_widgets(
+    watched: WatchedQueue, cluster_name: str, web_service_name: str | None
+) -> list[cloudwatch.IWidget]:
+    """One dashboard row for one queue: its depth and DLQ, its oldest message, its workers
+    (and the web's tasks, when `web_service_name` is given)."""
+    queue = watched.queue
+    title = "{}" if watched.name == DEFAULT_QUEUE else f"{watched.name}: {{}}"
+    running = [
+        running_tasks(cluster_name=cluster_name, service_name=watched.worker_service_name).with_(
+            label="Workers"
+        )
+    ]
+    if web_service_name is not None:
+        running.append(
+            running_tasks(cluster_name=cluster_name, service_name=web_service_name).with_(
+                label="Web"
+            )
+        )
+    return [
+        cloudwatch.GraphWidget(
+            title=title.format("Queue depth"),
+            left=[
+                messages_visible(queue).with_(label="Visible"),
+                queue.metric_approximate_number_of_messages_not_visible(
+                    period=Duration.minutes(1), statistic="Maximum", label="In flight"
+                ),
+                messages_visible(watched.dead_letter_queue).with_(label="Dead-letter queue"),
+            ],
+            width=8,
+        ),
+        cloudwatch.GraphWidget(
+            title=title.format("Age of oldest message (s)"),
+            left=[oldest_message_age(queue).with_(label="Oldest message")],
+            left_annotations=[
+                cloudwatch.HorizontalAnnotation(
+                    value=watched.oldest_message_threshold.to_seconds(), label="Alarm"
+                )
+            ],
+            width=8,
+        ),
+        cloudwatch.GraphWidget(
+            title=title.format("Running tasks"),
+            left=running,
+            width=8,
+        ),
+    ]
 
 
 def _task_widgets(namespace: str, name: str) -> list[cloudwatch.IWidget]:

@@ -40,7 +40,7 @@ IAM5_EXECUTION_ROLE = (
 IAM5_TASK_PROTECTION = (
     "ecs:UpdateTaskProtection and ecs:GetTaskProtection act on one task, whose id exists only "
     "at run time: the statement names the tasks of this stack's cluster (task/<cluster>/*), "
-    "the tightest ARN a template can give; only the worker task role has it."
+    "the tightest ARN a template can give; only the worker task roles have it."
 )
 SQS3_SCHEDULE_DLQ = (
     "This queue is a dead-letter queue: EventBridge Scheduler's (the schedules' "
@@ -70,7 +70,7 @@ def acknowledge_findings(
     *,
     load_balancer: elbv2.ApplicationLoadBalancer,
     task_definitions: Sequence[ecs.TaskDefinition],
-    task_protection: tuple[iam.IRole, ecs.Cluster],
+    task_protection: tuple[Sequence[iam.IRole], ecs.Cluster],
     table: dynamodb.ITable,
     access_logs: bool,
     point_in_time_recovery: bool,
@@ -90,8 +90,9 @@ def acknowledge_findings(
         if execution_role is not None:
             _ack(execution_role, "AwsSolutions-IAM5[Resource::*]", IAM5_EXECUTION_ROLE)
 
-    role, cluster = task_protection
-    _ack(role, tasks_of_cluster_rule(cluster), IAM5_TASK_PROTECTION)
+    roles, cluster = task_protection
+    for role in roles:
+        _ack(role, tasks_of_cluster_rule(cluster), IAM5_TASK_PROTECTION)
 
     if not point_in_time_recovery:
         _ack(table, "AwsSolutions-DDB3", DDB3_DEV)

@@ -2,19 +2,20 @@
 (taskqueue.catalogue.schedules).
 
 Scheduler itself fires them: no container runs for it and nothing is a singleton. Each
-schedule's SQS target sends the declaration's Celery message to the task queue, with the fire's
+schedule's SQS target sends the declaration's Celery message to its task's queue, with the fire's
 scheduled time substituted into its task id (`<aws.scheduler.scheduled-time>`), so a duplicate
 fire runs once through the worker's idempotency claim. A delivery SQS refuses is retried, then
 goes to this construct's own dead-letter queue, whose alarm notifies the alarm topic.
 
 CfnSchedule, not the `aws_scheduler` L2: its SQS target grants `grant_send_messages` (which
 adds sqs:GetQueueAttributes and sqs:GetQueueUrl) to the role; this role may send, and only
-to the task queue and the schedules' DLQ.
+to the queues of the schedules' tasks and the schedules' DLQ.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -36,9 +37,19 @@ RETRY_ATTEMPTS = 5
 MAXIMUM_EVENT_AGE = Duration.minutes(15)
 
 
+@dataclass(frozen=True)
+class ScheduleTarget:
+    """Where the fires of a queue's tasks go: its SQS queue, and the Celery queue name the
+    message is routed by (`Settings.queue_address(queue).name`)."""
+
+    queue: sqs.IQueue
+    routing_key: str
+
+
 class Schedules(Construct):
     """A schedule group named after the stack, one schedule per declaration (those named in
-    `paused` created DISABLED), their role, and the dead-letter queue of undeliverable fires
+    `paused` created DISABLED) sending to the queue of its task (`targets`, by the
+    catalogue's queue name), their role, and the dead-letter queue of undeliverable fires
     with its alarm."""
 
     group: scheduler.CfnScheduleGroup
@@ -54,7 +65,7 @@ class Schedules(Construct):
         *,
         declarations: Sequence[Schedule],
         paused: Collection[str] = (),
-        queue: sqs.IQueue,
+        targets: Mapping[str, ScheduleTarget],
         group_name: str,
         dlq_retention: Duration,
         alarm_topic: sns.ITopic | None,
@@ -73,13 +84,15 @@ class Schedules(Construct):
             ),
             description="EventBridge Scheduler: send the periodic tasks to the task queue",
         )
-        for target in (queue, self.dead_letter_queue):
+        used = {declared.spec.queue: targets[declared.spec.queue] for declared in declarations}
+        for queue in (*(target.queue for target in used.values()), self.dead_letter_queue):
             self.role.add_to_principal_policy(
-                iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[target.queue_arn])
+                iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn])
             )
 
         self.schedules = {}
         for declared in declarations:
+            target = used[declared.spec.queue]
             cfn = scheduler.CfnSchedule(
                 self,
                 f"Schedule-{declared.name}",
@@ -93,9 +106,9 @@ class Schedules(Construct):
                 # A paused one is deployed and never fires until resumed.
                 state="DISABLED" if declared.name in paused else "ENABLED",
                 target=scheduler.CfnSchedule.TargetProperty(
-                    arn=queue.queue_arn,
+                    arn=target.queue.queue_arn,
                     role_arn=self.role.role_arn,
-                    input=declared.message_template(queue.queue_name),
+                    input=declared.message_template(target.routing_key),
                     retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
                         maximum_retry_attempts=RETRY_ATTEMPTS,
                         maximum_event_age_in_seconds=int(MAXIMUM_EVENT_AGE.to_seconds()),

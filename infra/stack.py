@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack, Tags
@@ -13,6 +14,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as sns_subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from taskqueue.catalogue.registry import DEFAULT_QUEUE
 from taskqueue.factory import load_catalogue
 
 from infra import kept
@@ -21,14 +23,14 @@ from infra.cluster import ServiceCluster, image_platform, task_platform
 from infra.config import InfraConfig
 from infra.container_secrets import container_secrets
 from infra.log_groups import ServiceLogGroups, retention_days
-from infra.monitoring import Monitoring
+from infra.monitoring import Monitoring, WatchedQueue
 from infra.nag import acknowledge_findings
 from infra.network import Network
 from infra.rate_limit import RateLimit
 from infra.results_table import ResultsTable
-from infra.schedules import Schedules
+from infra.schedules import Schedules, ScheduleTarget
 from infra.task_queue import TaskQueue
-from infra.task_secrets import SERVICES, for_service, stores
+from infra.task_secrets import SERVICES, Service, for_service, stores
 from infra.web_service import WebService
 from infra.worker_autoscaling import WorkerAutoscaling
 from infra.worker_service import WorkerService
@@ -39,7 +41,7 @@ WEB_IMAGE_TARGET = "web"
 WORKER_IMAGE_TARGET = "worker"
 DIAGNOSTICS_TARGET_SUFFIX = "-diagnostics"
 
-# The status page counts the task queue's messages and the dead-letter queue's.
+# The web sends to every queue; the status page counts each queue's messages and its DLQ's.
 WEB_QUEUE_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueAttributes")
 WEB_DLQ_ACTIONS = ("sqs:GetQueueAttributes",)
 # A client's count of waiting tasks is changed by GetItem and a conditional PutItem
@@ -48,6 +50,7 @@ WEB_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
 # GET /tasks and GET /workers query the results table's index, and only the index: a Query
 # of the table itself, or a Scan, stays denied.
 WEB_INDEX_ACTIONS = ("dynamodb:Query",)
+# A worker's, on its own queue only (it re-delays a delayed task there).
 WORKER_QUEUE_ACTIONS = (
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
@@ -55,8 +58,9 @@ WORKER_QUEUE_ACTIONS = (
     "sqs:GetQueueAttributes",
     "sqs:SendMessage",
 )
-# The queue_report task reads the DLQ's counts (taskqueue.tasks.queue_report); the dead-letter
-# sweep looks at its messages, leaving them there (taskqueue.runtime.dead_letter_sweep).
+# On its own queue's DLQ: the queue_report task reads the DLQ's counts
+# (taskqueue.tasks.queue_report); the dead-letter sweep looks at its messages, leaving them
+# there (taskqueue.runtime.dead_letter_sweep).
 WORKER_DLQ_ACTIONS = ("sqs:GetQueueAttributes", "sqs:ReceiveMessage")
 # Every state the worker records, and the idempotency claim, is one conditional UpdateItem;
 # its one read is whether a delayed task it re-delays was cancelled (taskqueue.catalogue.delays).
@@ -66,6 +70,31 @@ WORKER_TABLE_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:GetItem")
 # (arn:...:task/<cluster>/<id>): the statement names this cluster's tasks, the tightest
 # ARN known at synth time (task ids are not).
 WORKER_TASK_PROTECTION_ACTIONS = ("ecs:UpdateTaskProtection", "ecs:GetTaskProtection")
+# Each worker service's container and log stream prefix: "worker", then "worker-<queue>".
+WORKER_CONTAINER = "worker"
+
+
+def queue_prefix(queue: str) -> str:
+    """What a queue's construct ids and outputs start with: nothing for the default queue,
+    whose logical ids stay the one-queue stack's (an update must not replace its queue or
+    its worker service), else its name in CamelCase ("reports": "Reports")."""
+    return "" if queue == DEFAULT_QUEUE else "".join(part.title() for part in queue.split("-"))
+
+
+def worker_container_name(queue: str) -> str:
+    """The worker container (and log stream prefix) of the queue's worker service."""
+    return WORKER_CONTAINER if queue == DEFAULT_QUEUE else f"{WORKER_CONTAINER}-{queue}"
+
+
+@dataclass(frozen=True)
+class QueueResources:
+    """One declared queue's own resources: its SQS queue and DLQ, its worker service (one
+    worker process consumes one queue) and that service's scaling."""
+
+    name: str
+    task_queue: TaskQueue
+    worker: WorkerService
+    autoscaling: WorkerAutoscaling
 
 
 class TaskQueueStack(Stack):
@@ -74,6 +103,7 @@ class TaskQueueStack(Stack):
     config: InfraConfig
     network: Network
     task_queue: TaskQueue
+    queues: dict[str, QueueResources]
     results_table: ResultsTable
     log_groups: ServiceLogGroups
     cluster: ServiceCluster
@@ -114,13 +144,20 @@ class TaskQueueStack(Stack):
             removal_policy=removal,
             secret_stores=stores(config.secrets.values()),
         )
-        self.task_queue = TaskQueue(
-            self,
-            "TaskQueue",
-            visibility_timeout=Duration.seconds(config.runtime.queue_visibility_timeout),
-            max_receive_count=config.runtime.max_receive_count,
-            dlq_retention=Duration.days(config.dlq_retention_days),
-        )
+        # One SQS queue and DLQ per queue the offered tasks are sent to, the default first.
+        task_queues = {
+            name: TaskQueue(
+                self,
+                f"{queue_prefix(name)}TaskQueue",
+                visibility_timeout=Duration.seconds(
+                    config.queue_config(name).runtime.queue_visibility_timeout
+                ),
+                max_receive_count=config.runtime.max_receive_count,
+                dlq_retention=Duration.days(config.dlq_retention_days),
+            )
+            for name in config.declared_queues
+        }
+        self.task_queue = task_queues[DEFAULT_QUEUE]
         self.results_table = ResultsTable(
             self,
             "ResultsTable",
@@ -154,6 +191,12 @@ class TaskQueueStack(Stack):
         queue = self.task_queue.queue
         dlq = self.task_queue.dead_letter_queue
         table = self.results_table.table
+        # The other queues' URLs, as the services read them (QUEUES).
+        other_queues = {
+            name: {"url": each.queue.queue_url, "dlq_url": each.dead_letter_queue.queue_url}
+            for name, each in task_queues.items()
+            if name != DEFAULT_QUEUE
+        }
         # The runtime's own settings object, checked as the services check it. It never
         # names AWS_ENDPOINT_URL: on AWS the SDKs use the real endpoints.
         resources = {
@@ -163,15 +206,25 @@ class TaskQueueStack(Stack):
             "task_dlq_url": dlq.queue_url,
             "results_table": table.table_name,
             "aws_region": Aws.REGION,
+            **({"queues": other_queues} if other_queues else {}),
         }
         secrets = {service: for_service(config.secrets, service) for service in SERVICES}
-        environment = {
-            # TASK_SECRETS names the service's secret variables (their values are ECS secrets).
-            service: config.runtime_settings(
-                **resources, **({"task_secrets": ",".join(sorted(names))} if names else {})
-            ).environment()
-            for service, names in secrets.items()
-        }
+
+        def environment(service: Service, queue_name: str | None = None) -> dict[str, str]:
+            """The service's variables; a worker's are its queue's (WORKER_QUEUE, and that
+            queue's concurrency and visibility)."""
+            names = secrets[service]
+            settings = config.queue_config(queue_name or DEFAULT_QUEUE).runtime_settings(
+                **resources,
+                # TASK_SECRETS names the service's secret variables (ECS secrets' values).
+                **({"task_secrets": ",".join(sorted(names))} if names else {}),
+                **({"worker_queue": queue_name} if queue_name else {}),
+            )
+            variables = settings.environment()
+            if other_queues:
+                # Tokens inside JSON: CloudFormation writes the URLs into the text it resolves.
+                variables["QUEUES"] = self.to_json_string(other_queues)
+            return variables
 
         self.web = WebService(
             self,
@@ -181,7 +234,7 @@ class TaskQueueStack(Stack):
             image=ecs.ContainerImage.from_asset(
                 str(repo_root), target=image_target(WEB_IMAGE_TARGET), platform=build_platform
             ),
-            environment=environment["web"],
+            environment=environment("web"),
             secrets=container_secrets(secrets["web"]),
             log_group=self.log_groups.web,
             size=config.web_size,
@@ -211,54 +264,67 @@ class TaskQueueStack(Stack):
                 limit=config.rate_limit_per_ip,
                 metric_prefix=config.stack_name,
             )
-        self.worker = WorkerService(
-            self,
-            "Worker",
-            cluster=self.cluster.cluster,
-            vpc=self.network.vpc,
-            image=ecs.ContainerImage.from_asset(
-                str(repo_root), target=image_target(WORKER_IMAGE_TARGET), platform=build_platform
-            ),
-            environment=environment["worker"],
-            secrets=container_secrets(secrets["worker"]),
-            log_group=self.log_groups.worker,
-            size=config.worker_size,
-            stop_timeout=Duration.seconds(config.worker_stop_timeout),
-            runtime_platform=platform,
-            capacity=config.worker_capacity,
-            on_demand_base=config.worker_on_demand_base,
-            task_subnets=self.network.task_subnets,
-            assign_public_ip=self.network.assign_public_ip,
+        worker_image = ecs.ContainerImage.from_asset(
+            str(repo_root), target=image_target(WORKER_IMAGE_TARGET), platform=build_platform
         )
-        self.worker_autoscaling = WorkerAutoscaling(
-            self,
-            "WorkerAutoscaling",
-            cluster=self.cluster.cluster,
-            service=self.worker.service,
-            queue=queue,
-            counts=config.worker_counts,
-            target_backlog_per_task=config.backlog_per_task_target,
-            scale_out_cooldown=Duration.seconds(config.worker_scale_out_cooldown),
-            scale_in_cooldown=Duration.seconds(config.worker_scale_in_cooldown),
-        )
+        self.queues = {}
+        for name, task_queue in task_queues.items():
+            prefix = queue_prefix(name)
+            queue_config = config.queue_config(name)
+            worker = WorkerService(
+                self,
+                f"{prefix}Worker",
+                cluster=self.cluster.cluster,
+                vpc=self.network.vpc,
+                image=worker_image,
+                container_name=worker_container_name(name),
+                environment=environment("worker", name),
+                secrets=container_secrets(secrets["worker"]),
+                log_group=self.log_groups.worker,
+                size=queue_config.worker_size,
+                stop_timeout=Duration.seconds(config.worker_stop_timeout),
+                runtime_platform=platform,
+                capacity=queue_config.worker_capacity,
+                on_demand_base=queue_config.worker_on_demand_base,
+                task_subnets=self.network.task_subnets,
+                assign_public_ip=self.network.assign_public_ip,
+            )
+            autoscaling = WorkerAutoscaling(
+                self,
+                f"{prefix}WorkerAutoscaling",
+                cluster=self.cluster.cluster,
+                service=worker.service,
+                queue=task_queue.queue,
+                counts=queue_config.worker_counts,
+                target_backlog_per_task=queue_config.backlog_per_task_target,
+                scale_out_cooldown=Duration.seconds(config.worker_scale_out_cooldown),
+                scale_in_cooldown=Duration.seconds(config.worker_scale_in_cooldown),
+            )
+            self.queues[name] = QueueResources(name, task_queue, worker, autoscaling)
+            self._grant_worker(worker.task_role, task_queue, table)
+        self.worker = self.queues[DEFAULT_QUEUE].worker
+        self.worker_autoscaling = self.queues[DEFAULT_QUEUE].autoscaling
 
         self._grant(self.web.task_role, queue, WEB_QUEUE_ACTIONS, table, WEB_TABLE_ACTIONS)
         self.web.task_role.add_to_principal_policy(
             iam.PolicyStatement(actions=list(WEB_DLQ_ACTIONS), resources=[dlq.queue_arn])
         )
-        self._grant(self.worker.task_role, queue, WORKER_QUEUE_ACTIONS, table, WORKER_TABLE_ACTIONS)
+        for name, task_queue in task_queues.items():
+            if name != DEFAULT_QUEUE:
+                self.web.task_role.add_to_principal_policy(
+                    iam.PolicyStatement(
+                        actions=list(WEB_QUEUE_ACTIONS), resources=[task_queue.queue.queue_arn]
+                    )
+                )
+                self.web.task_role.add_to_principal_policy(
+                    iam.PolicyStatement(
+                        actions=list(WEB_DLQ_ACTIONS),
+                        resources=[task_queue.dead_letter_queue.queue_arn],
+                    )
+                )
         self.web.task_role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=list(WEB_INDEX_ACTIONS), resources=[self.results_table.index_arn]
-            )
-        )
-        self.worker.task_role.add_to_principal_policy(
-            iam.PolicyStatement(actions=list(WORKER_DLQ_ACTIONS), resources=[dlq.queue_arn])
-        )
-        self.worker.task_role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=list(WORKER_TASK_PROTECTION_ACTIONS),
-                resources=[self.cluster.cluster.arn_for_tasks("*")],
             )
         )
 
@@ -276,7 +342,14 @@ class TaskQueueStack(Stack):
                 "Schedules",
                 declarations=declarations,
                 paused=config.paused_schedules,
-                queue=queue,
+                # Each fire goes to the queue of its task, under that queue's Celery name.
+                targets={
+                    name: ScheduleTarget(
+                        queue=each.queue,
+                        routing_key=config.runtime_settings(**resources).queue_address(name).name,
+                    )
+                    for name, each in task_queues.items()
+                },
                 group_name=config.stack_name,
                 dlq_retention=Duration.days(config.dlq_retention_days),
                 alarm_topic=self.alarm_topic,
@@ -285,15 +358,23 @@ class TaskQueueStack(Stack):
             self,
             "Monitoring",
             dashboard_name=f"{config.stack_name}-{Aws.REGION}",
-            queue=queue,
-            dead_letter_queue=dlq,
+            queues=[
+                WatchedQueue(
+                    name=name,
+                    queue=each.task_queue.queue,
+                    dead_letter_queue=each.task_queue.dead_letter_queue,
+                    worker_service_name=each.worker.service.service_name,
+                    oldest_message_threshold=Duration.seconds(
+                        config.queue_config(name).oldest_message_alarm_seconds
+                    ),
+                )
+                for name, each in self.queues.items()
+            ],
             load_balancer=self.web.load_balancer,
             target_group=self.web.target_group,
             cluster_name=self.cluster.cluster.cluster_name,
             web_service_name=self.web.service.service_name,
-            worker_service_name=self.worker.service.service_name,
-            services=[self.web.service, self.worker.service],
-            oldest_message_threshold=Duration.seconds(config.oldest_message_alarm_seconds),
+            services=[self.web.service, *(each.worker.service for each in self.queues.values())],
             alb_5xx_threshold=config.alb_5xx_alarm_threshold,
             backlog_without_workers_minutes=config.backlog_without_workers_alarm_minutes,
             metrics_namespace=config.metrics_namespace,
@@ -324,22 +405,63 @@ class TaskQueueStack(Stack):
             value=self.web.service.service_name,
             description="ECS web service name",
         )
-        CfnOutput(
-            self,
-            "WorkerServiceName",
-            value=self.worker.service.service_name,
-            description="ECS worker service name (make scale-workers N=...)",
-        )
+        for name, each in self.queues.items():
+            prefix = queue_prefix(name)
+            if name != DEFAULT_QUEUE:
+                CfnOutput(
+                    self,
+                    f"{prefix}QueueUrl",
+                    value=each.task_queue.queue.queue_url,
+                    description=f"Task queue URL of queue {name}",
+                )
+                CfnOutput(
+                    self,
+                    f"{prefix}DlqUrl",
+                    value=each.task_queue.dead_letter_queue.queue_url,
+                    description=f"Dead-letter queue URL of queue {name}",
+                )
+            CfnOutput(
+                self,
+                f"{prefix}WorkerServiceName",
+                value=each.worker.service.service_name,
+                description=(
+                    "ECS worker service name (make scale-workers N=...)"
+                    if name == DEFAULT_QUEUE
+                    else f"ECS worker service name of queue {name}"
+                ),
+            )
 
         acknowledge_findings(
             load_balancer=self.web.load_balancer,
-            task_definitions=(self.web.task_definition, self.worker.task_definition),
-            task_protection=(self.worker.task_role, self.cluster.cluster),
+            task_definitions=(
+                self.web.task_definition,
+                *(each.worker.task_definition for each in self.queues.values()),
+            ),
+            task_protection=(
+                [each.worker.task_role for each in self.queues.values()],
+                self.cluster.cluster,
+            ),
             table=table,
             access_logs=config.access_logs_bucket is not None,
             open_to_anyone=any(cidr.prefixlen == 0 for cidr in config.allowed_cidrs),
             point_in_time_recovery=config.point_in_time_recovery,
             schedule_dlq=None if self.schedules is None else self.schedules.dead_letter_queue,
+        )
+
+    def _grant_worker(self, role: iam.IRole, task_queue: TaskQueue, table: dynamodb.ITable) -> None:
+        """A worker's grants: its own queue and DLQ only, the table, its tasks' protection."""
+        self._grant(role, task_queue.queue, WORKER_QUEUE_ACTIONS, table, WORKER_TABLE_ACTIONS)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=list(WORKER_DLQ_ACTIONS),
+                resources=[task_queue.dead_letter_queue.queue_arn],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=list(WORKER_TASK_PROTECTION_ACTIONS),
+                resources=[self.cluster.cluster.arn_for_tasks("*")],
+            )
         )
 
     @staticmethod

@@ -15,6 +15,7 @@ from infra.config import TaskSize, WorkerCapacity
 from infra.read_only import read_only_root
 
 CONTAINER_NAME = "worker"
+"""The default queue's worker container; another queue's is named after it (infra.stack)."""
 HEALTH_CHECK_COMMAND = ["CMD", "worker-healthcheck"]
 SPOT_WEIGHT = 4
 """With FARGATE_SPOT: beyond the on-demand base, 4 of every 5 worker tasks run on Spot."""
@@ -47,6 +48,7 @@ class WorkerService(Construct):
         cluster: ecs.ICluster,
         vpc: ec2.IVpc,
         image: ecs.ContainerImage,
+        container_name: str = CONTAINER_NAME,
         environment: Mapping[str, str],
         log_group: logs.ILogGroup,
         size: TaskSize,
@@ -75,11 +77,12 @@ class WorkerService(Construct):
         )
         self.container = self.task_definition.add_container(
             "Worker",
-            container_name=CONTAINER_NAME,
+            container_name=container_name,
             image=image,
             environment=dict(environment),
             secrets=dict(secrets or {}),
-            logging=ecs.LogDrivers.aws_logs(stream_prefix="worker", log_group=log_group),
+            # One log group for every worker service, each its own stream prefix.
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=container_name, log_group=log_group),
             stop_timeout=stop_timeout,
             essential=True,
             health_check=ecs.HealthCheck(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,8 @@ import pytest
 from aws_cdk import App, CfnElement
 from aws_cdk.assertions import Match, Template
 from pydantic.alias_generators import to_camel
-from taskqueue.catalogue.registry import offered
+from taskqueue.catalogue.registry import DEFAULT_QUEUE, TASKS, offered
+from taskqueue.factory import load_tasks
 from taskqueue.settings import Settings
 
 import app as cdk_app
@@ -146,8 +147,31 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
+SECOND_QUEUE = "reports"
+"""The second queue of the example configuration (cdk.json's `taskqueue.queues`)."""
+STAND_IN = "long_task"
+"""The task these tests send to SECOND_QUEUE while no shipped task names it."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def a_task_on_the_second_queue() -> Iterator[None]:
+    """A shipped task on SECOND_QUEUE: cdk.json declares its workers, and a block for a queue
+    no task is sent to fails synth. While no shipped task names it, STAND_IN is sent there
+    for these tests (restored after them); once one does, this changes nothing."""
+    load_tasks()
+    if any(spec.queue == SECOND_QUEUE for spec in TASKS.values()):
+        yield
+        return
+    shipped = TASKS[STAND_IN]
+    TASKS[STAND_IN] = replace(shipped, queue=SECOND_QUEUE)
+    yield
+    TASKS[STAND_IN] = shipped
+
+
 @pytest.fixture(scope="session")
-def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Synth]]:
+def synth_variant(
+    tmp_path_factory: pytest.TempPathFactory, a_task_on_the_second_queue: None
+) -> Iterator[Callable[[str], Synth]]:
     """Synthesize a named variant on first use, then reuse it for the whole session."""
     cache: dict[str, Synth] = {}
 
@@ -224,16 +248,26 @@ def dev_schedules(synth_variant: Callable[[str], Synth]) -> Synth:
     return synth_variant("dev_schedules")
 
 
+def logical_id(synth: Synth, construct: Any) -> str:
+    """The logical id of an L2 construct's CloudFormation resource."""
+    element = construct.node.default_child
+    assert isinstance(element, CfnElement)
+    return synth.stack.get_logical_id(element)
+
+
+def queue_pair_ids(synth: Synth, queue: str) -> set[str]:
+    """The logical ids of the declared queue `queue`'s SQS queue and DLQ."""
+    task_queue = synth.stack.queues[queue].task_queue
+    return {logical_id(synth, task_queue.queue), logical_id(synth, task_queue.dead_letter_queue)}
+
+
 def task_queue_pair(synth: Synth, properties: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The task queue and its DLQ (as `find_resources` with `properties` finds them), without
-    the schedules' dead-letter queue (infra.schedules)."""
+    """The default queue's SQS queue and DLQ (as `find_resources` with `properties` finds
+    them), without the other queues' or the schedules' dead-letter queue (infra.schedules)."""
     pattern = None if properties is None else {"Properties": properties}
     found: dict[str, Any] = synth.template.find_resources("AWS::SQS::Queue", pattern)
-    if synth.stack.schedules is not None:
-        element = synth.stack.schedules.dead_letter_queue.node.default_child
-        assert isinstance(element, CfnElement)
-        found.pop(synth.stack.get_logical_id(element), None)
-    return found
+    default = queue_pair_ids(synth, DEFAULT_QUEUE)
+    return {key: value for key, value in found.items() if key in default}
 
 
 def only(found: Mapping[str, Any]) -> tuple[str, Any]:
@@ -275,6 +309,19 @@ def container(synth: Synth, name: str) -> dict[str, Any]:
 def container_env(synth: Synth, name: str) -> dict[str, Any]:
     """Environment of one container, as a name -> value mapping."""
     return {item["Name"]: item["Value"] for item in container(synth, name)["Environment"]}
+
+
+def resolved(value: Any) -> Any:
+    """A CloudFormation value with each `Ref` written `<id>` and each `Fn::GetAtt` `<id.Attr>`:
+    the text CloudFormation would make of an `Fn::Join`."""
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(str(resolved(part)) for part in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return f"<{value['Ref']}>"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return "<{}.{}>".format(*value["Fn::GetAtt"])
+    return value
 
 
 def container_settings(synth: Synth, name: str) -> Settings:

@@ -47,14 +47,15 @@ def test_make_synth_needs_no_aws_credentials(tmp_path: Path) -> None:
     template = json.loads((out / "taskqueue-dev.template.json").read_text())
     resources = template["Resources"].values()
     services = [r["Properties"] for r in resources if r["Type"] == "AWS::ECS::Service"]
-    assert len(services) == 2
+    assert len(services) == 3  # the web, the default queue's workers, the reports queue's
     assert not [s for s in services if "DesiredCount" in s]  # autoscaling owns the counts
     targets = [
         r["Properties"]
         for r in resources
         if r["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget"
     ]
-    assert sorted(t["MaxCapacity"] for t in targets) == [4, 15]
+    # The web's 4, the default worker's 15; reports keeps dev's own 2 (cdk.json).
+    assert sorted(t["MaxCapacity"] for t in targets) == [2, 4, 15]
     report = json.loads((out / "validation-report.json").read_text())
     assert all(r["conclusion"] == "success" for r in report["pluginReports"]), report
     manifest = json.loads((out / "manifest.json").read_text())
@@ -92,8 +93,13 @@ def test_a_runtime_setting_given_with_c_reaches_the_web_container(tmp_path: Path
     [
         ("dev", "-c workerMaxCont=5", "did you mean 'workerMaxCount'?"),
         ("prod", "-c diagnosticTasks=true", "prod cannot offer the diagnostic tasks"),
+        (
+            "dev",
+            """-c 'queueSettings={"bulk":{"workerCpu":2048}}'""",
+            "no task is sent to 'bulk' (the queues of the tasks this stage offers: default,",
+        ),
     ],
-    ids=["mistyped-key", "prod-diagnostics"],
+    ids=["mistyped-key", "prod-diagnostics", "unknown-queue"],
 )
 def test_a_context_the_stack_cannot_take_fails_synth_with_a_clear_message(
     tmp_path: Path, stage: str, cdk_args: str, message: str

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from tests.infra.conftest import Synth, get_att, only
+from infra.stack import worker_container_name
+from tests.infra.conftest import Synth, get_att, logical_id, only, task_queue_pair
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -38,6 +39,22 @@ TASK_PROTECTION_ACTIONS = {"ecs:UpdateTaskProtection", "ecs:GetTaskProtection"}
 def actions_of(statement: dict[str, Any]) -> list[str]:
     actions = statement["Action"]
     return [actions] if isinstance(actions, str) else list(actions)
+
+
+def resources_of(statement: dict[str, Any]) -> list[Any]:
+    """A statement's resources: CDK merges the statements of equal actions (minimizePolicies),
+    such as the web's on every queue."""
+    resources = statement["Resource"]
+    return resources if isinstance(resources, list) else [resources]
+
+
+def every_queue(synth: Synth) -> list[dict[str, Any]]:
+    """The ARNs of every declared queue and its DLQ."""
+    return [
+        {"Fn::GetAtt": [logical_id(synth, queue), "Arn"]}
+        for each in synth.stack.queues.values()
+        for queue in (each.task_queue.queue, each.task_queue.dead_letter_queue)
+    ]
 
 
 def task_role_statements(synth: Synth, container_name: str) -> list[dict[str, Any]]:
@@ -96,9 +113,9 @@ def index_of(table_arn: dict[str, Any]) -> dict[str, Any]:
 
 
 def queue_and_table(synth: Synth) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    queue = synth.template.find_resources(
-        "AWS::SQS::Queue", {"Properties": {"RedrivePolicy": Match.any_value()}}
-    )
+    """The default queue's ARN, its DLQ's and the table's (tests/infra/test_queues.py: the
+    other queues')."""
+    queue = task_queue_pair(synth, {"RedrivePolicy": Match.any_value()})
     # The task queue's DLQ is the one its redrive names (the schedules have their own).
     _, task_queue = only(queue)
     dlq_arn = task_queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]
@@ -109,8 +126,9 @@ def queue_and_table(synth: Synth) -> tuple[dict[str, Any], dict[str, Any], dict[
 @pytest.mark.parametrize(("name", "expected"), [("web", WEB_ACTIONS), ("worker", WORKER_ACTIONS)])
 def test_task_role_has_exactly_its_actions(dev: Synth, name: str, expected: set[str]) -> None:
     queue_arn, dlq_arn, table_arn = queue_and_table(dev)
-    # Both count the DLQ's messages (their one statement there: the tests below).
-    queues = [queue_arn, dlq_arn]
+    # Both count the DLQ's messages (their one statement there: the tests below); the web
+    # acts on every queue, a worker on its own (tests/infra/test_queues.py).
+    queues = every_queue(dev) if name == "web" else [queue_arn, dlq_arn]
     granted: set[str] = set()
     for statement in task_role_statements(dev, name):
         assert statement["Effect"] == "Allow"
@@ -125,7 +143,7 @@ def test_task_role_has_exactly_its_actions(dev: Synth, name: str, expected: set[
             "dynamodb": [index_of(table_arn) if actions == ["dynamodb:Query"] else table_arn],
             "ecs": [tasks_of_the_cluster(dev)],
         }[services.pop()]
-        assert statement["Resource"] in expected_resources
+        assert all(resource in expected_resources for resource in resources_of(statement))
     assert granted == expected
 
 
@@ -145,13 +163,13 @@ def test_web_role_cannot_receive_or_delete(dev: Synth) -> None:
 
 
 def test_web_role_may_only_count_the_dead_letter_queue(dev: Synth) -> None:
-    queue_arn, dlq_arn, table_arn = queue_and_table(dev)
+    _, dlq_arn, table_arn = queue_and_table(dev)
     statements = task_role_statements(dev, "web")
-    on_dlq = [s for s in statements if s["Resource"] == dlq_arn]
+    on_dlq = [s for s in statements if dlq_arn in resources_of(s)]
 
     assert [actions_of(s) for s in on_dlq] == [["sqs:GetQueueAttributes"]]
-    resources = (queue_arn, dlq_arn, table_arn, index_of(table_arn))
-    assert all(s["Resource"] in resources for s in statements)
+    resources = (*every_queue(dev), table_arn, index_of(table_arn))
+    assert all(r in resources for s in statements for r in resources_of(s))
 
 
 def test_the_web_may_query_the_index_only_and_the_worker_not_at_all(dev: Synth) -> None:
@@ -192,11 +210,14 @@ def test_only_the_worker_role_may_protect_tasks_and_only_its_clusters(
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
         if any("TaskProtection" in a for a in actions_of(statement))
     ]
-    assert len(protecting) == 1
-    (statement,) = protecting
-    assert statement in task_role_statements(synth, "worker")
-    assert set(actions_of(statement)) == TASK_PROTECTION_ACTIONS
-    assert statement["Resource"] == tasks_of_the_cluster(synth)
+    # One per worker service, each in its own role.
+    assert len(protecting) == len(synth.stack.queues)
+    for name in synth.stack.queues:
+        (statement,) = [
+            s for s in task_role_statements(synth, worker_container_name(name)) if s in protecting
+        ]
+        assert set(actions_of(statement)) == TASK_PROTECTION_ACTIONS
+        assert statement["Resource"] == tasks_of_the_cluster(synth)
 
 
 @pytest.mark.parametrize("variant", ["dev", "prod", "prod_endpoints"])

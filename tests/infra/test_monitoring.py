@@ -9,6 +9,7 @@ import pytest
 from aws_cdk.assertions import Match
 from taskqueue.catalogue.registry import TASKS
 
+from infra.stack import worker_container_name
 from tests.infra.conftest import (
     Synth,
     container,
@@ -62,9 +63,7 @@ def test_dead_letter_queue_alarm_fires_on_one_message(dev: Synth) -> None:
 
 
 def test_oldest_message_age_alarm(dev: Synth) -> None:
-    queue = dev.template.find_resources(
-        "AWS::SQS::Queue", {"Properties": {"RedrivePolicy": Match.any_value()}}
-    )
+    queue = task_queue_pair(dev, {"RedrivePolicy": Match.any_value()})
     dev.template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
@@ -132,9 +131,11 @@ def test_backlog_without_running_workers_alarm(dev: Synth) -> None:
             }
         },
     )
-    _, alarm = only(alarms)
-    # A notification, not the wake-up rule: its only action is the alarm topic.
-    assert alarm["Properties"]["AlarmActions"] == [ref_to(dev.resources("AWS::SNS::Topic"))]
+    # One per queue and its worker service (tests/infra/test_queues.py).
+    assert len(alarms) == len(dev.stack.queues)
+    for alarm in alarms.values():
+        # A notification, not the wake-up rule: its only action is the alarm topic.
+        assert alarm["Properties"]["AlarmActions"] == [ref_to(dev.resources("AWS::SNS::Topic"))]
 
 
 def test_alarms_notify_a_topic_given_in_context(dev: Synth, prod_endpoints: Synth) -> None:
@@ -144,9 +145,10 @@ def test_alarms_notify_a_topic_given_in_context(dev: Synth, prod_endpoints: Synt
         "AWS::CloudWatch::Alarm",
         {"Properties": {"AlarmActions": [topic], "OKActions": [topic]}},
     )
-    # The four above, the no-healthy-targets alarm, the schedules' DLQ alarm and one
-    # failure-rate alarm per task.
-    assert len(notifying) == 6 + len(offered_tasks(prod_endpoints))
+    # The four above (DLQ, oldest message and backlog without workers: each queue's), the
+    # no-healthy-targets alarm, the schedules' DLQ alarm and one failure-rate alarm per task.
+    other_queues = len(prod_endpoints.stack.queues) - 1
+    assert len(notifying) == 6 + 3 * other_queues + len(offered_tasks(prod_endpoints))
     prod_endpoints.template.resource_count_is("AWS::SNS::Topic", 0)
     prod_endpoints.template.resource_count_is("AWS::KMS::Key", 0)
     prod_endpoints.template.has_resource_properties(
@@ -217,7 +219,8 @@ def test_without_a_topic_arn_the_stack_makes_an_encrypted_topic(
         "AWS::CloudWatch::Alarm",
         {"Properties": {"AlarmActions": [topic_ref], "OKActions": [topic_ref]}},
     )
-    assert len(notifying) == len(alarms) - 1  # all but the worker's wake-up alarm
+    # All but the wake-up alarms, one per worker service.
+    assert len(notifying) == len(alarms) - len(dev.stack.queues)
     assert dev.json["Outputs"]["AlarmTopicArn"]["Value"] == topic_ref
     dev.template.resource_count_is("AWS::SNS::Subscription", 0)
     prod_spot_email.template.has_resource_properties(
@@ -276,14 +279,15 @@ def test_cloudwatch_alarms_of_this_account_may_publish_to_the_alarm_topic(
         ]
 
 
-def test_a_failed_deployment_of_either_service_notifies_the_topic(dev: Synth) -> None:
+def test_a_failed_deployment_of_any_service_notifies_the_topic(dev: Synth) -> None:
     web_id, _ = service_for(dev, "web")
-    worker_id, _ = service_for(dev, "worker")
+    worker_ids = [service_for(dev, worker_container_name(name))[0] for name in dev.stack.queues]
     _, rule = only(dev.resources("AWS::Events::Rule"))
     assert rule["Properties"]["EventPattern"] == {
         "source": ["aws.ecs"],
         "detail-type": ["ECS Deployment State Change"],
-        "resources": [{"Ref": web_id}, {"Ref": worker_id}],  # a service's Ref is its ARN
+        # A service's Ref is its ARN: the web's and each queue's worker service's.
+        "resources": [{"Ref": web_id}, *({"Ref": worker_id} for worker_id in worker_ids)],
         "detail": {"eventName": ["SERVICE_DEPLOYMENT_FAILED"]},
     }
     (target,) = rule["Properties"]["Targets"]
@@ -427,11 +431,11 @@ def test_a_dead_letter_alarm_stays_in_alarm_when_sqs_stops_publishing(
     """SQS publishes a queue's metrics only while it is active: six hours after its last API
     call a DLQ still holding a message has no data. Missing data must keep the alarm's state
     (ignore): not breaching would turn it back to OK with the message still there, and
-    breaching would alarm on an empty idle DLQ. Both DLQs: the task queue's and the
+    breaching would alarm on an empty idle DLQ. Every DLQ: each queue's and the
     schedules'."""
     for synth in (dev, prod):
         queues = dead_letter_queue_ids(synth)
-        assert len(queues) == 2
+        assert len(queues) == len(synth.stack.queues) + 1
         for queue_id in queues:
             alarms = synth.template.find_resources(
                 "AWS::CloudWatch::Alarm",

@@ -163,8 +163,8 @@ def test_the_walk_fails_on_isolated_tasks_without_a_secret_store_endpoint(
         }
 
     found = broken(prod_endpoints_secrets, drop_secrets_manager)
-    # Both services, both subnets.
-    assert len(found) == 4
+    # Every service (the web and each queue's worker), both subnets.
+    assert len(found) == 2 * (1 + len(prod_endpoints_secrets.stack.queues))
     assert all("no secretsmanager endpoint" in problem for problem in found)
 
 
@@ -181,8 +181,10 @@ def test_the_walk_fails_on_spot_before_its_providers(prod_spot_email: Synth) -> 
                 d for d in service.get("DependsOn", []) if not d.startswith("Cluster")
             ]
 
-    (problem,) = broken(prod_spot_email, no_dependency)
-    assert "aws/containers-roadmap#631" in problem
+    # Each queue's worker service runs on Spot.
+    problems = broken(prod_spot_email, no_dependency)
+    assert len(problems) == len(prod_spot_email.stack.queues)
+    assert all("aws/containers-roadmap#631" in problem for problem in problems)
 
 
 def test_the_walk_refuses_what_it_does_not_know(dev: Synth) -> None:

@@ -6,21 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aws_cdk import CfnElement, Stack
 from aws_cdk.assertions import Match
 from taskqueue.factory import declared_schedules as declared
 
 from infra.config import ConfigError, InfraConfig
-from tests.infra.conftest import Synth, cdk_json_context, only, synthesize
+from tests.infra.conftest import Synth, cdk_json_context, logical_id, only, synthesize
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def logical_id(synth: Synth, construct: Any) -> str:
-    """The logical id CloudFormation knows `construct` (an L2) by."""
-    element = construct.node.default_child
-    assert isinstance(element, CfnElement)
-    return Stack.of(construct).get_logical_id(element)
 
 
 def arn_of(synth: Synth, queue: Any) -> dict[str, Any]:

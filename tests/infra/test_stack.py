@@ -51,17 +51,22 @@ def test_outputs_have_stable_names(dev: Synth) -> None:
 
 
 def test_the_template_holds_the_whole_design(dev: Synth) -> None:
+    queues = len(dev.stack.queues)
+    assert queues == 2  # the default and cdk.json's reports
     counts = {
-        "AWS::SQS::Queue": 3,  # the task queue, its DLQ, the schedules' DLQ
+        # Per declared queue, a queue and its DLQ, a worker service, its scalable target, its
+        # two policies, four alarms (tests/infra/test_queues.py).
+        "AWS::SQS::Queue": 2 * queues + 1,  # and the schedules' DLQ
         "AWS::Scheduler::ScheduleGroup": 1,
         "AWS::Scheduler::Schedule": len(declared()),
-        "AWS::ECS::Service": 2,
+        "AWS::ECS::Service": 1 + queues,  # and the web's
         "AWS::ECS::Cluster": 1,
         "AWS::ElasticLoadBalancingV2::LoadBalancer": 1,
         "AWS::DynamoDB::Table": 1,
-        "AWS::ApplicationAutoScaling::ScalableTarget": 2,
-        "AWS::ApplicationAutoScaling::ScalingPolicy": 3,
-        "AWS::CloudWatch::Alarm": 7 + len(offered_tasks(dev)),  # and one per offered task
+        "AWS::ApplicationAutoScaling::ScalableTarget": 1 + queues,
+        "AWS::ApplicationAutoScaling::ScalingPolicy": 1 + 2 * queues,
+        # The ALB's, the web's and the schedules' DLQ's, and one per offered task.
+        "AWS::CloudWatch::Alarm": 3 + 4 * queues + len(offered_tasks(dev)),
         "AWS::SNS::Topic": 1,
         "AWS::Events::Rule": 1,
         "AWS::CloudWatch::Dashboard": 1,

@@ -13,8 +13,9 @@ FOURTEEN_DAYS = 14 * 24 * 3600
 
 
 def test_two_queues_one_the_dead_letter_queue_of_the_other(dev: Synth) -> None:
-    # The third queue of the stack is the schedules' DLQ (tests/infra/test_schedules.py).
-    dev.template.resource_count_is("AWS::SQS::Queue", 3)
+    # The others: another queue's pair (tests/infra/test_queues.py), the schedules' DLQ
+    # (tests/infra/test_schedules.py).
+    dev.template.resource_count_is("AWS::SQS::Queue", 2 * len(dev.stack.queues) + 1)
     assert len(task_queue_pair(dev)) == 2
     dlq = task_queue_pair(dev, {"MessageRetentionPeriod": FOURTEEN_DAYS})
     dev.template.has_resource_properties(
@@ -66,9 +67,7 @@ def test_both_queues_deny_requests_without_tls(dev: Synth) -> None:
 
 
 def test_queue_names_and_urls_reach_both_containers(dev: Synth) -> None:
-    main_queue = dev.template.find_resources(
-        "AWS::SQS::Queue", {"Properties": {"RedrivePolicy": Match.any_value()}}
-    )
+    main_queue = task_queue_pair(dev, {"RedrivePolicy": Match.any_value()})
     dlq = task_queue_pair(dev, {"MessageRetentionPeriod": FOURTEEN_DAYS})
     for name in ("web", "worker"):
         env = container_env(dev, name)

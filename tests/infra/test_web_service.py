@@ -18,6 +18,7 @@ from tests.infra.conftest import (
     container_env,
     only,
     ref_to,
+    resolved,
     scalable_target_of,
 )
 
@@ -101,7 +102,8 @@ def test_web_container_listens_on_8000_with_its_environment(dev: Synth) -> None:
     assert env["AWS_REGION"] == {"Ref": "AWS::Region"}
     assert env["LOG_LEVEL"] == "INFO"
     assert "AWS_ENDPOINT_URL" not in env
-    assert set(env) - {"WEB_BIND"} == set(container_env(dev, "worker"))
+    # The worker's, but the one queue it consumes.
+    assert set(env) - {"WEB_BIND"} == set(container_env(dev, "worker")) - {"WORKER_QUEUE"}
 
 
 def test_web_scales_on_cpu(dev: Synth, prod: Synth) -> None:
@@ -229,7 +231,7 @@ def test_gunicorn_keeps_idle_connections_open_longer_than_the_load_balancer(
     idle_timeout = int(attributes["idle_timeout.timeout_seconds"])
     assert idle_timeout == dev.stack.config.runtime.load_balancer_idle_timeout == 60
     # gunicorn's config as the container loads it, from the container's environment.
-    env = {k: v if isinstance(v, str) else "token" for k, v in container_env(dev, "web").items()}
+    env = {k: resolved(v) for k, v in container_env(dev, "web").items()}
     keepalive = subprocess.run(
         [sys.executable, "-c", "import web_service.gunicorn_conf as c; print(c.keepalive)"],
         env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **env},

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from tests.infra.conftest import Synth, scalable_target_of, service_for
+from tests.infra.conftest import Synth, scalable_target_of, service_for, task_queue_pair
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -32,9 +32,7 @@ def test_backlog_per_task_target_tracking_uses_metric_math(dev: Synth) -> None:
     cfg = dev.stack.config
     target_id, _ = worker_target(dev)
     service_id, _ = service_for(dev, "worker")
-    main_queue = dev.template.find_resources(
-        "AWS::SQS::Queue", {"Properties": {"RedrivePolicy": Match.any_value()}}
-    )
+    main_queue = task_queue_pair(dev, {"RedrivePolicy": Match.any_value()})
     (queue_id,) = main_queue
     cluster_ids = list(dev.resources("AWS::ECS::Cluster"))
     assert len(cluster_ids) == 1
