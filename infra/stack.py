@@ -405,6 +405,14 @@ class TaskQueueStack(Stack):
             value=self.web.service.service_name,
             description="ECS web service name",
         )
+        if other_queues:
+            CfnOutput(
+                self,
+                "Queues",
+                value=self.to_json_string(other_queues),
+                description="The other queues' URLs as the services read them (QUEUES): the"
+                " CLI's `queues` and `dlq --queue` read it",
+            )
         for name, each in self.queues.items():
             prefix = queue_prefix(name)
             if name != DEFAULT_QUEUE:

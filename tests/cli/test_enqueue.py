@@ -49,9 +49,9 @@ def test_status_of_a_task_in_progress_shows_how_far_it_got(cli: Cli, api: TaskAp
     # its status shows SUCCESS, and another task is tried, three at most.
     for _ in range(3):
         task_id = cli("enqueue", "long_task", "duration=3").stdout.strip()
-        wait_until(lambda: api.state(task_id) == "PROGRESS", 30, "PROGRESS")
+        wait_until(lambda tid=task_id: api.state(tid) == "PROGRESS", 30, "PROGRESS")
         lines = cli("status", task_id).stdout.splitlines()
-        wait_until(lambda: api.state(task_id) == "SUCCESS", 30, "SUCCESS")
+        wait_until(lambda tid=task_id: api.state(tid) == "SUCCESS", 30, "SUCCESS")
         if lines[1] != "state    SUCCESS":
             break
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,7 @@ import pytest
 from aws_cdk import App, CfnElement
 from aws_cdk.assertions import Match, Template
 from pydantic.alias_generators import to_camel
-from taskqueue.catalogue.registry import DEFAULT_QUEUE, TASKS, offered
-from taskqueue.factory import load_tasks
+from taskqueue.catalogue.registry import DEFAULT_QUEUE, offered
 from taskqueue.settings import Settings
 
 import app as cdk_app
@@ -148,29 +147,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 
 SECOND_QUEUE = "reports"
-"""The second queue of the example configuration (cdk.json's `taskqueue.queues`)."""
-STAND_IN = "long_task"
-"""The task these tests send to SECOND_QUEUE while no shipped task names it."""
-
-
-@pytest.fixture(scope="session", autouse=True)
-def a_task_on_the_second_queue() -> Iterator[None]:
-    """A shipped task on SECOND_QUEUE: cdk.json declares its workers, and a block for a queue
-    no task is sent to fails synth. While no shipped task names it, STAND_IN is sent there
-    for these tests (restored after them); once one does, this changes nothing."""
-    load_tasks()
-    if any(spec.queue == SECOND_QUEUE for spec in TASKS.values()):
-        yield
-        return
-    shipped = TASKS[STAND_IN]
-    TASKS[STAND_IN] = replace(shipped, queue=SECOND_QUEUE)
-    yield
-    TASKS[STAND_IN] = shipped
+"""The second queue of the example configuration (cdk.json's `taskqueue.queueSettings`)."""
 
 
 @pytest.fixture(scope="session")
 def synth_variant(
-    tmp_path_factory: pytest.TempPathFactory, a_task_on_the_second_queue: None
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[[str], Synth]]:
     """Synthesize a named variant on first use, then reuse it for the whole session."""
     cache: dict[str, Synth] = {}

@@ -252,6 +252,9 @@ def test_each_queue_has_its_outputs(dev: Synth) -> None:
     service_id, _ = service_for(dev, "worker-reports")
     assert outputs["ReportsQueueUrl"]["Value"] == {"Ref": queue_id}
     assert outputs["ReportsDlqUrl"]["Value"] == {"Ref": dlq_id}
+    # The CLI reads the other queues from one output, the services' QUEUES JSON.
+    queues_json = json.dumps(outputs["Queues"]["Value"])
+    assert queue_id in queues_json and dlq_id in queues_json
     assert outputs["ReportsWorkerServiceName"]["Value"] == {"Fn::GetAtt": [service_id, "Name"]}
 
 

@@ -12,18 +12,14 @@ from taskqueue.settings import Settings
 from taskqueue.stores import waiting
 from taskqueue.stores.results import CLIENT_ATTRIBUTE, SLOT_ATTRIBUTE
 
-from tests.unit.conftest import QUEUE_URL
-
 NOW = 1_800_000_000.0
 HORIZON = 100
 
 
 @pytest.fixture
-def settings() -> Settings:
+def settings(settings: Settings) -> Settings:
     """The unit tests' settings with a cap of 2 waiting tasks per client."""
-    return Settings(
-        task_queue_url=QUEUE_URL, aws_endpoint_url=None, diagnostic_tasks=True, client_max_waiting=2
-    )
+    return settings.model_copy(update={"client_max_waiting": 2})
 
 
 @pytest.fixture
