@@ -20,6 +20,7 @@ from pydantic import (
 
 from taskqueue.catalogue.delays import check_delay_seconds, check_not_before
 from taskqueue.catalogue.placeholder import celery
+from taskqueue.catalogue.rates import Rate, parse_rate
 from taskqueue.settings import (
     SQS_MAX_INVISIBLE_SECONDS,
     Settings,
@@ -50,6 +51,8 @@ class TaskSpec:
     time_limit: Limit = None
     diagnostic: bool = False
     """A task for tests and local stacks only: offered only with DIAGNOSTIC_TASKS."""
+    rate: Rate | None = None
+    """Its rate across all workers (taskqueue.runtime.rate_gate); None: no limit."""
 
     def time_limits(self, settings: Settings) -> tuple[int, int]:
         """(soft, hard) seconds for this task: its own, else the settings' defaults."""
@@ -73,6 +76,8 @@ def register(
     soft_time_limit: Limit = None,
     time_limit: Limit = None,
     diagnostic: bool = False,
+    rate_limit: str | None = None,
+    rate_burst: int = 1,
 ) -> Callable[[Callable[..., Any]], Task]:
     """Make `fn` a Celery task named after it, whose keyword arguments `params` validates.
 
@@ -81,7 +86,10 @@ def register(
     `soft_time_limit`/`time_limit` (seconds, or a function of the settings) replace the
     settings' defaults for this task; 12 hours at most (`apply_time_limits` checks them).
     A `diagnostic` task is offered only where DIAGNOSTIC_TASKS is on (`offered`).
+    `rate_limit` ("10/s", "30/m", "100/h") with `rate_burst` bounds its starts across every
+    worker (taskqueue.runtime.rate_gate); a malformed one raises SettingsError here.
     """
+    rate = None if rate_limit is None else parse_rate(rate_limit, rate_burst)
     for limit in (soft_time_limit, time_limit):
         if isinstance(limit, int) and limit > SQS_MAX_INVISIBLE_SECONDS:
             raise SettingsError(too_long("a task's time limit", limit))
@@ -99,6 +107,7 @@ def register(
             soft_time_limit=soft_time_limit,
             time_limit=time_limit,
             diagnostic=diagnostic,
+            rate=rate,
         )
         return task
 
