@@ -3,6 +3,7 @@
 #   make bench            # full run (about 15 min): writes bench/results.json and bench/results.md
 #   make bench QUICK=1    # short smoke run (about 1.5 min): writes bench/tmp/quick/
 #   make bench-metrics    # only the task metrics' cost (about 3 min): into bench/results.*
+#   make bench-rate-limit # only the rate limit's figures: into bench/results.*
 #
 # Starts its own local stack (moto server, worker, web) on free ports and stops it by PID.
 # bench/README.md says what each figure measures and what limits it.
@@ -16,3 +17,7 @@ bench: .python-deps
 .PHONY: bench-metrics  ## Only the task metrics' cost: worker CPU per task, TASK_METRICS off vs on
 bench-metrics: .python-deps
 	$(RUN) python -m bench.metrics_cost $(if $(filter-out 0,$(QUICK)),--quick)
+
+.PHONY: bench-rate-limit  ## Only the rate limit's figures: starts per second across 3 workers, requests per task
+bench-rate-limit: .python-deps
+	$(RUN) python -m bench.rate_limit $(if $(filter-out 0,$(QUICK)),--quick)

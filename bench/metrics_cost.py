@@ -17,7 +17,6 @@ the full `make bench` runs it too. Two figures:
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -37,11 +36,11 @@ from bench import report
 from bench.drain import worker_drain
 from bench.enqueue import web_enqueue
 from bench.metrics_worker import EMIT_TIMES_DIR_VAR
-from bench.plan import FULL, QUICK, Plan
+from bench.part import run_alone
+from bench.plan import Plan
 from bench.stackops import empty_queue, require_all, say
 from bench.stamps import read_stamps
 from bench.workers import METRICS_TIMED, PROJECT
-from harness.processes import exit_on_signals
 from harness.stack import LocalStack
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -154,36 +153,7 @@ def measure_metrics_cost(stack: LocalStack, plan: Plan, work_dir: Path) -> dict[
 
 def main(argv: list[str] | None = None) -> None:
     """Run this part alone and merge its section into the results (or start them)."""
-    parser = argparse.ArgumentParser(prog="python -m bench.metrics_cost", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a short run (CI smoke test)")
-    parser.add_argument("--out", type=Path, help="directory of results.json and results.md")
-    args = parser.parse_args(argv)
-    exit_on_signals()
-    plan = QUICK if args.quick else FULL
-    out_dir = args.out or (BENCH_DIR / "tmp" / "quick" if plan.quick else BENCH_DIR)
-    work_dir = BENCH_DIR / "tmp" / ("metrics-quick" if plan.quick else "metrics")
-    shutil.rmtree(work_dir, ignore_errors=True)
-    work_dir.mkdir(parents=True)
-    stack = LocalStack(work_dir=work_dir)
-    stack.env["MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR"] = "false"
-    try:
-        stack.start_aws()
-        stack.start_web()
-        cost = measure_metrics_cost(stack, plan, work_dir)
-    finally:
-        stack.stop()
-    json_path = out_dir / "results.json"
-    results = json.loads(json_path.read_text()) if json_path.exists() else {}
-    results["metrics_cost"] = cost
-    out_dir.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(results, indent=2) + "\n")
-    md_path = out_dir / "results.md"
-    # Beside the main bench's table if there is one, else this section alone.
-    md_path.write_text(
-        report.markdown(results) if "run" in results else report.metrics_cost_markdown(cost)
-    )
-    print(report.metrics_cost_markdown(cost), end="")
-    say(f"wrote the task metrics' cost into {json_path} and {md_path}")
+    run_alone(argv, __doc__, "metrics_cost", measure_metrics_cost, report.metrics_cost_markdown)
 
 
 if __name__ == "__main__":

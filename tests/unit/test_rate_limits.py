@@ -16,9 +16,9 @@ from taskqueue.catalogue.delays import TURN_HEADER, delay_seconds, lead_seconds,
 from taskqueue.catalogue.rates import Rate, parse_rate
 from taskqueue.catalogue.registry import TASKS
 from taskqueue.runtime import rate_gate
-from taskqueue.runtime.rate_gate import keep_turn, wait_for_turn
+from taskqueue.runtime.rate_gate import count_start, wait_for_turn
 from taskqueue.settings import Settings, SettingsError
-from taskqueue.stores.rate_limits import Pace, item_key, take_turn
+from taskqueue.stores.rate_limits import Pace, item_key, take_start, take_turn
 from taskqueue.stores.results import mark_queued, read_status
 
 NOW = 1_800_000_000.0
@@ -157,7 +157,8 @@ def test_a_turn_reaches_celery_up_to_its_lead_early() -> None:
 @pytest.fixture(autouse=True)
 def fresh_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test's table is new: the gate's hint of turns ahead starts empty too."""
-    monkeypatch.setattr(rate_gate, "_next_free", {})
+    monkeypatch.setattr(rate_gate, "_next_turn", {})
+    monkeypatch.setattr(rate_gate, "_next_start", {})
 
 
 @pytest.fixture
@@ -185,7 +186,7 @@ def test_the_gate_starts_a_task_within_its_rate_and_sends_one_over_it_back(
     mark_queued(celery, "second", client="c", task="limited")
     first, second = Delivery(celery, "first"), Delivery(celery, "second", client="c")
 
-    assert wait_for_turn(first) == pytest.approx(time.time(), abs=1)
+    assert wait_for_turn(first) is True
     with pytest.raises(Ignore):
         wait_for_turn(second)
 
@@ -201,39 +202,59 @@ def test_the_gate_starts_a_task_within_its_rate_and_sends_one_over_it_back(
     assert datetime.fromisoformat(status.due).timestamp() == pytest.approx(turn, abs=0.001)
 
 
-def test_a_delivery_on_its_turn_starts_without_asking_the_table(celery: Celery) -> None:
+@pytest.mark.parametrize("late", [0.0, 5.0])
+def test_a_delivery_on_or_after_its_turn_goes_on_without_asking_the_table(
+    celery: Celery, late: float
+) -> None:
     made = requests_made(celery.backend.client)
 
-    turn = time.time()
-
-    assert wait_for_turn(Delivery(celery, "t1", **{TURN_HEADER: turn})) == turn
+    assert wait_for_turn(Delivery(celery, "t1", **{TURN_HEADER: time.time() - late})) is True
     assert made == []
 
 
-def test_a_turn_missed_by_more_than_an_interval_is_taken_again(celery: Celery) -> None:
+def test_a_delivery_before_its_turn_takes_one(celery: Celery) -> None:
     made = requests_made(celery.backend.client)
-    late = Delivery(celery, "t1", **{TURN_HEADER: time.time() - 0.15})  # half an interval: 0.1
+    early = Delivery(celery, "t1", **{TURN_HEADER: time.time() + 5})
 
-    assert wait_for_turn(late) > late.request.rate_turn  # the rate is idle: a new turn, now
-
+    assert wait_for_turn(early) is True  # the rate is idle: a new turn, now
     assert made == ["UpdateItem"]
 
 
-def test_a_turn_missed_during_the_claim_is_replaced_or_given_up(celery: Celery) -> None:
+def test_a_start_that_fits_goes_on_and_one_that_does_not_is_sent_back(celery: Celery) -> None:
     released: list[str] = []
-    missed = time.time() - 0.15
-    idle = Delivery(celery, "idle")
+    for name in ("a", "b"):  # the bucket: burst 1, and one more
+        count_start(Delivery(celery, name), lambda: released.append("fits"))
+    full = Delivery(celery, "c")
+    mark_queued(celery, "c", client="c", task="limited")
 
-    keep_turn(idle, missed, lambda: released.append("idle"))  # a new turn, now: it runs
-    busy = Delivery(celery, "busy")
-    mark_queued(celery, "busy", client="c", task="limited")
     with pytest.raises(Ignore):
-        keep_turn(busy, missed, lambda: released.append("busy"))
+        count_start(full, lambda: released.append("c"))
 
-    assert released == ["busy"]
-    assert idle.sent == [] and len(busy.sent) == 1
-    status = read_status(celery, "busy")
+    assert released == ["c"] and len(full.sent) == 1
+    status = read_status(celery, "c")
     assert status is not None and status.reason == "rate limited"
+
+
+def test_starts_bucket_holds_one_more_than_the_burst(dynamodb: Any, table: str) -> None:
+    pace = parse_rate("5/s").pace
+
+    fits = [take_start(dynamodb, table, "t", pace, NOW) for _ in range(3)]
+
+    assert fits == [True, True, False]
+    assert take_start(dynamodb, table, "t", pace, NOW + 0.2) is True
+
+
+@pytest.mark.parametrize("burst", [1, 3])
+def test_counted_starts_never_exceed_count_plus_burst_in_any_second(
+    dynamodb: Any, table: str, burst: int
+) -> None:
+    pace = parse_rate("5/s", burst).pace
+    tries = [NOW + step * 0.05 for step in range(80)]  # a start tried every 50 ms for 4 s
+
+    starts = [now for now in tries if take_start(dynamodb, table, "t", pace, now)]
+
+    busiest = max(sum(start <= other < start + 1 for other in starts) for start in starts)
+    assert busiest == 5 + burst
 
 
 def test_a_finished_task_over_its_rate_is_dropped_not_sent_back(celery: Celery) -> None:

@@ -1,13 +1,21 @@
 """A rate-limited task waits for its turn in SQS, never in a pool slot.
 
 A task registered with `rate_limit` (taskqueue.catalogue.rates) passes this gate in its pool
-process, around the claim (taskqueue.runtime.run_once). A delivery that carries its turn (the
-`TURN_HEADER` a previous delivery was sent back with) and reaches the gate on it starts
-without asking the table. Any other takes a turn from the task's rate item
-(taskqueue.stores.rate_limits, one UpdateItem): a turn of now starts at once; a later one is
-recorded (SCHEDULED, reason "rate limited", due the turn), sent back as a copy of the message
-with the turn as its eta (the delay path, taskqueue.catalogue.delays: it waits in SQS), and
-the delivery ends acknowledged (`Ignore`), its slot free at once.
+process, around the claim (taskqueue.runtime.run_once), against its rate item in the results
+table (taskqueue.stores.rate_limits), which holds two GCRA times:
+
+- **Turns** (before the claim) schedule the waiting tasks. A delivery whose turn has come
+  (the `TURN_HEADER` a previous delivery was sent back with) goes on without asking. Any
+  other takes a turn (one UpdateItem): a turn of now goes on; a later one is recorded
+  (SCHEDULED, reason "rate limited", due the turn), the message is sent again with the turn
+  as its eta (the delay path, taskqueue.catalogue.delays: it waits in SQS) and the delivery
+  ends acknowledged (`Ignore`), its slot free at once. The turns go to the waiting tasks in
+  the order they asked, each comes back once, and within the second (Celery's timer).
+- **Starts** (after the claim, just before the body) bound what runs: each start is counted
+  (one UpdateItem) against a bucket of burst + 1, which a late start on its turn still fits;
+  a start that does not fit releases the claim and is sent back for a new turn. So the
+  bound holds however late a delivery reaches a pool slot: at most count + burst starts in
+  any window of one unit (`rate_limit="5/s", rate_burst=1`: 6 in any second).
 
 - **Before the claim.** A waiting delivery writes no STARTED, takes no lease and counts no
   attempt (taskqueue.runtime.dead_letters), so a wait is not a run; the copy is a new
@@ -15,15 +23,6 @@ the delivery ends acknowledged (`Ignore`), its slot free at once.
   dead-letter queue. The record is written with the claim's condition
   (taskqueue.runtime.delivery_writes): a delivery of a task that succeeded, was cancelled or
   runs elsewhere is dropped or rejected as the claim would, and is not sent back.
-- **Checked again after the claim**, which is a request of its own: the body starts a few
-  milliseconds after that check. A turn missed meanwhile is replaced by a new one; if that
-  is not now, the claim's lease is released and the delivery sent back.
-- **The bound.** A turn counts from `EARLY_TOLERANCE_SECONDS` before it to half an interval
-  after it; a delivery later than that takes a new turn. So the starts of any window are
-  turns spaced by GCRA that fall within less than one interval of it: with
-  `rate_limit="5/s", rate_burst=1`, at most 5 + 1 starts in any second. A start's lateness
-  matters against the interval: at rates above about 20/s (50 ms) turns are missed often,
-  which costs throughput, never the bound.
 - **Once.** The copy is sent before the delivery is acknowledged: a worker lost in between
   leaves two messages, and the claim runs the task once. A send that fails rejects the
   delivery: it comes back after the visibility timeout.
@@ -45,53 +44,53 @@ from taskqueue.catalogue.delays import TURN_HEADER
 from taskqueue.catalogue.rates import Rate
 from taskqueue.catalogue.registry import TASKS
 from taskqueue.runtime.delivery_writes import refuse, unless_held, with_owner
-from taskqueue.stores.rate_limits import Pace, take_turn
+from taskqueue.stores.rate_limits import Pace, take_start, take_turn
 from taskqueue.stores.results import RATE_LIMITED, SCHEDULED, rfc3339
 
 logger = logging.getLogger(__name__)
 
-# A turn reached this much before its time still counts: Celery's timer and the hosts'
-# clocks are that close.
+# A turn reached this much before its time has come: Celery's timer and the hosts' clocks
+# are that close. (An early start is no risk to the bound: the starts are counted.)
 EARLY_TOLERANCE_SECONDS = 0.01
 
-# Per task, when this process last saw the rate item's next free turn: a hint only
-# (`take_turn`'s `busy`), which saves a request when turns are given out ahead.
-_next_free: dict[str, float] = {}
+# Per task, when this process expects the next free turn and start: hints only
+# (`take_turn`'s and `take_start`'s `busy`), which save a request when the rate is busy.
+_next_turn: dict[str, float] = {}
+_next_start: dict[str, float] = {}
 
 
-def wait_for_turn(task: Any) -> float | None:
-    """Before the claim: the turn this delivery starts on (None: its task has no rate);
-    otherwise send it back for a later turn and end the delivery (Ignore), or drop or
-    reject it as the claim would."""
-    request = task.request
+def wait_for_turn(task: Any) -> bool:
+    """Before the claim: whether the task has a rate (False: the gate has nothing to do);
+    when it is not its turn, send it back for a later one and end the delivery (Ignore),
+    or drop or reject it as the claim would."""
     rate = _rate_of(task)
     if rate is None:
-        return None
+        return False
     now = time.time()
-    turn = getattr(request, TURN_HEADER, None)
-    if on_turn(turn, now, rate.pace):
-        return float(turn)  # type: ignore[arg-type]
+    if has_come(getattr(task.request, TURN_HEADER, None), now):
+        return True
     turn = take(task, rate.pace, now)
     if turn > now:
         send_back(task, turn, now)
-    return turn
+    return True
 
 
-def keep_turn(task: Any, turn: float, release: Callable[[], None]) -> None:
-    """After the claim: return if the delivery is still on its turn, or a new turn is now;
-    otherwise `release` the claim and send the delivery back for its new turn."""
+def count_start(task: Any, release: Callable[[], None]) -> None:
+    """After the claim: count this start; when the rate's starts are used up, `release`
+    the claim and send the delivery back for a new turn (Ignore)."""
     rate = _rate_of(task)
     if rate is None:
         return
-    now = time.time()
-    if on_turn(turn, now, rate.pace):
+    pace, now, backend = rate.pace, time.time(), task.app.backend
+    busy = _next_start.get(task.name, 0.0) > now
+    if take_start(backend.client, backend.table_name, task.name, pace, now, busy=busy):
+        _next_start[task.name] = max(_next_start.get(task.name, 0.0), now) + pace.interval
         return
-    logger.info("task %s missed its turn by %.3f s: takes another", task.request.id, now - turn)
-    again = take(task, rate.pace, now)
-    if again <= now:
-        return
+    _next_start[task.name] = now + pace.interval
+    logger.info("task %s found its rate's starts used up: takes another turn", task.request.id)
+    turn = max(take(task, pace, now), now + pace.interval)
     release()
-    send_back(task, again, now)
+    send_back(task, turn, now)
 
 
 def _rate_of(task: Any) -> Rate | None:
@@ -100,19 +99,19 @@ def _rate_of(task: Any) -> Rate | None:
     return None if task.request.id is None or spec is None else spec.rate
 
 
-def on_turn(turn: Any, now: float, pace: Pace) -> bool:
-    """A delivery that carries `turn` (its header, if any) may start at `now` on it."""
+def has_come(turn: Any, now: float) -> bool:
+    """A delivery that carries `turn` (its header, if any) is on it, or late for it."""
     if not isinstance(turn, int | float) or isinstance(turn, bool):
         return False
-    return turn - EARLY_TOLERANCE_SECONDS <= now < turn + pace.interval / 2
+    return turn - EARLY_TOLERANCE_SECONDS <= now
 
 
 def take(task: Any, pace: Pace, now: float) -> float:
     """A turn from the task's rate item (one UpdateItem, now and then two)."""
     backend = task.app.backend
-    busy = _next_free.get(task.name, 0.0) > now
+    busy = _next_turn.get(task.name, 0.0) > now
     turn = take_turn(backend.client, backend.table_name, task.name, pace, now, busy=busy)
-    _next_free[task.name] = turn + pace.interval
+    _next_turn[task.name] = turn + pace.interval
     return turn
 
 

@@ -144,10 +144,10 @@ def run_once(task: Any, body: Callable[[], Any]) -> Any:
     # Here, in the pool process, after billiard installed its own handler at the fork.
     soft_stop.install()
     lease = lease_seconds(settings)
-    turn = rate_gate.wait_for_turn(task)
+    limited = rate_gate.wait_for_turn(task)
     claimed = claim(task, lease)
-    if turn is not None:
-        rate_gate.keep_turn(task, turn, lambda: release(task.app, task_id))
+    if limited:
+        rate_gate.count_start(task, lambda: release(task.app, task_id))
     delivery = dead_letters.account(task, claimed.attempt, claimed.previous, settings, lease)
     extension = VisibilityExtension(task, settings, lambda: renew(task.app, task_id, lease))
     extension.start()

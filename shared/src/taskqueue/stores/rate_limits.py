@@ -37,6 +37,8 @@ from botocore.exceptions import ClientError
 
 ITEM_PREFIX = "ratelimit#"
 TAT_ATTRIBUTE = "tat"
+# The starts' own GCRA time: turns schedule the waiting tasks, this one bounds the starts.
+STARTED_ATTRIBUTE = "started"
 # Each case is tried at most this often: a condition fails again only when the item was
 # deleted between two requests (by hand: it has no TTL).
 MAX_ATTEMPTS = 4
@@ -63,53 +65,94 @@ class Pace:
 def take_turn(
     dynamodb: Any, table: str, task_name: str, pace: Pace, now: float, *, busy: bool = False
 ) -> float:
-    """Take the task's next start allowed by `pace` as of `now`, and return when it is:
-    `now` itself when the task may start at once, else a later time that is this caller's.
+    """Take the task's next turn allowed by `pace` as of `now`, and return when it is: `now`
+    itself when the task may start at once, else a later time that is this caller's.
 
     `busy`: turns are probably given out ahead (the caller saw one), so the second case is
     tried first; a wrong guess costs one more request, never a wrong answer.
     """
-    cases = [_advance, _restart] if busy else [_restart, _advance]
+    turn = _count(dynamodb, table, task_name, TAT_ATTRIBUTE, pace, now, None, busy)
+    assert turn is not None  # no bound: a turn is always given
+    return turn
+
+
+def take_start(
+    dynamodb: Any, table: str, task_name: str, pace: Pace, now: float, *, busy: bool = False
+) -> bool:
+    """Count a start at `now` against the starts' own GCRA (`started`): True when it fits,
+    False when the rate's starts are used up.
+
+    Its tolerance is one interval more than the turns' (a bucket of burst + 1): a start
+    late on its turn still fits beside the next one's, and a window of one unit, [t, t + 1
+    unit), still holds at most count + burst starts (the bucket's burst + 1, then count - 1
+    more as it refills before the window ends).
+    """
+    latest = now + pace.tolerance + pace.interval
+    return (
+        _count(dynamodb, table, task_name, STARTED_ATTRIBUTE, pace, now, latest, busy) is not None
+    )
+
+
+def _count(
+    dynamodb: Any,
+    table: str,
+    task_name: str,
+    attribute: str,
+    pace: Pace,
+    now: float,
+    latest: float | None,
+    busy: bool,
+) -> float | None:
+    """One GCRA decision on `attribute`: the time it allows (now or later), or None when
+    the attribute is past `latest` (a bound: nothing is counted)."""
     for attempt in range(MAX_ATTEMPTS):
-        case = cases[attempt % 2]
+        advance = (attempt % 2 == 0) == busy
+        update = _advance(pace, now, latest) if advance else _restart(pace, now)
         try:
-            return case(dynamodb, table, task_name, pace, now)
+            answer = dynamodb.update_item(
+                TableName=table,
+                Key=item_key(task_name),
+                ExpressionAttributeNames={"#at": attribute},
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **update,
+            )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+            held = (error.response.get("Item") or {}).get(attribute, {}).get("N")  # type: ignore[attr-defined]
+            if latest is not None and held is not None and float(held) > latest:
+                return None
+            continue
+        if not advance:
+            return now
+        previous = float(answer["Attributes"][attribute]["N"]) - pace.interval
+        return max(now, previous - pace.tolerance)
     raise RateContended(task_name)
 
 
-def _restart(dynamodb: Any, table: str, task_name: str, pace: Pace, now: float) -> float:
-    """The rate is idle (`tat <= now`, or no item yet): start now."""
-    dynamodb.update_item(
-        TableName=table,
-        Key=item_key(task_name),
-        UpdateExpression="SET #tat = :next",
-        ConditionExpression="attribute_not_exists(#tat) OR #tat <= :now",
-        ExpressionAttributeNames={"#tat": TAT_ATTRIBUTE},
-        ExpressionAttributeValues={
+def _restart(pace: Pace, now: float) -> dict[str, Any]:
+    """The case of an idle rate (the attribute at or before now, or none yet): now."""
+    return {
+        "UpdateExpression": "SET #at = :next",
+        "ConditionExpression": "attribute_not_exists(#at) OR #at <= :now",
+        "ExpressionAttributeValues": {
             ":next": {"N": repr(now + pace.interval)},
             ":now": {"N": repr(now)},
         },
-    )
-    return now
+    }
 
 
-def _advance(dynamodb: Any, table: str, task_name: str, pace: Pace, now: float) -> float:
-    """Turns are given out ahead (`tat > now`): take the one at `tat`, less the burst's
-    tolerance, and not before now."""
-    answer = dynamodb.update_item(
-        TableName=table,
-        Key=item_key(task_name),
-        UpdateExpression="SET #tat = #tat + :interval",
-        ConditionExpression="#tat > :now",
-        ExpressionAttributeNames={"#tat": TAT_ATTRIBUTE},
-        ExpressionAttributeValues={
-            ":interval": {"N": repr(pace.interval)},
-            ":now": {"N": repr(now)},
-        },
-        ReturnValues="UPDATED_NEW",
-    )
-    previous = float(answer["Attributes"][TAT_ATTRIBUTE]["N"]) - pace.interval
-    return max(now, previous - pace.tolerance)
+def _advance(pace: Pace, now: float, latest: float | None) -> dict[str, Any]:
+    """The case of turns given out ahead (the attribute after now, and not past `latest`):
+    the one at the attribute, less the burst's tolerance, and not before now."""
+    values = {":interval": {"N": repr(pace.interval)}, ":now": {"N": repr(now)}}
+    condition = "#at > :now"
+    if latest is not None:
+        condition += " AND #at <= :latest"
+        values[":latest"] = {"N": repr(latest)}
+    return {
+        "UpdateExpression": "SET #at = #at + :interval",
+        "ConditionExpression": condition,
+        "ExpressionAttributeValues": values,
+    }
