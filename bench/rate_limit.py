@@ -13,11 +13,13 @@ at 5/s, burst 1 (devstack/diagnostic_tasks.py), and returns when its body starte
   slots' long polls, whatever the tasks) and presence writes (per worker, not per task)
   are shown apart.
 - **Other tasks**: the pickup latency of `noop` tasks sent one at a time (bench.pickup) while
-  the workers are idle, then while a second backlog of N `limited` tasks waits for turns.
+  the workers are idle, then while a second backlog of N `limited` tasks waits for turns
+  (how many of it still waited when those pickups began and when they ended).
 """
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import time
@@ -60,13 +62,20 @@ def drain(api: TaskApi, task: str, count: int, timeout: float) -> list[str]:
     """Queue `count` tasks `task` at once and wait until all succeeded (the task list, one
     Query per look: reading each task would load the endpoint the workers use)."""
     ids = [api.enqueue(task) for _ in range(count)]
-
-    def done() -> bool:
-        page = api.list_tasks(state="SUCCESS", limit=100).json()["items"]
-        return len({item["id"] for item in page} & set(ids)) == count
-
-    wait_until(done, timeout, f"{count} {task} tasks to succeed")
+    wait_until(lambda: succeeded(api, ids) == count, timeout, f"{count} {task} tasks to succeed")
     return ids
+
+
+def succeeded(api: TaskApi, ids: list[str]) -> int:
+    """How many of `ids` have succeeded, from the newest succeeded tasks: a page of 100 per
+    Query, until one holds none of them."""
+    done, cursor = 0, None
+    while True:
+        page = api.list_tasks(state="SUCCESS", limit=100, cursor=cursor).json()
+        found = len({item["id"] for item in page["items"]} & set(ids))
+        done, cursor = done + found, page["next_cursor"]
+        if not found or cursor is None:
+            return done
 
 
 def requests_per_task(proxy: CountingProxy, since: float, count: int) -> dict[str, float]:
@@ -83,6 +92,7 @@ def headline(by_action: dict[str, float]) -> float:
 def measure_rate_limit(stack: LocalStack, plan: Plan, work_dir: Path) -> dict[str, Any]:
     """Every figure on a running stack (moto and the web started)."""
     count = plan.rate_limit_tasks
+    load_start = os.getloadavg()[0]
     rate = parse_rate(LIMITED_RATE, LIMITED_BURST)
     api = stack.api()
     stamps = work_dir / "rate-limit-stamps"
@@ -113,10 +123,11 @@ def measure_rate_limit(stack: LocalStack, plan: Plan, work_dir: Path) -> dict[st
                 stack.web_url, stamps, plan.rate_limit_pickups, gaps, rng, api_key=stack.api_key
             )
             backlog = [api.enqueue("limited") for _ in range(count)]
+            waiting_before = count - succeeded(api, backlog)
             busy = measure_pickup(
                 stack.web_url, stamps, plan.rate_limit_pickups, gaps, rng, api_key=stack.api_key
             )
-            waiting = sum(api.state(task_id) != "SUCCESS" for task_id in backlog)
+            waiting_after = count - succeeded(api, backlog)
         finally:
             for worker in workers:
                 worker.stop()
@@ -140,7 +151,9 @@ def measure_rate_limit(stack: LocalStack, plan: Plan, work_dir: Path) -> dict[st
             "pickups": plan.rate_limit_pickups,
             "pickup_idle_s": idle.latencies,
             "pickup_behind_backlog_s": busy.latencies,
-            "backlog_still_waiting_after_pickups": waiting,
+            "backlog_waiting_before_pickups": waiting_before,
+            "backlog_waiting_after_pickups": waiting_after,
+            "load_avg_1m": {"start": load_start, "end": os.getloadavg()[0]},
         },
     }
 

@@ -187,9 +187,12 @@ def rate_limit_markdown(figures: dict[str, Any]) -> str:
         f"{details['workers_that_ran_limited']} of the {details['workers']} workers (concurrency "
         f"{details['concurrency']} each) ran `limited`; {details['sent_back']} of "
         f"{details['tasks']} tasks were sent back for a turn before they ran; "
-        f"{details['backlog_still_waiting_after_pickups']} of the backlog's tasks still waited "
-        f"when the last pickup was done. Per limited task, by action: {by_action} (apart: "
-        f"{apart}).",
+        f"{details['backlog_waiting_before_pickups']} of the backlog's {details['tasks']} "
+        f"tasks still waited when the pickups began, "
+        f"{details['backlog_waiting_after_pickups']} when they ended. Per limited task, by "
+        f"action: {by_action} (apart: {apart}). Load average "
+        f"{details['load_avg_1m']['start']:.1f} at start, "
+        f"{details['load_avg_1m']['end']:.1f} at end.",
     ]
     return "\n".join(lines) + "\n"
 

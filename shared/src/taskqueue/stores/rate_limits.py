@@ -1,26 +1,35 @@
 """A task's rate across every worker: one item per limited task in the results table.
 
-The item `ratelimit#<task name>` holds one number, `tat`, the generic cell rate algorithm's
-(GCRA) theoretical arrival time: when the next start is due at the steady rate. A start at
-`now` is due at `max(now, tat - tolerance)` (the tolerance lets `burst` starts through at
-once after a quiet spell) and moves `tat` to `max(tat, now) + interval`. Why this design:
+The item `ratelimit#<task name>` holds two times of the generic cell rate algorithm (GCRA),
+each a theoretical arrival time: when the next one is due at the steady rate. One taken at
+`now` is due at `max(now, time - tolerance)` (the tolerance lets `burst` through at once
+after a quiet spell) and moves the time to `max(time, now) + interval`.
 
-- **One number, not a token bucket's two.** A bucket keeps its tokens and when it was last
-  refilled, and needs both to decide; GCRA's one timestamp is the same bucket (capacity
-  `burst`, refilled at the rate), so each decision reads and writes one attribute.
+- `tat`, the **turns** (`take_turn`): every caller is given one, now or later; the waiting
+  tasks come back at theirs (taskqueue.runtime.rate_gate).
+- `started`, the **starts** (`take_start`): counted right before a body runs, with one
+  interval more of tolerance, and refused past it. The turns spread the starts; this one
+  bounds them, however late a task reaches its turn.
+
+Why this design:
+
+- **One number per decision, not a token bucket's two.** A bucket keeps its tokens and when
+  it was last refilled, and needs both to decide; GCRA's one time is the same bucket
+  (capacity `burst`, refilled at the rate), so each decision reads and writes one attribute.
 - **Turns, not refusals.** A start over the rate is given the next free turn: `tat` moves on
   for it, so the waiting tasks are served in the order they asked and each comes back once,
   at its own turn (taskqueue.runtime.rate_gate). A plain refusal would send every waiting
   task back to try again at the same whole second (SQS delays in whole seconds) and let
   only the burst through each time.
 - **No read, no retry loop.** Each decision is one conditional UpdateItem, which DynamoDB
-  applies atomically: either `tat <= now` (the rate is idle: `tat = now + interval`, start
-  at once) or `tat > now` (`tat = tat + interval`, answered with the new value, from which
-  the turn follows). Two workers asking at once both succeed, one after the other, with
-  different turns, so there is no lost update to detect: a read followed by a write
-  conditional on the value read would fail and retry under exactly the contention a rate
-  limit sees. A condition fails only when the guess of which case applies was wrong; the
-  other one is then right.
+  applies atomically: either `time <= now` (the rate is idle: `time = now + interval`, at
+  once) or `time > now` (`time = time + interval`, answered with the new value, from which
+  the turn follows; for a start, only while `time <= now + tolerance`). Two workers asking
+  at once both succeed, one after the other, with different turns, so there is no lost
+  update to detect: a read followed by a write conditional on the value read would fail and
+  retry under exactly the contention a rate limit sees. A condition fails only when the
+  guess of which case applies was wrong (the other one is then right), or when a start
+  finds the starts used up (its answer: no).
 - **No TTL.** One small item per limited task (the catalogue bounds them). An item deleted
   while turns are given out ahead would let new starts in before the waiting ones.
 
