@@ -158,10 +158,5 @@ def measure_rate_limit(stack: LocalStack, plan: Plan, work_dir: Path) -> dict[st
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run this part alone and merge its section into the results (or start them)."""
-    run_alone(argv, __doc__, "rate_limit", measure_rate_limit, report.rate_limit_markdown)
-
-
 if __name__ == "__main__":
-    main()
+    run_alone(None, __doc__, "rate_limit", measure_rate_limit, report.rate_limit_markdown)
