@@ -4,6 +4,7 @@
 #   make bench QUICK=1    # short smoke run (about 1.5 min): writes bench/tmp/quick/
 #   make bench-metrics    # only the task metrics' cost (about 3 min): into bench/results.*
 #   make bench-isolation  # only the queues' isolation (about 10 min): into bench/results.*
+#   make bench-rate-limit # only the rate limit's figures: into bench/results.*
 #
 # Starts its own local stack (moto server, worker, web) on free ports and stops it by PID.
 # bench/README.md says what each figure measures and what limits it.
@@ -21,3 +22,6 @@ bench-metrics: .python-deps
 .PHONY: bench-isolation  ## Only the queues' isolation: pickup on the default queue, idle and behind a reports backlog
 bench-isolation: .python-deps
 	$(RUN) python -m bench.isolation $(if $(filter-out 0,$(QUICK)),--quick)
+.PHONY: bench-rate-limit  ## Only the rate limit's figures: starts per second across 3 workers, requests per task
+bench-rate-limit: .python-deps
+	$(RUN) python -m bench.rate_limit $(if $(filter-out 0,$(QUICK)),--quick)

@@ -24,6 +24,12 @@ class Plan:
     """Tasks per drain of bench.metrics_cost (TASK_METRICS off, on)."""
     metrics_rounds: int = 5
     """Drains on each side; the order alternates each round."""
+    rate_limit_tasks: int = 100
+    """`limited` tasks (5/s) of bench.rate_limit's drain and backlog, and noop tasks beside."""
+    rate_limit_pickups: int = 10
+    """noop pickups of bench.rate_limit, idle and behind the backlog."""
+    rate_limit_pickup_gap_s: tuple[float, float] = (0.5, 1.5)
+    """Gaps between those pickups: all of them fall within the backlog's 20 s."""
     deadline_s: float = 600.0
 
 
@@ -57,5 +63,8 @@ QUICK = Plan(
     running_task_window_s=5.0,
     metrics_tasks=30,
     metrics_rounds=1,
+    rate_limit_tasks=30,
+    rate_limit_pickups=3,
+    rate_limit_pickup_gap_s=(0.3, 0.8),
     deadline_s=120.0,
 )

@@ -122,6 +122,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["", metrics_cost_markdown(results["metrics_cost"]).rstrip("\n")]
     if "isolation" in results:
         lines += ["", isolation_markdown(results["isolation"]).rstrip("\n")]
+    if "rate_limit" in results:
+        lines += ["", rate_limit_markdown(results["rate_limit"]).rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 
@@ -180,6 +182,46 @@ def metrics_cost_markdown(cost: dict[str, Any]) -> str:
         row("on"),
         "",
         note,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def rate_limit_markdown(figures: dict[str, Any]) -> str:
+    """A rate shared by three workers (bench.rate_limit): starts, cost, other tasks' pickup."""
+    details = figures["details"]
+    apart = ", ".join(
+        f"{action} {details['limited_requests_per_task'].get(action, 0):.2f}"
+        for action in ("sqs:ReceiveMessage", "dynamodb:UpdateItem (presence)")
+    )
+    by_action = ", ".join(
+        f"{action} {number:.2f}" for action, number in details["limited_requests_per_task"].items()
+    )
+    lines = [
+        f"### Rate limit shared by {details['workers']} workers: `limited` at {details['rate']}",
+        "",
+        "| figure | value |",
+        "| --- | ---: |",
+        f"| most starts in any 1 s window ({details['tasks']} tasks; bound: rate + burst) "
+        f"| {figures['rate_limit_max_starts_in_1s']} (bound {figures['rate_limit_bound']}) |",
+        f"| starts per second over the drain | {figures['rate_limit_starts_per_s']:.2f} |",
+        "| worker requests per limited task (without the polls and presence writes) "
+        f"| {figures['rate_limit_requests_per_task']:.2f} |",
+        "| the same per noop task (no rate) "
+        f"| {figures['rate_limit_noop_requests_per_task']:.2f} |",
+        f"| noop pickup, workers idle (median of {details['pickups']}) "
+        f"| {figures['rate_limit_pickup_idle_ms']:.0f} ms |",
+        "| noop pickup behind a backlog of limited tasks (median) "
+        f"| {figures['rate_limit_pickup_behind_backlog_ms']:.0f} ms |",
+        "",
+        f"{details['workers_that_ran_limited']} of the {details['workers']} workers (concurrency "
+        f"{details['concurrency']} each) ran `limited`; {details['sent_back']} of "
+        f"{details['tasks']} tasks were sent back for a turn before they ran; "
+        f"{details['backlog_waiting_before_pickups']} of the backlog's {details['tasks']} "
+        f"tasks still waited when the pickups began, "
+        f"{details['backlog_waiting_after_pickups']} when they ended. Per limited task, by "
+        f"action: {by_action} (apart: {apart}). Load average "
+        f"{details['load_avg_1m']['start']:.1f} at start, "
+        f"{details['load_avg_1m']['end']:.1f} at end.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -21,6 +21,7 @@ from bench.isolation import measure_isolation
 from bench.measure import measure_config
 from bench.metrics_cost import measure_metrics_cost
 from bench.plan import FULL, QUICK, Plan
+from bench.rate_limit import measure_rate_limit
 from bench.stackops import say
 from bench.workers import PROJECT, SEED
 from harness.processes import exit_on_signals
@@ -48,6 +49,7 @@ def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
         baseline = measure_config(stack, SEED, plan, work_dir)
         metrics_cost = measure_metrics_cost(stack, plan, work_dir)
         isolation = measure_isolation(stack, plan, work_dir)
+        rate_limit = measure_rate_limit(stack, plan, work_dir)
     finally:
         stack.stop()
     return {
@@ -55,6 +57,7 @@ def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
         "baseline": baseline,
         "metrics_cost": metrics_cost,
         "isolation": isolation,
+        "rate_limit": rate_limit,
         "run": {
             "quick": plan.quick,
             "started_at": started.strftime("%Y-%m-%d %H:%M UTC"),

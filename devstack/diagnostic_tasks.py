@@ -6,6 +6,8 @@ MAX_RECEIVE_COUNT receives, while other tasks keep flowing. `check_secret` prove
 reads its secret variables at run time, and fails like `fail` when the value differs.
 `retry_then_succeed` retries with a backoff (`self.retry(countdown=…)`, a delayed message,
 taskqueue.catalogue.delays) before it succeeds, or fails for good once its retries are used up.
+`limited` is rate-limited (5/s, burst 1, across all workers: taskqueue.runtime.rate_gate) and
+says when and where its body started.
 
 For test and local stacks only: they are offered where DIAGNOSTIC_TASKS is on (`local.env`,
 the tests' stacks), never in production (`crash` would let any client take worker slots
@@ -17,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import socket
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -107,3 +111,24 @@ def retry_then_succeed(
         error = PlannedFailure(f"failure {retries + 1} of {failures}")
         raise self.retry(exc=error, countdown=countdown, max_retries=max_retries)
     return {"retries": retries}
+
+
+class LimitedParams(TaskParams):
+    """limited takes no parameters."""
+
+
+# The rate of `limited`: the tests and the bench count its starts against it.
+LIMITED_RATE = "5/s"
+LIMITED_BURST = 1
+
+
+@register(LimitedParams, diagnostic=True, rate_limit=LIMITED_RATE, rate_burst=LIMITED_BURST)
+def limited(self: Task) -> dict[str, float | str | None]:
+    """Start at most 5 times a second across all workers (burst 1): says when its body
+    started (Unix time), on which worker process, and the turn it was sent back for (None:
+    it started on its first delivery)."""
+    return {
+        "started": time.time(),
+        "worker": f"{socket.gethostname()}:{os.getppid()}",
+        "turn": getattr(self.request, "rate_turn", None),
+    }

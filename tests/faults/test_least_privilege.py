@@ -136,6 +136,11 @@ def test_the_whole_flow_runs_on_the_task_roles_alone(
         lambda: seen.add(state(stack, task_id)) or "SUCCESS" in seen, 30, "the task to succeed"
     )
     assert "PROGRESS" in seen
+    # a rate (5/s): the worker's UpdateItems of the rate item and the wait's record, and the
+    # copy sent back for its turn (SendMessage)
+    limited = [enqueue(stack, "limited") for _ in range(10)]
+    wait_for_states(stack, limited, {"SUCCESS"}, timeout=30)
+    assert "sent back for its turn" in worker.log()
     # restore: a killed pool process hands its message back (ChangeMessageVisibility)
     restored = enqueue(stack, "long_task", duration=2)
     wait_until(lambda: state(stack, restored) == "PROGRESS", 20, "the task running")

@@ -39,6 +39,7 @@ def test_the_request_schema_is_a_union_over_the_registered_tasks(client: FlaskCl
         "crash",
         "check_secret",
         "retry_then_succeed",
+        "limited",
         "queue_report",
         "report",
     }

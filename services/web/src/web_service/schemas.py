@@ -65,7 +65,8 @@ class TaskStatusBody(BaseModel):
     reason: str | None = Field(
         None,
         description="DEAD_LETTERED: why its message is in the dead-letter queue (`failed 3"
-        " times`, `worker lost 5 times`, `time limit`); null otherwise.",
+        " times`, `worker lost 5 times`, `time limit`); SCHEDULED: `rate limited` while it"
+        " waits for its rate's turn; null otherwise.",
     )
 
 

@@ -9,6 +9,13 @@ such a message with SQS's `DelaySeconds` instead: the remaining seconds, rounded
 `HOP_TOLERANCE_SECONDS` ahead when it is received (a delay longer than one hop) is sent
 again with the remaining delay and the received copy deleted: a hop, two SQS requests per
 15 minutes of delay, and nothing held meanwhile.
+
+A rate-limited task sent back for its turn (taskqueue.runtime.rate_gate) carries the turn in
+`TURN_HEADER` and an eta at it: it must start on the turn, within a fraction of a second,
+while SQS delays in whole seconds (and moto's long poll looks for delayed messages once a
+second). So its message is made visible `TURN_LEAD_SECONDS` (1-2 s) before the turn and is
+handed to Celery up to that early; Celery's timer starts it on the turn. It holds no pool
+slot meanwhile, only its place in the worker's memory for those seconds.
 """
 
 from __future__ import annotations
@@ -24,6 +31,10 @@ from taskqueue.stores.results import STATE_ATTRIBUTE
 # A message received at most this long before its eta is handed to Celery, which waits the
 # rest in memory: clocks of different hosts differ by a fraction of a second.
 HOP_TOLERANCE_SECONDS = 1.0
+# The message header of a rate-limited task's turn (a Unix time), and how far ahead of its
+# eta such a message is made visible and handed to Celery.
+TURN_HEADER = "rate_turn"
+TURN_LEAD_SECONDS = 2
 
 
 def eta_of(message: dict[str, Any]) -> float | None:
@@ -40,17 +51,24 @@ def eta_of(message: dict[str, Any]) -> float | None:
     return due.timestamp()
 
 
-def delay_seconds(eta: float | None, now: float, hop_seconds: int) -> int:
-    """SQS's DelaySeconds for a message due at `eta`: the remaining time rounded up (never
-    early), at most one hop; 0 for no eta or one already reached."""
-    if eta is None or eta <= now:
+def lead_seconds(message: dict[str, Any]) -> int:
+    """How long before its eta the message should reach the worker: `TURN_LEAD_SECONDS`
+    for a rate-limited task's turn, else 0 (never early)."""
+    return TURN_LEAD_SECONDS if TURN_HEADER in (message.get("headers") or {}) else 0
+
+
+def delay_seconds(eta: float | None, now: float, hop_seconds: int, lead: int = 0) -> int:
+    """SQS's DelaySeconds for a message due at `eta` and wanted `lead` seconds before it:
+    the remaining time rounded up (never earlier than wanted), at most one hop; 0 for no
+    eta or one already reached."""
+    if eta is None or eta - lead <= now:
         return 0
-    return min(hop_seconds, math.ceil(eta - now))
+    return min(hop_seconds, math.ceil(eta - lead - now))
 
 
-def needs_hop(eta: float, now: float) -> bool:
+def needs_hop(eta: float, now: float, lead: int = 0) -> bool:
     """A received message is not due yet: it must wait in SQS again, not in the worker."""
-    return eta - now > HOP_TOLERANCE_SECONDS
+    return eta - now > max(HOP_TOLERANCE_SECONDS, lead)
 
 
 def is_revoked(celery: Celery, task_id: str) -> bool:

@@ -21,6 +21,7 @@ from pydantic import (
 
 from taskqueue.catalogue.delays import check_delay_seconds, check_not_before
 from taskqueue.catalogue.placeholder import celery
+from taskqueue.catalogue.rates import Rate, parse_rate
 from taskqueue.settings import (
     DEFAULT_QUEUE,
     SQS_MAX_INVISIBLE_SECONDS,
@@ -57,6 +58,8 @@ class TaskSpec:
     """A task for tests and local stacks only: offered only with DIAGNOSTIC_TASKS."""
     queue: str = DEFAULT_QUEUE
     """The queue the web sends it to; that queue's own workers run it."""
+    rate: Rate | None = None
+    """Its rate across all workers (taskqueue.runtime.rate_gate); None: no limit."""
 
     def time_limits(self, settings: Settings) -> tuple[int, int]:
         """(soft, hard) seconds for this task: its own, else the settings' defaults."""
@@ -81,6 +84,8 @@ def register(
     time_limit: Limit = None,
     diagnostic: bool = False,
     queue: str = DEFAULT_QUEUE,
+    rate_limit: str | None = None,
+    rate_burst: int = 1,
 ) -> Callable[[Callable[..., Any]], Task]:
     """Make `fn` a Celery task named after it, whose keyword arguments `params` validates.
 
@@ -90,12 +95,15 @@ def register(
     settings' defaults for this task; 12 hours at most (`apply_time_limits` checks them).
     A `diagnostic` task is offered only where DIAGNOSTIC_TASKS is on (`offered`).
     `queue` names the queue it is sent to (each queue has its own workers and scaling).
+    `rate_limit` ("10/s", "30/m", "100/h") with `rate_burst` bounds its starts across every
+    worker (taskqueue.runtime.rate_gate); a malformed one raises SettingsError here.
     """
     if not QUEUE_NAME.match(queue):
         raise SettingsError(
             f"queue {queue!r}: a queue's name is 1-20 lowercase letters, digits and hyphens,"
             " starting with a letter"
         )
+    rate = None if rate_limit is None else parse_rate(rate_limit, rate_burst)
     for limit in (soft_time_limit, time_limit):
         if isinstance(limit, int) and limit > SQS_MAX_INVISIBLE_SECONDS:
             raise SettingsError(too_long("a task's time limit", limit))
@@ -114,6 +122,7 @@ def register(
             time_limit=time_limit,
             diagnostic=diagnostic,
             queue=queue,
+            rate=rate,
         )
         return task
 

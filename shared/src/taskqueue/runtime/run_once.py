@@ -31,22 +31,17 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from celery import Celery, states
-from celery.exceptions import Ignore, Reject, SoftTimeLimitExceeded
+from celery.exceptions import Ignore, SoftTimeLimitExceeded
 
 from taskqueue.app_settings import settings_of
-from taskqueue.runtime import dead_letters, soft_stop
-from taskqueue.runtime.task_metrics import Outcome, mark_dropped, mark_stopped
+from taskqueue.runtime import dead_letters, rate_gate, soft_stop
+from taskqueue.runtime.delivery_writes import refuse, unless_held, with_owner
+from taskqueue.runtime.task_metrics import Outcome, mark_stopped
 from taskqueue.runtime.visibility_extension import VisibilityExtension
 from taskqueue.settings import Settings
 from taskqueue.stores import waiting
 from taskqueue.stores.cancellation import CANCEL_ATTRIBUTE, mark_revoked
-from taskqueue.stores.results import (
-    CLIENT_ATTRIBUTE,
-    QUEUED_AT_ATTRIBUTE,
-    SLOT_ATTRIBUTE,
-    STATE_ATTRIBUTE,
-    TASK_ATTRIBUTE,
-)
+from taskqueue.stores.results import SLOT_ATTRIBUTE
 
 logger = logging.getLogger(__name__)
 
@@ -73,38 +68,15 @@ def claim(task: Any, lease_seconds: float) -> Claimed:
     # Neither after SUCCESS nor after a cancellation (taskqueue.stores.cancellation).
     update = backend.state_update(task_id, started, unless=(states.SUCCESS, states.REVOKED))
     now = time.time()
+    unless_held(update, now)
     update["UpdateExpression"] += (
         ", lease_until = :lease, #attempt = if_not_exists(#attempt, :none) + :one"
     )
-    update["ConditionExpression"] = (
-        f"({update['ConditionExpression']}) "
-        "AND (attribute_not_exists(lease_until) OR lease_until < :now)"
-    )
     update["ExpressionAttributeNames"]["#attempt"] = dead_letters.ATTEMPT_ATTRIBUTE
     update["ExpressionAttributeValues"].update(
-        {
-            ":lease": {"N": str(now + lease_seconds)},
-            ":now": {"N": str(now)},
-            ":none": {"N": "0"},
-            ":one": {"N": "1"},
-        }
+        {":lease": {"N": str(now + lease_seconds)}, ":none": {"N": "0"}, ":one": {"N": "1"}}
     )
-    # A scheduled fire has no item before this claim (the web's mark_queued never ran): its
-    # message names the owner (taskqueue.catalogue.schedules), which a queued task's item already
-    # has, and the fire joins its owner's task list (taskqueue.stores.task_list) from its first run.
-    client = getattr(task.request, CLIENT_ATTRIBUTE, None)
-    if isinstance(client, str) and client:
-        update["UpdateExpression"] += (
-            ", #owner = if_not_exists(#owner, :owner)"
-            ", #queued_at = if_not_exists(#queued_at, :now)"
-            ", #task = if_not_exists(#task, :task)"
-        )
-        update["ExpressionAttributeNames"].update(
-            {"#owner": CLIENT_ATTRIBUTE, "#queued_at": QUEUED_AT_ATTRIBUTE, "#task": TASK_ATTRIBUTE}
-        )
-        update["ExpressionAttributeValues"].update(
-            {":owner": {"S": client}, ":task": {"S": task.name}}
-        )
+    with_owner(update, task)
     # The task starts: it no longer waits, so it gives its client's slot back (once: the
     # mark goes with this write; taskqueue.stores.waiting).
     update["UpdateExpression"] += " REMOVE #slot"
@@ -114,22 +86,7 @@ def claim(task: Any, lease_seconds: float) -> Claimed:
             **update, ReturnValues="ALL_OLD", ReturnValuesOnConditionCheckFailure="ALL_OLD"
         )
     except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        held: dict[str, Any] = error.response.get("Item", {})  # type: ignore[assignment]
-        held_state = held.get(STATE_ATTRIBUTE, {}).get("S")
-        if held_state == states.SUCCESS:
-            logger.warning("task %s was delivered again after it finished: dropped", task_id)
-            mark_dropped(task.request, Outcome.DUPLICATE)
-            raise Ignore() from error
-        if held_state == states.REVOKED:
-            logger.warning("task %s was cancelled before it started: dropped", task_id)
-            mark_dropped(task.request, Outcome.REVOKED)
-            raise Ignore() from error
-        logger.warning(
-            "task %s is claimed by another run: back after the visibility timeout", task_id
-        )
-        raise Reject("claimed by another run", requeue=False) from error
+        refuse(task, error)
     previous: dict[str, Any] = answer.get("Attributes") or {}
     waiting.release_held(backend.client, backend.table_name, previous, task_id)
     return Claimed(dead_letters.count(previous, dead_letters.ATTEMPT_ATTRIBUTE) + 1, previous)
@@ -184,8 +141,9 @@ def lease_seconds(settings: Settings) -> float:
 
 
 def run_once(task: Any, body: Callable[[], Any]) -> Any:
-    """Run `body` under a claim on the task's id, with the visibility extension beside it;
-    see the module docstring."""
+    """Run `body` under a claim on the task's id, with the visibility extension beside it,
+    and on its turn if its task has a rate (taskqueue.runtime.rate_gate); see the module
+    docstring."""
     task_id = task.request.id
     if task_id is None:  # called directly, not through a worker
         return body()
@@ -193,7 +151,10 @@ def run_once(task: Any, body: Callable[[], Any]) -> Any:
     # Here, in the pool process, after billiard installed its own handler at the fork.
     soft_stop.install()
     lease = lease_seconds(settings)
+    limited = rate_gate.wait_for_turn(task)
     claimed = claim(task, lease)
+    if limited:
+        rate_gate.count_start(task, lambda: release(task.app, task_id))
     delivery = dead_letters.account(task, claimed.attempt, claimed.previous, settings, lease)
     extension = VisibilityExtension(task, settings, lambda: renew(task.app, task_id, lease))
     extension.start()

@@ -37,7 +37,13 @@ from kombu.transport import SQS
 from kombu.utils.encoding import bytes_to_str
 
 from taskqueue import aws_session
-from taskqueue.catalogue.delays import delay_seconds, eta_of, is_revoked, needs_hop
+from taskqueue.catalogue.delays import (
+    delay_seconds,
+    eta_of,
+    is_revoked,
+    lead_seconds,
+    needs_hop,
+)
 from taskqueue.catalogue.placeholder import celery
 from taskqueue.runtime import dead_letters
 from taskqueue.runtime.message_group import group_of
@@ -104,7 +110,7 @@ class Channel(SQS.Channel):
         text = bytes_to_str(self._decode_python_message_body(received["Body"]))
         payload: dict[str, Any] = self._prepare_json_payload(text)
         eta = eta_of(payload)
-        if eta is None or not needs_hop(eta, time.time()):
+        if eta is None or not needs_hop(eta, time.time(), lead_seconds(payload)):
             return False
         task_id = (payload.get("headers") or {}).get("id")
         try:
@@ -153,7 +159,9 @@ class Channel(SQS.Channel):
 
     def _put(self, queue: str, message: dict[str, Any], **kwargs: Any) -> None:
         if not message.get("redelivered"):
-            delay = delay_seconds(eta_of(message), time.time(), self.delay_hop_seconds)
+            delay = delay_seconds(
+                eta_of(message), time.time(), self.delay_hop_seconds, lead_seconds(message)
+            )
             properties = message.setdefault("properties", {})
             properties.pop("delay_seconds", None)  # a hop's copy carries the previous one
             if delay:

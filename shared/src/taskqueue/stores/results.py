@@ -26,8 +26,10 @@ CLIENT_ATTRIBUTE = "client"
 # (taskqueue.catalogue.schedules); anything else was never queued here.
 TASK_ID = re.compile(r"[A-Za-z0-9_:-]{1,100}")
 # The state of a task queued with a delay until it is due (taskqueue.catalogue.delays); its record's
-# result is {"due": <RFC 3339>}.
+# result is {"due": <RFC 3339>}, and {"due", "reason": RATE_LIMITED} while a rate-limited task
+# waits for its turn (taskqueue.runtime.rate_gate).
 SCHEDULED = "SCHEDULED"
+RATE_LIMITED = "rate limited"
 # The state a task reports while it runs, with `{"current", "total"}` (self.update_state).
 PROGRESS = "PROGRESS"
 # The state of a task whose message SQS moved (or is about to move) to the dead-letter
@@ -306,7 +308,14 @@ def status_of(meta: dict[str, Any]) -> TaskStatus:
         error = f"{type(info).__name__}: {info}" if isinstance(info, BaseException) else str(info)
         return TaskStatus(state=state, progress=None, result=None, error=error)
     if state == SCHEDULED and isinstance(info, dict):
-        return TaskStatus(state=state, progress=None, result=None, error=None, due=info["due"])
+        return TaskStatus(
+            state=state,
+            progress=None,
+            result=None,
+            error=None,
+            due=info["due"],
+            reason=info.get("reason"),
+        )
     if state == DEAD_LETTERED and isinstance(info, dict):
         return TaskStatus(
             state=state, progress=None, result=None, error=info.get("error"), reason=info["reason"]
