@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 import yaml
+from taskqueue.factory import declared_queues
+from taskqueue.settings import Settings
 
 from tests.images.dockerfile import (
     build_stage,
@@ -100,7 +102,7 @@ ENV_NAMES = {
 }
 AWS_CREDENTIAL_NAMES = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 LOCAL_ENV_NAMES = {"AWS_ENDPOINT_URL", "TASK_QUEUE_URL"}
-COMPOSE_SERVICES = {"aws", "bootstrap", "web", "worker"}
+COMPOSE_SERVICES = {"aws", "bootstrap", "web", "worker", "worker-reports"}
 
 
 def require_tool(name: str, install_hint: str) -> str:
@@ -498,7 +500,7 @@ def built_from(service: dict[str, Any]) -> tuple[Path, str | None]:
 
 
 @pytest.mark.timeout(60)
-def test_compose_file_validates_with_the_four_services(compose_config: dict[str, Any]) -> None:
+def test_compose_file_validates_with_its_services(compose_config: dict[str, Any]) -> None:
     services = compose_config["services"]
     assert set(services) == COMPOSE_SERVICES
 
@@ -510,13 +512,15 @@ def test_compose_file_validates_with_the_four_services(compose_config: dict[str,
     assert "4566" in published
 
     bootstrap = services["bootstrap"]
-    assert bootstrap["command"] == ["python", "-m", "taskqueue.bootstrap"]
+    # Every declared queue besides the default, each with a worker of its own.
+    others = declared_queues(Settings.from_values())[1:]
+    assert bootstrap["command"] == ["python", "-m", "taskqueue.bootstrap", *others]
     assert built_from(bootstrap) == (DOCKERFILE, "worker")
     assert bootstrap["depends_on"]["aws"]["condition"] == "service_healthy"
 
-    for name in ("web", "worker"):
+    for name in ("web", "worker", *(f"worker-{queue}" for queue in others)):
         service = services[name]
-        assert built_from(service) == (DOCKERFILE, name)
+        assert built_from(service) == (DOCKERFILE, name.split("-")[0])
         assert Path(service["build"]["context"]).resolve() == REPO
         condition = service["depends_on"]["bootstrap"]["condition"]
         assert condition == "service_completed_successfully"
@@ -537,6 +541,9 @@ def test_compose_services_share_one_environment(compose_config: dict[str, Any]) 
         assert env["AWS_ENDPOINT_URL"] == "http://aws:4566"
         assert env["TASK_QUEUE_URL"] == "http://aws:4566/123456789012/taskqueue-tasks"
     assert envs["web"] == envs["worker"] == envs["bootstrap"]
+    # A queue's worker: the same environment and the one queue it consumes.
+    for queue in declared_queues(Settings.from_values())[1:]:
+        assert environment(services[f"worker-{queue}"]) == {**envs["worker"], "WORKER_QUEUE": queue}
     # One anchor, not three copies.
     text = COMPOSE_FILE.read_text(encoding="utf-8")
     assert re.search(r"^x-[\w-]+:\s*&\S+", text, re.MULTILINE)
