@@ -34,8 +34,8 @@ from worker_service.run_metrics import RunMetrics
 
 from bench import report
 from bench.drain import worker_drain
+from bench.emit_times import EMIT_TIMES_DIR_VAR
 from bench.enqueue import web_enqueue
-from bench.metrics_worker import EMIT_TIMES_DIR_VAR
 from bench.part import part_main
 from bench.plan import Plan
 from bench.stackops import empty_queue, require_all, say

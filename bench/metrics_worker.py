@@ -15,9 +15,9 @@ from typing import Any
 
 import worker_service.run_metrics as run_metrics
 
+from bench.emit_times import EMIT_TIMES_DIR_VAR
 from bench.project_worker import celery
 
-EMIT_TIMES_DIR_VAR = "BENCH_EMIT_TIMES_DIR"
 _emit = run_metrics.emit
 _spent = [0, 0.0]  # records, seconds
 
