@@ -98,7 +98,7 @@ TEST_PROCESSES ?= 2
 
 .PHONY: test  ## Run every test (what CI runs)
 test: install
-	$(RUN) pytest --numprocesses $(TEST_PROCESSES) --dist loadgroup
+	$(RUN) pytest --numprocesses $(TEST_PROCESSES)
 
 .PHONY: test-unit  ## Run the unit tests only
 test-unit: .python-deps
