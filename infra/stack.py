@@ -16,6 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from taskqueue.catalogue.registry import DEFAULT_QUEUE
 from taskqueue.factory import load_catalogue
+from taskqueue.stores import waiting
 
 from infra import kept
 from infra.alarm_topic import AlarmTopic
@@ -47,6 +48,10 @@ WEB_DLQ_ACTIONS = ("sqs:GetQueueAttributes",)
 # A client's count of waiting tasks is changed by GetItem and a conditional PutItem
 # (taskqueue.stores.waiting), so the web needs no UpdateItem for its cap.
 WEB_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
+# A client's count of waiting tasks is one atomic UpdateItem (taskqueue.stores.waiting): the
+# web may update those counter items only (fine-grained access on the partition key).
+WEB_COUNTER_ACTIONS = ("dynamodb:UpdateItem",)
+WEB_COUNTER_KEYS = (f"{waiting.ITEM_PREFIX}*",)
 # GET /tasks and GET /workers query the results table's index, and only the index: a Query
 # of the table itself, or a Scan, stays denied.
 WEB_INDEX_ACTIONS = ("dynamodb:Query",)
@@ -306,6 +311,15 @@ class TaskQueueStack(Stack):
         self.worker_autoscaling = self.queues[DEFAULT_QUEUE].autoscaling
 
         self._grant(self.web.task_role, queue, WEB_QUEUE_ACTIONS, table, WEB_TABLE_ACTIONS)
+        self.web.task_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=list(WEB_COUNTER_ACTIONS),
+                resources=[table.table_arn],
+                conditions={
+                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(WEB_COUNTER_KEYS)}
+                },
+            )
+        )
         self.web.task_role.add_to_principal_policy(
             iam.PolicyStatement(actions=list(WEB_DLQ_ACTIONS), resources=[dlq.queue_arn])
         )

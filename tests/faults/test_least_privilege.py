@@ -3,8 +3,10 @@
 moto's server enforces IAM here (after `/moto-api/reset-auth`): the web and the worker run
 with the credentials of IAM users that carry exactly the actions of their CDK task roles.
 moto evaluates actions but not resource ARNs (it authorizes SQS and DynamoDB calls against
-"*"), so the statements' resources are widened to "*" for this run; which queue and table
-each action may touch is proven on the template by tests/infra/test_iam.py.
+"*"), so the statements' resources are widened to "*" for this run, and it cannot evaluate
+the `dynamodb:LeadingKeys` condition of the web's UpdateItem (a client's waiting counter
+only), so that condition is dropped here; which queue, table and items each action may touch
+is proven on the template by tests/infra/test_iam.py.
 """
 
 from __future__ import annotations
@@ -63,12 +65,16 @@ def task_role_policies(outdir: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def iam_user(stack: LocalStack, name: str, statements: list[dict[str, Any]]) -> dict[str, str]:
-    """An IAM user with these statements (resources widened, see above); its credentials."""
+    """An IAM user with these statements (resources widened, conditions dropped, see above);
+    its credentials."""
     iam = stack.client("iam")
     iam.create_user(UserName=name)
     document = {
         "Version": "2012-10-17",
-        "Statement": [{**statement, "Resource": "*"} for statement in statements],
+        "Statement": [
+            {**{k: v for k, v in statement.items() if k != "Condition"}, "Resource": "*"}
+            for statement in statements
+        ],
     }
     iam.put_user_policy(UserName=name, PolicyName="task-role", PolicyDocument=json.dumps(document))
     key = iam.create_access_key(UserName=name)["AccessKey"]

@@ -20,7 +20,7 @@ from tests.infra.test_worker_service import image_assets
 
 pytestmark = pytest.mark.timeout(300)
 
-DIAGNOSTIC = {"fail", "crash", "retry_then_succeed", "check_secret"}
+DIAGNOSTIC = {"fail", "crash", "retry_then_succeed", "check_secret", "limited"}
 
 
 def test_the_registry_marks_the_diagnostic_tasks() -> None:

@@ -20,7 +20,10 @@ WEB_ACTIONS = {
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:Query",
+    "dynamodb:UpdateItem",
 }
+# The web's one conditioned statement: it may update a client's waiting counter only.
+COUNTER_ONLY = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["waiting#*"]}}
 WORKER_ACTIONS = {
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
@@ -132,8 +135,11 @@ def test_task_role_has_exactly_its_actions(dev: Synth, name: str, expected: set[
     granted: set[str] = set()
     for statement in task_role_statements(dev, name):
         assert statement["Effect"] == "Allow"
-        assert "Condition" not in statement
         actions = actions_of(statement)
+        if name == "web" and actions == ["dynamodb:UpdateItem"]:
+            assert statement["Condition"] == COUNTER_ONLY
+        else:
+            assert "Condition" not in statement
         granted.update(actions)
         services = {action.split(":")[0] for action in actions}
         assert len(services) == 1
@@ -155,11 +161,17 @@ def test_web_role_cannot_receive_or_delete(dev: Synth) -> None:
         "sqs:ChangeMessageVisibility",
         "sqs:PurgeQueue",
         "dynamodb:DeleteItem",
-        "dynamodb:UpdateItem",
         "dynamodb:Scan",
     }
     assert not actions & forbidden
     assert not any(a.endswith("*") for a in actions)
+    # It may update no task's item: only a client's waiting counter (taskqueue.stores.waiting).
+    updates = [
+        s for s in task_role_statements(dev, "web") if "dynamodb:UpdateItem" in actions_of(s)
+    ]
+    assert [(actions_of(s), s.get("Condition")) for s in updates] == [
+        (["dynamodb:UpdateItem"], COUNTER_ONLY)
+    ]
 
 
 def test_web_role_may_only_count_the_dead_letter_queue(dev: Synth) -> None:

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from taskqueue.factory import declared_queues
+from taskqueue.settings import Settings
 from taskqueue_cli.api import TaskApi
 
 from rehearsal.deploy import REPO
@@ -71,15 +73,15 @@ def wait_for_state(api: TaskApi, task_id: str, wanted: set[str], timeout: float)
     raise AssertionError(f"task {task_id} is {state}, not in {wanted} after {timeout}s")
 
 
-def test_both_containers_report_healthy_through_their_task_definition_checks(
+def test_every_container_reports_healthy_through_its_task_definition_check(
     rehearsal: Rehearsal,
 ) -> None:
     status = rehearsal.wait_healthy(timeout=180)
     assert set(status.values()) == {HEALTHY}
-    assert {c.name.rsplit("-", 1)[1] for t in rehearsal.runner.tasks for c in t.containers} == {
-        "web",
-        "worker",
-    }
+    # The web, the default queue's worker and each other queue's (`worker-reports`).
+    others = declared_queues(Settings.from_values())[1:]
+    names = {c.name.rsplit("-", 1)[1] for t in rehearsal.runner.tasks for c in t.containers}
+    assert names == {"web", "worker", *others}
     # The checks that ran are the task definition's, not the image's HEALTHCHECK.
     for task in rehearsal.runner.tasks:
         for container in task.containers:

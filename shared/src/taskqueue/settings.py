@@ -328,10 +328,10 @@ class Settings(BaseSettings):
     diagnostic_tasks: bool = Field(
         False,
         description="Whether the web and the worker offer the diagnostic tasks (fail, crash,"
-        " retry_then_succeed, check_secret): on in `local.env` and the tests' stacks. Off, the"
-        " web refuses them as unknown tasks (422, not in `/openapi.json`) and the worker does"
-        " not register them; a prod stack cannot turn them on (`crash` takes worker slots"
-        " down, `check_secret` answers guesses of a secret).",
+        " retry_then_succeed, check_secret, limited): on in `local.env` and the tests' stacks."
+        " Off, the web refuses them as unknown tasks (422, not in `/openapi.json`) and the"
+        " worker does not register them; a prod stack cannot turn them on (`crash` takes"
+        " worker slots down, `check_secret` answers guesses of a secret).",
     )
 
     @field_validator("queues", mode="before")

@@ -69,7 +69,7 @@ def enqueue(
             settings.client_max_waiting,
             waiting.horizon_seconds(settings.task_max_delay, settings.result_expires),
         )
-    except (*BROKER_ERRORS, waiting.WaitingContended) as error:
+    except BROKER_ERRORS as error:
         logger.warning("counting the waiting tasks failed: %s", error, extra={"task_id": task_id})
         raise queue_unavailable() from error
     if not admitted:
@@ -97,7 +97,7 @@ def give_back_slot(celery: Celery, client: str, task_id: str) -> None:
     the client's counter (taskqueue.stores.waiting)."""
     try:
         waiting.give_back(celery.backend.client, celery.backend.table_name, client)
-    except (*BROKER_ERRORS, waiting.WaitingContended):
+    except BROKER_ERRORS:
         logger.warning(
             "could not give back a waiting slot of %s", client, extra={"task_id": task_id}
         )

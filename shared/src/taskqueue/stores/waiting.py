@@ -12,9 +12,11 @@ failed in the web gives it back at once.
 Why a counter and not a count: a sparse index queried with Select=COUNT would be exact but
 reads every waiting item on each POST (a client at a cap of 1000 pays for 1000 keys per
 request) and is not atomic: two POSTs at cap - 1 would both read cap - 1 and both be
-admitted. The counter costs a consistent GetItem and a conditional PutItem (the web's role
-may only get and put items), and its condition is the compare-and-swap that admits exactly
-one of two concurrent POSTs at cap - 1 (the other reads again and is refused).
+admitted. The counter is one conditional UpdateItem (`admit`): DynamoDB applies it
+atomically, so of two POSTs at cap - 1 exactly one is admitted, and concurrent POSTs of one
+client never retry (a read-then-write compare-and-swap made 20 of them retry each other into
+503s). The web's role may update only these counter items (the `dynamodb:LeadingKeys`
+condition on `waiting#*`, infra/stack.py).
 
 How it cannot drift forever: a slot stays taken only if a process dies between the two
 writes of a start (the claim, then the release) or of a failed send, or if a task's item
@@ -40,13 +42,6 @@ logger = logging.getLogger(__name__)
 
 ITEM_PREFIX = "waiting#"
 COUNT_ATTRIBUTE = "waiting"
-# Attempts of one compare-and-swap before giving up: each failed one means another request
-# of the same client changed the count meanwhile.
-ATTEMPTS = 20
-
-
-class WaitingContended(Exception):
-    """The client's count kept changing under every attempt to change it."""
 
 
 def counter_key(client: str) -> dict[str, dict[str, str]]:
@@ -63,19 +58,59 @@ def horizon_seconds(task_max_delay: int, result_expires: int) -> int:
 def admit(
     client: Any, table: str, owner: str, cap: int, horizon: int, *, now: float | None = None
 ) -> bool:
-    """Take one of `owner`'s `cap` slots; False when all are taken (nothing changed)."""
-    return _change(client, table, owner, +1, cap=cap, horizon=horizon, now=now)
+    """Take one of `owner`'s `cap` slots with one conditional UpdateItem; False when all are
+    taken (nothing changed). A counter past its `ttl` counts as zero: it starts again at one."""
+    moment = time.time() if now is None else now
+    names = {"#count": COUNT_ATTRIBUTE, "#ttl": "ttl"}
+    expires = {"N": str(int(moment + horizon))}
+    try:
+        client.update_item(
+            TableName=table,
+            Key=counter_key(owner),
+            UpdateExpression="SET #count = if_not_exists(#count, :zero) + :one, #ttl = :ttl",
+            ConditionExpression="attribute_not_exists(#count) OR (#count < :cap AND #ttl > :now)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                ":zero": {"N": "0"},
+                ":one": {"N": "1"},
+                ":cap": {"N": str(cap)},
+                ":ttl": expires,
+                ":now": {"N": str(int(moment))},
+            },
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        return True
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        held: dict[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
+    if "ttl" in held and float(held["ttl"]["N"]) > moment:
+        return False  # live, and every slot taken
+    # Expired: every slot it counted has ended. Start it again at one, unless another request
+    # of this client restarted it first (then take a slot of the restarted count).
+    try:
+        client.update_item(
+            TableName=table,
+            Key=counter_key(owner),
+            UpdateExpression="SET #count = :one, #ttl = :ttl",
+            ConditionExpression="#ttl = :expired",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                ":one": {"N": "1"},
+                ":ttl": expires,
+                ":expired": held["ttl"],
+            },
+        )
+        return True
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+    return admit(client, table, owner, cap, horizon, now=now)
 
 
 def give_back(client: Any, table: str, owner: str, *, now: float | None = None) -> None:
-    """Give one of `owner`'s slots back with GetItem and PutItem (the web: a failed send,
-    a cancel); a count already at zero (or expired) stays so."""
-    _change(client, table, owner, -1, now=now)
-
-
-def release(client: Any, table: str, owner: str) -> None:
-    """Give one of `owner`'s slots back with one UpdateItem (the worker); a count already at
-    zero or gone stays so."""
+    """Give one of `owner`'s slots back (a failed send, a cancel, a claim): one UpdateItem; a
+    count already at zero or gone stays so."""
     try:
         client.update_item(
             TableName=table,
@@ -88,6 +123,10 @@ def release(client: Any, table: str, owner: str) -> None:
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
+
+
+release = give_back
+"""The worker's name for it (the claim, the dead-letter sweep)."""
 
 
 def held_slot(item: dict[str, Any]) -> str | None:
@@ -128,54 +167,3 @@ def end_waiting(client: Any, table: str, key: dict[str, Any], task_id: str) -> N
             raise
         return
     release_held(client, table, answer.get("Attributes") or {}, task_id)
-
-
-def _change(
-    client: Any,
-    table: str,
-    owner: str,
-    step: int,
-    *,
-    cap: int | None = None,
-    horizon: int | None = None,
-    now: float | None = None,
-) -> bool:
-    """Read the count and write it `step` further on condition it did not change meanwhile;
-    False when taking a slot would pass `cap`."""
-    for _ in range(ATTEMPTS):
-        moment = time.time() if now is None else now
-        item = client.get_item(TableName=table, Key=counter_key(owner), ConsistentRead=True).get(
-            "Item"
-        )
-        expires = int(item["ttl"]["N"]) if item and "ttl" in item else None
-        live = item is not None and expires is not None and expires > moment
-        count = int(item[COUNT_ATTRIBUTE]["N"]) if live and item else 0
-        if cap is not None and count >= cap:
-            return False
-        if step < 0 and count == 0:
-            return True
-        new_expires = int(moment + horizon) if horizon is not None else expires
-        written = {
-            **counter_key(owner),
-            COUNT_ATTRIBUTE: {"N": str(count + step)},
-            "ttl": {"N": str(new_expires if new_expires is not None else int(moment))},
-        }
-        if item is None:
-            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(id)"}
-        else:
-            condition = {
-                "ConditionExpression": "#count = :count AND #ttl = :ttl",
-                "ExpressionAttributeNames": {"#count": COUNT_ATTRIBUTE, "#ttl": "ttl"},
-                "ExpressionAttributeValues": {
-                    ":count": item[COUNT_ATTRIBUTE],
-                    ":ttl": item["ttl"],
-                },
-            }
-        try:
-            client.put_item(TableName=table, Item=written, **condition)
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            continue  # another request of this client changed the count: read again
-        return True
-    raise WaitingContended(owner)
