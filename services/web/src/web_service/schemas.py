@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, RootModel, TypeAdapter, field_validator
 from taskqueue.catalogue.registry import TASKS, TaskSpec, request_models
 from taskqueue.factory import load_catalogue
 from taskqueue.settings import get_settings
+from taskqueue.stores.idempotency import MAX_KEY_LENGTH
 from taskqueue.stores.task_list import LISTED_STATES, MAX_LIMIT
 
 # Every registered task's, once this process's settings loaded the catalogue (the diagnostic
@@ -31,6 +32,21 @@ def task_request(specs: Iterable[TaskSpec]) -> TypeAdapter[Any]:
     models = tuple(request_models(specs))
     union: Any = Annotated[Union[models], Field(discriminator="task")]  # noqa: UP007
     return TypeAdapter(union)
+
+
+class IdempotencyHeaders(BaseModel):
+    """The queueing routes' optional request header (draft-ietf-httpapi-idempotency-key-header)."""
+
+    idempotency_key: str | None = Field(
+        None,
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=MAX_KEY_LENGTH,
+        description="A key of 1 to 255 printable ASCII characters, bare or quoted, unique per"
+        " request (a UUID): a repeat of the request with it within RESULT_EXPIRES (24 h by"
+        " default) gets the first 202 again and queues nothing; 409 while the first is in"
+        " flight; 422 with another body. Per client.",
+    )
 
 
 class TaskAccepted(BaseModel):

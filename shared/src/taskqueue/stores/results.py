@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +48,9 @@ SLOT_ATTRIBUTE = "waiting_slot"
 # A PROGRESS state's `{"current", "total"}` in the clear (NULL in any other state), so the
 # task list shows progress without decoding Celery's record.
 PROGRESS_ATTRIBUTE = "progress"
+# The SHA-256 of the request that queued the task with an Idempotency-Key
+# (taskqueue.stores.idempotency): a repeat of the key with another body is refused.
+FINGERPRINT_ATTRIBUTE = "request_sha256"
 
 
 class ProvisionedTableBackend(DynamoDBBackend):  # type: ignore[misc]
@@ -228,11 +231,14 @@ def mark_queued(
     task: str | None = None,
     due: datetime | None = None,
     slot: bool = False,
+    write: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
     """Record the id as PENDING, owned by `client`, before it is sent, so only queued ids
     are known; SCHEDULED with its `due` time instead when it waits until then. With `task`
     (its name), it is in its client's task list from now on; with `slot`, it holds one of its
-    client's waiting slots until it starts (taskqueue.stores.waiting).
+    client's waiting slots until it starts (taskqueue.stores.waiting). `write` sends the
+    PutItem's arguments (a request with an Idempotency-Key's conditional write,
+    taskqueue.stores.idempotency); by default a plain PutItem.
 
     One PutItem: `backend.store_result` would first read the (new, so absent) record. A
     scheduled record is kept for RESULT_EXPIRES after it is due, not after now.
@@ -250,7 +256,10 @@ def mark_queued(
         put["Item"][QUEUED_AT_ATTRIBUTE] = {"N": put["Item"]["timestamp"]["N"]}
     if slot:
         put["Item"][SLOT_ATTRIBUTE] = {"BOOL": True}
-    backend.client.put_item(**put)
+    if write is None:
+        backend.client.put_item(**put)
+    else:
+        write(put)
 
 
 def rfc3339(moment: datetime) -> str:
@@ -258,18 +267,24 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# What `mark_queued` wrote that a PutItem writing the item afresh must carry over: what keeps
+# the task in its client's list, and its request's fingerprint (a repeat of its key is
+# still known after a cancel).
+CARRIED_ATTRIBUTES = (QUEUED_AT_ATTRIBUTE, TASK_ATTRIBUTE, FINGERPRINT_ATTRIBUTE)
+
+
 def listed_attributes(celery: Celery, task_id: str) -> dict[str, Any]:
-    """The attributes `mark_queued` wrote that keep the task in its client's list (a
-    consistent read): a PutItem that writes the item afresh must carry them over."""
+    """The `CARRIED_ATTRIBUTES` the task's item has (a consistent read)."""
     backend = celery.backend
+    names = {f"#{name}": name for name in CARRIED_ATTRIBUTES}
     item = backend.client.get_item(
         TableName=backend.table_name,
         Key=backend.item_key(task_id),
-        ProjectionExpression="#queued_at, #task",
-        ExpressionAttributeNames={"#queued_at": QUEUED_AT_ATTRIBUTE, "#task": TASK_ATTRIBUTE},
+        ProjectionExpression=", ".join(names),
+        ExpressionAttributeNames=names,
         ConsistentRead=True,
     ).get("Item", {})
-    return {name: item[name] for name in (QUEUED_AT_ATTRIBUTE, TASK_ATTRIBUTE) if name in item}
+    return {name: item[name] for name in CARRIED_ATTRIBUTES if name in item}
 
 
 def read_status(celery: Celery, task_id: str, *, client: str | None = None) -> TaskStatus | None:

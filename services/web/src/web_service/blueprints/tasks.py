@@ -20,8 +20,10 @@ from taskqueue.stores.task_list import InvalidCursor, TaskPage, list_tasks
 from web_service.api_spec import BEARER, spec
 from web_service.catalogue import catalogue_of
 from web_service.enqueue import BROKER_ERRORS, QUEUEING_PROBLEMS, enqueue
+from web_service.idempotency import idempotency_key, keyed
 from web_service.problems import ProblemError, validation_problem
 from web_service.schemas import (
+    IdempotencyHeaders,
     Problem,
     TaskAccepted,
     TaskListBody,
@@ -66,9 +68,9 @@ def parse_task_request() -> Any:
 @bp.post("")
 @spec.validate(
     json=TaskRequest,
+    headers=IdempotencyHeaders,
     resp=SpecResponse(
         HTTP_202=TaskAccepted,
-        HTTP_400=Problem,
         HTTP_413=Problem,
         HTTP_415=Problem,
         **QUEUEING_PROBLEMS,
@@ -80,15 +82,20 @@ def parse_task_request() -> Any:
 def create_task() -> Response:
     """Queue a task, at once or after `delay_seconds` or at `not_before` (SCHEDULED until
     then); 202 with its id and status URL; 429 with Retry-After while the caller has
-    CLIENT_MAX_WAITING tasks waiting to start."""
+    CLIENT_MAX_WAITING tasks waiting to start. With an `Idempotency-Key`, a repeat gets the
+    first answer and queues nothing (409 while the first is in flight, 422 for another
+    body)."""
+    key = idempotency_key()
     task_request = parse_task_request()
     due = due_time(task_request.delay_seconds, task_request.not_before, datetime.now(UTC))
+    celery = current_app.extensions["celery"]
     task_id = enqueue(
-        current_app.extensions["celery"],
+        celery,
         catalogue_of(current_app).tasks[task_request.task],
         task_request.params,
         g.client,
         due=due,
+        key=keyed(celery, g.client, key, request.get_json()),
     )
     return accepted(task_id)
 
