@@ -7,19 +7,22 @@ from typing import Any
 
 import requests
 
-from taskqueue_cli.api import TaskApi
+from taskqueue_cli.api import DEFAULT_TIMEOUT, TaskApi
 from taskqueue_cli.errors import CliError
 
 
 class WebClient:
     """Queue a task, read its status, cancel it: `TaskApi`'s answers as values or `CliError`."""
 
-    def __init__(self, base_url: str, api_key: str | None, timeout: float = 10.0) -> None:
+    def __init__(
+        self, base_url: str, api_key: str | None, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
         self.api = TaskApi(base_url, timeout, api_key=api_key)
 
     def enqueue(self, task: str, params: dict[str, Any]) -> str:
-        """Queue `task`; its id."""
-        response = self._call(lambda: self.api.post_task(task, params))
+        """Queue `task` once: with an Idempotency-Key, sent again with it while no answer
+        comes (`TaskApi.post_task_once`); its id."""
+        response = self._call(lambda: self.api.post_task_once(task, params))
         if response.status_code == 202:
             task_id: str = response.json()["id"]
             return task_id

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from taskqueue_cli.api import DEFAULT_TIMEOUT
 from taskqueue_cli.options import ApiKey, JsonLines, Local, Stage, Url, target
 from taskqueue_cli.output import echo_fields, examples
 from taskqueue_cli.params import parse_params
@@ -52,6 +53,15 @@ def enqueue(
         typer.Option(help="With --watch: give up after this many seconds.", show_default=False),
     ] = None,
     interval: Annotated[float, typer.Option(help="With --watch: seconds between polls.")] = 0.5,
+    request_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="TASKQUEUE_REQUEST_TIMEOUT",
+            min=0.1,
+            help="Seconds to wait for the web's answer before sending the POST again, with the"
+            " same Idempotency-Key (3 tries).",
+        ),
+    ] = DEFAULT_TIMEOUT,
     stage: Stage = None,
     local: Local = False,
     url: Url = None,
@@ -60,10 +70,11 @@ def enqueue(
     """Queue TASK with its KEY=VALUE parameters and print its id.
 
     A value is JSON when it parses as JSON (`duration=3` is a number), text otherwise.
-    With `--watch` the exit code is 0 on SUCCESS and 1 on FAILURE (or REVOKED, or
-    DEAD_LETTERED with its reason), with the task's error.
+    The POST carries a fresh Idempotency-Key; one whose answer does not come is sent again
+    with it, so the task is queued once. With `--watch` the exit code is 0 on SUCCESS and 1
+    on FAILURE (or REVOKED, or DEAD_LETTERED with its reason), with the task's error.
     """
-    web = WebClient(target(stage, local, url).require_web(), api_key)
+    web = WebClient(target(stage, local, url).require_web(), api_key, request_timeout)
     task_id = web.enqueue(task, parse_params(params or []))
     typer.echo(task_id)
     if not watch_:
