@@ -110,8 +110,18 @@ def enforced(stack: LocalStack, tmp_path: Path) -> Iterator[dict[str, dict[str, 
 def test_the_web_role_can_queue_but_not_consume(
     stack: LocalStack, enforced: dict[str, dict[str, str]]
 ) -> None:
-    stack.start_web(**enforced["web"])
+    web = stack.start_web(**enforced["web"])
     enqueue(stack, "noop")
+    # An Idempotency-Key's repeat: the conditional PutItem that finds the record, and the
+    # waiting slot given back (UpdateItem of the client's counter); nothing new to grant.
+    keyed = {"Idempotency-Key": "least-privilege"}
+    answers = [
+        stack.api().request("POST", "/tasks", json={"task": "noop"}, headers=keyed)
+        for _ in range(2)
+    ]
+    assert answers[0].status_code == 202, answers[0].text
+    assert answers[1].status_code in {409, 202}, answers[1].text  # 202 once its window passed
+    assert denials(web.log()) == []
     web_sqs = stack.client("sqs", enforced["web"])
     web_dynamodb = stack.client("dynamodb", enforced["web"])
 

@@ -14,6 +14,8 @@ from tests.infra.conftest import Synth, get_att, logical_id, only, task_queue_pa
 
 pytestmark = pytest.mark.timeout(300)
 
+# The web's: an Idempotency-Key's record is the task's own PutItem, made conditional, and a
+# repeat gives its waiting slot back (UpdateItem of the counter): nothing of its own.
 WEB_ACTIONS = {
     "sqs:SendMessage",
     "sqs:GetQueueAttributes",
