@@ -13,10 +13,10 @@ import contextlib
 import enum
 import http.client
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 
 # How long a hung connection waits for its client to give up.
 HANG_SECONDS = 60
@@ -47,7 +47,8 @@ class Exchange:
 
 
 class Relay:
-    """Relays every request to 127.0.0.1:`upstream_port` and records the exchanges."""
+    """Relays every request to 127.0.0.1:`upstream_port` and records the exchanges (served
+    by `relaying`)."""
 
     def __init__(
         self,
@@ -60,13 +61,12 @@ class Relay:
         self.upstream_port, self.hold, self.deliver, self.lost = upstream_port, hold, deliver, lost
         self.exchanges: list[Exchange] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def posts(self, path: str) -> list[Exchange]:
         """The POSTs to `path` so far."""
@@ -123,23 +123,30 @@ class Relay:
                 self.end_headers()
                 self.wfile.write(exchange.answer)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
+            # What the web and AWS's JSON APIs are sent.
+            do_GET = do_POST = do_DELETE = _handle
 
-            def log_message(self, format: str, *args: object) -> None:
-                """Silent."""
+            def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+                """No line per request."""
 
         return Handler
 
-    def __enter__(self) -> Relay:
-        self._thread.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+@contextmanager
+def relaying(
+    upstream_port: int,
+    *,
+    hold: Callable[[Exchange], None] | None = None,
+    deliver: Callable[[Exchange], bool] | None = None,
+    lost: Lost = Lost.HANG,
+) -> Iterator[Relay]:
+    """A `Relay` to `upstream_port` serving on its own thread, stopped on the way out."""
+    relay = Relay(upstream_port, hold=hold, deliver=deliver, lost=lost)
+    serving = threading.Thread(target=relay.server.serve_forever, daemon=True)
+    serving.start()
+    try:
+        yield relay
+    finally:
+        relay.server.shutdown()
+        relay.server.server_close()
+        serving.join(5)

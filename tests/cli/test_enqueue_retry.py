@@ -12,7 +12,7 @@ from taskqueue_cli.api import IDEMPOTENCY_KEY, TaskApi
 from harness.processes import wait_until
 from harness.stack import LocalStack
 from tests.cli.conftest import Cli
-from tests.relay import Exchange, Relay
+from tests.relay import Exchange, relaying
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -23,7 +23,7 @@ def test_a_post_that_timed_out_is_sent_again_with_its_key_and_queues_one_task(
     def lose_the_first(exchange: Exchange) -> bool:
         return len(relay.posts("/tasks")) > 1  # the first hangs until the CLI gives up
 
-    with Relay(full_stack.web_port, deliver=lose_the_first) as relay:
+    with relaying(full_stack.web_port, deliver=lose_the_first) as relay:
         result = cli("enqueue", "noop", "--url", relay.url, "--request-timeout", "2")
 
     assert result.returncode == 0, result.stderr
@@ -38,7 +38,7 @@ def test_a_post_that_timed_out_is_sent_again_with_its_key_and_queues_one_task(
 
 
 def test_each_enqueue_sends_a_key_of_its_own(cli: Cli, full_stack: LocalStack) -> None:
-    with Relay(full_stack.web_port) as relay:
+    with relaying(full_stack.web_port) as relay:
         ids = [cli("enqueue", "noop", "--url", relay.url).stdout.strip() for _ in range(2)]
 
     keys = [e.headers.get(IDEMPOTENCY_KEY.lower()) for e in relay.posts("/tasks")]

@@ -21,7 +21,7 @@ from taskqueue_cli.api import IDEMPOTENCY_KEY, TaskApi
 
 from harness.processes import Process, free_port, start, wait_until
 from harness.stack import CLIENT, WEB_ARGV, LocalStack, running
-from tests.relay import Exchange, Lost, Relay
+from tests.relay import Exchange, Lost, relaying
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -179,7 +179,7 @@ def held_web(
 
     port = free_port()
     endpoint = int(stack.env["AWS_ENDPOINT_URL"].rsplit(":", 1)[1])
-    with Relay(endpoint, hold=hold) as relay:
+    with relaying(endpoint, hold=hold) as relay:
         env = {
             **stack.env,
             "AWS_ENDPOINT_URL": relay.url,
@@ -224,7 +224,7 @@ def test_task_api_sends_a_post_whose_connection_dropped_again_with_its_key(
     def drop_first(exchange: Exchange) -> bool:
         return len(relay.posts("/tasks")) > 1
 
-    with Relay(stack.web_port, deliver=drop_first, lost=Lost.DROP) as relay:
+    with relaying(stack.web_port, deliver=drop_first, lost=Lost.DROP) as relay:
         task_id = TaskApi(relay.url, api_key=stack.api_key).enqueue("noop")
 
     lost, *again = relay.posts("/tasks")
