@@ -14,6 +14,7 @@ from taskqueue.settings import Settings
 from taskqueue.stores import idempotency, waiting
 from taskqueue.stores.idempotency import Recorded
 from web_service.idempotency import KeyedRequest, keyed, sending_window
+from web_service.problems import ProblemError
 
 from tests.unit.conftest import CLIENT, QUEUE_URL, authorized, new_client_key
 from tests.unit.test_web_tasks import received
@@ -47,18 +48,30 @@ def test_a_repeat_gets_the_first_answer_queues_nothing_and_holds_no_slot(
     app: Flask, client: FlaskClient, sqs: Any, dynamodb: Any, settings: Settings
 ) -> None:
     first = post(client, "order-1")
-    in_flight = post(client, "order-1")  # the record is still the web's own write: 409
+    repeat = post(client, "order-1")  # the first's send was answered: its record says so
     started(app, first.json["id"])
-    repeats = [post(client, "order-1", dict(reversed(BODY.items()))) for _ in range(2)]
+    repeats = [repeat, *(post(client, "order-1", dict(reversed(BODY.items()))) for _ in range(2))]
 
     assert first.status_code == 202
-    assert in_flight.status_code == 409 and in_flight.mimetype == "application/problem+json"
-    assert 1 <= int(in_flight.headers["Retry-After"]) <= sending_window(settings)
     for repeat in repeats:
         assert (repeat.status_code, repeat.json) == (202, first.json)
         assert repeat.headers["Location"] == first.headers["Location"]
     assert len(received(sqs)) == 1
     assert waiting_count(dynamodb, settings) == 1
+
+
+def test_a_repeat_while_the_first_may_still_be_sending_is_409(
+    app: Flask, settings: Settings
+) -> None:
+    key = keyed(app.extensions["celery"], CLIENT, "k-409", BODY)
+    assert isinstance(key, KeyedRequest)
+    sending = Recorded(key.digest, sending_since=time.time())
+
+    with pytest.raises(ProblemError) as in_flight:
+        key.answer(sending)
+
+    assert in_flight.value.status == 409
+    assert 1 <= int(in_flight.value.headers["Retry-After"]) <= sending_window(settings)
 
 
 def test_a_record_older_than_the_sending_window_is_answered(app: Flask, settings: Settings) -> None:

@@ -109,6 +109,8 @@ def enqueue(
         if capped:
             give_back_slot(celery, client, task_id)
         raise queue_unavailable() from error
+    if key is not None:
+        key.sent()
     logger.info("queued %s", spec.name, extra={"task_id": task_id, "task_name": spec.name})
     return task_id
 

@@ -80,7 +80,7 @@ def sending_window(settings: Settings) -> float:
 class KeyedRequest:
     """A queueing request with an Idempotency-Key: its task's id, derived from its client and
     key, and its body's fingerprint. `write` records the task (the one conditional write);
-    `give_up` releases the record when the send failed."""
+    `sent` marks it once the send is answered; `give_up` releases it when the send failed."""
 
     celery: Celery
     task_id: str
@@ -91,6 +91,16 @@ class KeyedRequest:
         """`mark_queued`'s write: the record, unless the key has a live one (KeyInUse)."""
         idempotency.claim(self.celery.backend.client, put, self.digest, time.time())
         self.written = put
+
+    def sent(self) -> None:
+        """The send was answered: mark the record so, and a repeat gets the first answer at
+        once. A failure to is logged: repeats then get 409 until the sending window ends."""
+        if self.written is None:
+            return
+        try:
+            idempotency.mark_sent(self.celery.backend.client, self.written)
+        except Exception:
+            logger.warning("could not mark task %s's Idempotency-Key record sent", self.task_id)
 
     def give_up(self) -> None:
         """The send failed: release the record, so the next request with the key queues the

@@ -15,16 +15,18 @@ TTL, its owner and the run-once guard keyed on its id; with a derived id, the sa
 sent twice still runs once (taskqueue.runtime.run_once). So the first request with a key
 makes exactly the requests one without a key makes.
 
-What a repeat learns (`Recorded`): the first request's fingerprint, and whether the record
-is still the web's own write (no state written since: the worker's claim writes STARTED).
-The caller answers from that: another body is refused; the same body gets the first answer,
-unless the record is the web's own and younger than the longest the first request may take
-to send (its SDK timeouts), when the first may still be sending.
+What a repeat learns (`Recorded`): the first request's fingerprint, and whether the first
+may still be sending. Once its send is answered, the first request marks its record sent
+(`mark_sent`: one more conditional PutItem, for keyed requests only), so a repeat right after
+the first's 202 gets that 202 again. A record that is still the web's own write (no state
+since: the worker's claim writes STARTED), not marked sent, and younger than the longest the
+first request may take to send (its SDK timeouts) means the first may still be sending.
 
-What it cannot tell without a write after every send: whether a record older than that was
-followed by its message. A request whose send failed gives its record up (`release`); one
-whose web process was killed between the record and the send leaves a record no message
-follows, and its repeats answer its id while it stays PENDING until it expires.
+The caller answers from that: another body is refused; the same body gets the first answer,
+or 409 while the first may still be sending. A request whose send failed gives its record up
+(`release`); one whose web process was killed between the record and the send leaves a
+record no message follows, and its repeats answer its id while it stays PENDING until it
+expires.
 
 A key is remembered as long as its task's record lives: RESULT_EXPIRES (24 hours by
 default) after the task's last state. Afterwards the same key queues a new task, under the
@@ -59,6 +61,8 @@ NAMESPACE = uuid.UUID("6f1c1d8e-43a4-4d0b-9a55-0c5b7e3f2a91")
 # A released record's `ttl`: an hour ago, so it is expired by any web's clock and DynamoDB's
 # TTL still deletes it (it skips items expired more than five years ago).
 RELEASED_AGE_SECONDS = 3600
+# The mark of a record whose request's send was answered (`mark_sent`).
+SENT_ATTRIBUTE = "request_sent"
 # The states the web writes before the send (`mark_queued`).
 WEB_STATES = (states.PENDING, SCHEDULED)
 
@@ -90,9 +94,11 @@ def recorded(item: dict[str, Any]) -> Recorded:
     digest = item.get(FINGERPRINT_ATTRIBUTE, {}).get("S")
     state = item.get(STATE_ATTRIBUTE, {}).get("S")
     queued_at = item.get(QUEUED_AT_ATTRIBUTE, {}).get("N")
+    sent = item.get(SENT_ATTRIBUTE, {}).get("BOOL", False)
     # mark_queued writes `queued_at` and `timestamp` from one clock reading; any later state
     # write moves `timestamp`.
-    if state in WEB_STATES and queued_at is not None and item["timestamp"]["N"] == queued_at:
+    own = state in WEB_STATES and queued_at is not None and item["timestamp"]["N"] == queued_at
+    if own and not sent:
         return Recorded(digest, float(queued_at))
     return Recorded(digest, None)
 
@@ -149,6 +155,25 @@ def release(dynamodb: Any, put: dict[str, Any], now: float) -> bool:
             raise
         return False
     return True
+
+
+def mark_sent(dynamodb: Any, put: dict[str, Any]) -> None:
+    """Mark the record `claim` wrote with `put` sent (its request's SendMessage was answered),
+    unless a state was written since (the worker's claim already ended the window). A
+    conditional PutItem of the same item: the web's role may put task items, not update them.
+    """
+    item = {**put["Item"], SENT_ATTRIBUTE: {"BOOL": True}}
+    try:
+        dynamodb.put_item(
+            TableName=put["TableName"],
+            Item=item,
+            ConditionExpression="#timestamp = :written",
+            ExpressionAttributeNames={"#timestamp": "timestamp"},
+            ExpressionAttributeValues={":written": put["Item"]["timestamp"]},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
 
 
 def lookup(dynamodb: Any, table: str, key: dict[str, Any], now: float) -> Recorded | None:
