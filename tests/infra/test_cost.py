@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.conftest import Synth
+from tests.infra.conftest import REPO_ROOT, Synth
 from tests.infra.test_cli_synth import make_synth
 from tools.cost import bench_figures, idle, prices
 from tools.cost.template import Template
@@ -67,3 +67,12 @@ def test_make_cost_prints_the_stage_read_from_its_synthesized_template(tmp_path:
     assert "taskqueue-dev: monthly cost at idle" in result.stdout
     assert "0.25 vCPU/0.5 GB ARM64" in result.stdout  # the -c option reached the template
     assert "Idle total" in result.stdout
+
+
+def test_the_readmes_state_devs_idle_total_as_the_tool_prices_it(dev: Synth) -> None:
+    # dev's idle total depends on the template and the prices alone (its workers run none).
+    estimate = idle.estimate(template_of(dev), BOOK, bench_figures.load())
+    total = f"${estimate.total:,.2f}"
+    infra_readme = (REPO_ROOT / "infra" / "README.md").read_text()
+    assert f"| **Idle total** | **{total}** |" in infra_readme
+    assert f"dev {total}" in (REPO_ROOT / "README.md").read_text()

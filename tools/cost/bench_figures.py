@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-RESULTS_FILE = Path(__file__).resolve().parents[2] / "bench" / "results.json"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RESULTS_FILE = REPO_ROOT / "bench" / "results.json"
 
 IDLE_KEY = "idle_requests_per_hour"
 PER_TASK_KEY = "requests_per_short_task"
@@ -30,16 +31,22 @@ class BenchFigures:
     missing: list[str]
 
 
+def _shown(path: Path) -> str:
+    """`path` as the report prints it: relative to the repository when inside it."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(REPO_ROOT)) if resolved.is_relative_to(REPO_ROOT) else str(path)
+
+
 def load(path: Path = RESULTS_FILE) -> BenchFigures:
     """The bench's figures in `path`; a missing file or key is listed, never an error."""
     if not path.exists():
-        return BenchFigures(str(path), None, None, None, {}, {}, [f"{path} (no bench run)"])
+        return BenchFigures(_shown(path), None, None, None, {}, {}, [f"{path} (no bench run)"])
     results = json.loads(path.read_text())
     details = results.get("details", {})
     missing = [key for key in (IDLE_KEY, PER_TASK_KEY) if key not in results]
     missing += [f"details.{key}" for key in (SPLIT_KEY, WEB_SPLIT_KEY) if key not in details]
     return BenchFigures(
-        source=str(path),
+        source=_shown(path),
         started_at=results.get("run", {}).get("started_at"),
         idle_requests_per_hour=results.get(IDLE_KEY),
         requests_per_task=results.get(PER_TASK_KEY),

@@ -36,7 +36,7 @@ def render(estimate: Estimate, million: PerMillion | None) -> str:
         if million.unpriced:
             out.append(f"  not priced: {', '.join(million.unpriced)}")
     if bench.missing:
-        out.append(f"  not in the bench's results: {', '.join(bench.missing)}")
+        out.append(f"  not in the bench's results, so not priced: {', '.join(bench.missing)}")
     out += [
         "",
         "Not counted: data transfer out, the images in the CDK's ECR repository, KMS and "
