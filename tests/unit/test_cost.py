@@ -311,7 +311,11 @@ def test_a_million_tasks_cost_each_measured_request_at_its_price() -> None:
         {},
         [],
     )
-    million = per_task.per_million(figures, BOOK, indexes=1)
+    table = {
+        "Type": "AWS::DynamoDB::Table",
+        "Properties": {"BillingMode": "PAY_PER_REQUEST", "GlobalSecondaryIndexes": [{}]},
+    }
+    million = per_task.per_million(figures, BOOK, small_stack(Table=table))
     assert million is not None
     wru = BOOK.usd("dynamodb_million_wru") * (1 + BOOK.assumed("index_writes_per_write"))
     assert million.parts["dynamodb:UpdateItem"] == pytest.approx(2 * wru)
@@ -323,7 +327,7 @@ def test_a_million_tasks_cost_each_measured_request_at_its_price() -> None:
 
 def test_a_request_without_a_price_is_listed_not_guessed() -> None:
     figures = bench_figures.BenchFigures("b", None, None, 1.0, {"s3:GetObject": 1.0}, {}, [])
-    million = per_task.per_million(figures, BOOK, indexes=0)
+    million = per_task.per_million(figures, BOOK, small_stack())
     assert million is not None and million.unpriced == ["s3:GetObject"]
     assert "s3:GetObject" not in million.parts
 
@@ -338,7 +342,7 @@ def test_the_bench_figures_name_every_key_they_lack(tmp_path: Path) -> None:
         "details.endpoint_requests_per_task",
         "details.web_requests_per_task",
     ]
-    assert per_task.per_million(figures, BOOK, indexes=0) is None
+    assert per_task.per_million(figures, BOOK, small_stack()) is None
 
 
 def test_every_price_names_its_aws_page_and_where_it_was_seen() -> None:
@@ -346,3 +350,12 @@ def test_every_price_names_its_aws_page_and_where_it_was_seen() -> None:
         assert price.source.startswith("https://aws.amazon.com/"), name
         assert price.seen_in and price.usd >= 0, name
     assert BOOK.region == "us-east-1"
+
+
+def test_behind_a_web_acl_each_task_pays_the_inspection_of_its_post() -> None:
+    figures = bench_figures.BenchFigures("b", None, None, 1.0, {"sqs:DeleteMessage": 1.0}, {}, [])
+    acl = {"Type": "AWS::WAFv2::WebACL", "Properties": {"Rules": []}}
+    plain = per_task.per_million(figures, BOOK, small_stack())
+    guarded = per_task.per_million(figures, BOOK, small_stack(Acl=acl))
+    assert plain is not None and guarded is not None
+    assert guarded.total - plain.total == pytest.approx(BOOK.usd("waf_million_requests"))

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     except template.TemplateError as error:
         print(f"{stack.name}: {error}", file=sys.stderr)
         return 2
-    million = per_task.per_million(figures, book, per_task.index_count(stack))
+    million = per_task.per_million(figures, book, stack)
     print(report.render(estimate, million))
     return 0
 

@@ -64,14 +64,18 @@ def _priced(
     return parts
 
 
-def per_million(figures: BenchFigures, book: PriceBook, indexes: int) -> PerMillion | None:
-    """A million short tasks' requests (the worker's, and the web's when measured) and their
-    metrics' log lines; None when the bench split no request by action."""
+def per_million(figures: BenchFigures, book: PriceBook, t: Template) -> PerMillion | None:
+    """A million short tasks' requests (the worker's, and the web's when measured), their
+    metrics' log lines and, behind a web ACL, its inspection of their POSTs; None when the
+    bench split no request by action."""
     if not figures.worker_split:
         return None
+    indexes = index_count(t)
     unpriced: list[str] = []
     parts = _priced(figures.worker_split, book, indexes, unpriced)
     parts |= {f"web {k}": v for k, v in _priced(figures.web_split, book, indexes, unpriced).items()}
     emf_gb = book.assumed("emf_bytes_per_task") * MILLION / 1e9
     parts["task metrics' log lines"] = emf_gb * book.usd("logs_ingest_gb")
+    if t.of_type("AWS::WAFv2::WebACL"):
+        parts["WAF: each POST /tasks inspected"] = book.usd("waf_million_requests")
     return PerMillion(parts, unpriced)
