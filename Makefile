@@ -118,6 +118,7 @@ lint: .python-deps
 	$(RUN) ruff format --check .
 	$(RUN) lint-imports
 	$(RUN) mypy shared/src services/web/src services/worker/src tools/cli/src tools/settings_reference.py devstack harness tests/images/dockerfile.py infra app.py rehearsal
+	$(RUN) mypy -p tools.cost  # a package under tools/, which is no package: by its module name
 
 .PHONY: docs  ## Write the settings reference (shared/README.md#settings) from the settings' declarations
 docs: .python-deps

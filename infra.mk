@@ -4,6 +4,7 @@
 #   make synth STAGE=prod
 #   make deploy STAGE=prod CDK_ARGS="-c egress=endpoints"
 #   make scale-workers N=5          # out-of-band; autoscaling moves it again, a deploy does not
+#   make cost STAGE=prod            # the monthly cost at idle, itemised (tools/cost)
 #
 # The CDK CLI is pinned in package.json and runs through npx; each target installs it
 # (`npm ci`) and, as `make run` does, uv and the locked Python deps the app runs on. No
@@ -30,6 +31,12 @@ $(CDK_CLI): package.json package-lock.json
 synth: .python-deps $(CDK_CLI)
 	rm -rf $(CDK_OUT)
 	$(CDK) synth $(CDK_FLAGS) --quiet
+
+# The cost of STAGE at idle, read from the template synth writes (tools/cost, prices in
+# tools/cost/prices.json); a variant with CDK_ARGS: make cost STAGE=prod CDK_ARGS="-c egress=endpoints"
+.PHONY: cost  ## Print the monthly cost of STAGE at idle, itemised, from its synthesized template
+cost: synth
+	$(RUN) python -m tools.cost $(CDK_OUT)
 
 .PHONY: diff  ## Compare the synthesized stack with the deployed one (needs AWS credentials)
 diff: .python-deps $(CDK_CLI)

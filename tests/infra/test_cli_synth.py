@@ -16,9 +16,10 @@ pytestmark = pytest.mark.timeout(300)
 
 
 def make_synth(
-    tmp_path: Path, cdk_args: str, stage: str = "dev"
+    tmp_path: Path, cdk_args: str, stage: str = "dev", target: str = "synth"
 ) -> subprocess.CompletedProcess[str]:
-    """`make synth STAGE=<stage>` into tmp_path/cdk.out, without AWS credentials."""
+    """`make synth STAGE=<stage>` (or another target that synthesizes, e.g. cost) into
+    tmp_path/cdk.out, without AWS credentials."""
     assert shutil.which("make") and shutil.which("npx"), "make and npx (Node) are required"
     env = {k: v for k, v in make_env().items() if not k.startswith(("AWS_", "CDK_DEFAULT_"))}
     env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "none")
@@ -26,7 +27,7 @@ def make_synth(
         [
             "make",
             "--no-print-directory",
-            "synth",
+            target,
             f"CDK_OUT={tmp_path / 'cdk.out'}",
             f"STAGE={stage}",
             f"CDK_ARGS={cdk_args}",
