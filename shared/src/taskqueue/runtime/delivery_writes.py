@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from celery import states
 from celery.exceptions import Ignore, Reject
 
+from taskqueue.runtime.chain_steps import revoke_later_steps
 from taskqueue.runtime.task_metrics import Outcome, mark_dropped
 from taskqueue.stores.results import (
     CLIENT_ATTRIBUTE,
@@ -73,6 +74,7 @@ def refuse(task: Any, error: ClientError) -> NoReturn:
     if held_state == states.REVOKED:
         logger.warning("task %s was cancelled before it started: dropped", task_id)
         mark_dropped(task.request, Outcome.REVOKED)
+        revoke_later_steps(task)
         raise Ignore() from error
     logger.warning("task %s is claimed by another run: back after the visibility timeout", task_id)
     raise Reject("claimed by another run", requeue=False) from error

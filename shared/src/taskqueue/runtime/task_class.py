@@ -14,16 +14,25 @@ from typing import Any
 from celery import Task
 from flask import Flask
 
+from taskqueue.runtime.chain_steps import step_kwargs
 from taskqueue.runtime.run_once import run_once
 
 
 class FlaskContextTask(Task):  # type: ignore[misc]
     """Runs every task inside the Flask app context of the app that configured Celery, under
-    the claim on its id. The worker's tracer has set the request (its id) by then."""
+    the claim on its id. The worker's tracer has set the request (its id) by then. A chain's
+    step takes its parameters from the previous step's result (taskqueue.runtime.chain_steps)."""
 
     abstract = True
+    # Celery checks a send's arguments against the function's signature; a chain's next step
+    # is sent with the previous result as a positional argument, which its keyword
+    # parameters take only when it runs (chain_steps.step_kwargs), so the check would refuse it.
+    typing = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         flask_app: Flask = self.app.flask_app
         with flask_app.app_context():
-            return run_once(self, functools.partial(super().__call__, *args, **kwargs))
+            return run_once(self, functools.partial(self._run_step, args, kwargs))
+
+    def _run_step(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return super().__call__(**step_kwargs(self, args, kwargs))
