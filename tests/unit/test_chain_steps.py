@@ -5,17 +5,20 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import pytest
 from celery import Celery, chain, group
 from celery._state import _task_stack
 from flask import Flask
 from taskqueue.runtime.chain_steps import (
+    CrossQueueChain,
     StepParamsError,
     inherit_client,
     later_steps,
     revoke_later_steps,
     step_kwargs,
 )
+from taskqueue.settings import Settings
 from taskqueue.stores.results import read_status
 
 
@@ -99,3 +102,24 @@ def test_a_cancel_records_each_later_step_revoked_for_its_client(celery: Celery)
     assert status.state == "REVOKED" and status.task == "noop"
     assert status.error is not None and "cancelled with its chain" in status.error
     assert read_status(celery, "later", client="mallory") is None
+
+
+def test_a_chain_across_queues_is_refused_before_anything_is_sent(
+    celery: Celery, settings: Settings
+) -> None:
+    sqs = boto3.client("sqs", region_name=settings.aws_region)
+    across = chain(celery.signature("noop"), celery.signature("report", kwargs={"duration": 1}))
+
+    with pytest.raises(CrossQueueChain, match=r"report \(.+\) is on queue 'reports'"):
+        across.apply_async()
+
+    for queue in ("default", "reports"):
+        url = settings.queue_address(queue).url
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        assert attributes["ApproximateNumberOfMessages"] == "0", queue
+    # On one queue it is sent: its first step's message.
+    chain(celery.signature("noop"), celery.signature("noop")).apply_async()
+    url = settings.queue_address("default").url
+    assert len(sqs.receive_message(QueueUrl=url).get("Messages", [])) == 1

@@ -14,6 +14,10 @@ task id, which the run-once guard (taskqueue.runtime.run_once) runs once.
 - **Owner.** A message sent while a task runs (a chain's next step, a group's members, a
   task's own `.delay()`) names that task's client unless it names its own, so each step is
   its client's in GET /tasks/<id>, the task list, DELETE and SQS fair queues.
+- **One queue.** Each next step is sent by a worker of the step before it, and a worker's
+  role may send only to its own queue (infra/stack.py), so on AWS a step on another queue
+  would be denied after the step before it ran. A chain whose steps are not all on its first
+  step's queue is refused where it is applied (`CrossQueueChain`), before anything is sent.
 - **Cancel.** A step cancelled (dropped before it started, or stopped while it ran) ends its
   chain there: Celery sends a next step only after a step succeeded. The steps after it are
   recorded REVOKED ("cancelled with its chain"), owned by the same client, so every id of the
@@ -47,6 +51,27 @@ _NESTED = ("group", "chain")
 
 class StepParamsError(ValueError):
     """A chain's step cannot take its parameters from the previous step's result."""
+
+
+class CrossQueueChain(ValueError):
+    """A chain's steps are not all on one queue: nothing was sent."""
+
+
+def require_one_queue(name: str, chain: list[Mapping[str, Any]] | None) -> None:
+    """CrossQueueChain unless every later step of the chain `name` starts (its `chain`
+    option, as Celery sends it) is on `name`'s queue."""
+    spec = TASKS.get(name)
+    if spec is None or not chain:
+        return
+    for step_id, step_name in later_steps(chain):
+        step = TASKS.get(step_name)
+        if step is not None and step.queue != spec.queue:
+            raise CrossQueueChain(
+                f"a chain's steps must all be on one queue: {step_name} ({step_id}) is on queue"
+                f" {step.queue!r} but the chain starts with {name} on {spec.queue!r}, and each"
+                " next step is sent by a worker of the step before it, which may send only to"
+                " its own queue"
+            )
 
 
 def inherit_client(headers: MutableMapping[str, Any] | None = None, **_: Any) -> None:

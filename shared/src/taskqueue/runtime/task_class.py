@@ -14,7 +14,7 @@ from typing import Any
 from celery import Task
 from flask import Flask
 
-from taskqueue.runtime.chain_steps import step_kwargs
+from taskqueue.runtime.chain_steps import require_one_queue, step_kwargs
 from taskqueue.runtime.run_once import run_once
 
 
@@ -33,6 +33,12 @@ class FlaskContextTask(Task):  # type: ignore[misc]
         flask_app: Flask = self.app.flask_app
         with flask_app.app_context():
             return run_once(self, functools.partial(self._run_step, args, kwargs))
+
+    def apply_async(self, *args: Any, **options: Any) -> Any:
+        """Celery's send, refusing a chain whose steps are not all on this task's queue
+        (chain_steps.require_one_queue)."""
+        require_one_queue(self.name, options.get("chain"))
+        return super().apply_async(*args, **options)
 
     def _run_step(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return super().__call__(**step_kwargs(self, args, kwargs))
