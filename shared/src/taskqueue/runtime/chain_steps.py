@@ -40,7 +40,7 @@ from pydantic import ValidationError
 from taskqueue.app_settings import settings_of
 from taskqueue.catalogue.registry import TASKS
 from taskqueue.runtime.message_group import CLIENT_HEADER
-from taskqueue.stores.results import CLIENT_ATTRIBUTE, QUEUED_AT_ATTRIBUTE, TASK_ATTRIBUTE
+from taskqueue.runtime.owner import add_owner
 
 logger = logging.getLogger(__name__)
 
@@ -146,26 +146,12 @@ def revoke_later_steps(task: Any) -> None:
     for step_id, name in steps:
         update = backend.state_update(step_id, backend.state_meta(step_id, states.REVOKED, revoked))
         if isinstance(client, str) and client:
-            _with_owner(update, client, name, time.time())
+            update["ExpressionAttributeValues"][":now"] = {"N": str(time.time())}
+            add_owner(update, client, name)
         try:
             backend.client.update_item(**update)
         except ClientError:
             logger.warning("could not record step %s of a cancelled chain revoked", step_id)
     logger.info(
         "task %s was cancelled: %d later step(s) of its chain revoked", task.request.id, len(steps)
-    )
-
-
-def _with_owner(update: dict[str, Any], client: str, name: str, now: float) -> None:
-    """A later step's record, never queued itself, joins its client's task list."""
-    update["UpdateExpression"] += (
-        ", #owner = if_not_exists(#owner, :owner)"
-        ", #queued_at = if_not_exists(#queued_at, :queued_at)"
-        ", #task = if_not_exists(#task, :task)"
-    )
-    update["ExpressionAttributeNames"].update(
-        {"#owner": CLIENT_ATTRIBUTE, "#queued_at": QUEUED_AT_ATTRIBUTE, "#task": TASK_ATTRIBUTE}
-    )
-    update["ExpressionAttributeValues"].update(
-        {":owner": {"S": client}, ":queued_at": {"N": str(now)}, ":task": {"S": name}}
     )
