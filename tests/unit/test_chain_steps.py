@@ -16,7 +16,7 @@ from taskqueue.runtime.chain_steps import (
     inherit_client,
     later_steps,
     revoke_later_steps,
-    step_kwargs,
+    step_arguments,
 )
 from taskqueue.settings import Settings
 from taskqueue.stores.results import read_status
@@ -30,27 +30,33 @@ def celery(app: Flask) -> Celery:
 
 def running(celery: Celery, name: str, **request: Any) -> Any:
     """A task `name` as a worker runs it: its app and its request."""
-    return SimpleNamespace(app=celery, name=name, request=SimpleNamespace(**request))
+    return SimpleNamespace(
+        app=celery, name=name, request=SimpleNamespace(called_directly=False, **request)
+    )
 
 
 def test_a_step_takes_the_fields_it_lacks_from_the_previous_result(celery: Celery) -> None:
     task = running(celery, "long_task")
 
-    assert step_kwargs(task, ({"duration": 2, "other": "x"},), {}) == {"duration": 2}
-    assert step_kwargs(task, ({"duration": 2},), {"duration": 1}) == {"duration": 1}  # its own win
-    assert step_kwargs(task, (), {"duration": 3}) == {"duration": 3}  # no chain: as sent
-    assert step_kwargs(running(celery, "noop"), (None,), {}) == {}
+    assert step_arguments(task, ({"duration": 2, "other": "x"},), {}) == ((), {"duration": 2})
+    # Its own parameters win over the result's.
+    assert step_arguments(task, ({"duration": 2},), {"duration": 1}) == ((), {"duration": 1})
+    assert step_arguments(task, (), {"duration": 3}) == ((), {"duration": 3})  # no chain
+    assert step_arguments(running(celery, "noop"), (None,), {}) == ((), {})
+    # Called directly, not through a worker: its arguments as given.
+    direct = SimpleNamespace(app=celery, name="long_task", request=SimpleNamespace())
+    assert step_arguments(direct, (3,), {}) == ((3,), {})
 
 
 def test_a_step_whose_parameters_do_not_validate_names_them(celery: Celery) -> None:
     task = running(celery, "long_task")
 
     with pytest.raises(StepParamsError, match=r"duration: Field required"):
-        step_kwargs(task, ([1, 2],), {})
+        step_arguments(task, ([1, 2],), {})
     with pytest.raises(StepParamsError, match=r"duration: .*TASK_MAX_DURATION"):
-        step_kwargs(task, ({"duration": 10**6},), {})
+        step_arguments(task, ({"duration": 10**6},), {})
     with pytest.raises(StepParamsError, match="2 positional"):
-        step_kwargs(task, (1, 2), {})
+        step_arguments(task, (1, 2), {})
 
 
 def test_a_message_sent_while_a_task_runs_names_its_client(celery: Celery) -> None:

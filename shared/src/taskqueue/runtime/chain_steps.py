@@ -85,13 +85,16 @@ def inherit_client(headers: MutableMapping[str, Any] | None = None, **_: Any) ->
         headers[CLIENT_HEADER] = client
 
 
-def step_kwargs(task: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The keyword parameters of a run: `kwargs` as sent, or, for a chain's step given the
-    previous step's result (`args`), its model's fields taken from that result where `kwargs`
-    lacks them, validated; StepParamsError when they do not validate."""
+def step_arguments(
+    task: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The arguments of a run: as sent, or, for a worker's run given the previous step's
+    result (`args`), no positional ones and its model's fields taken from that result where
+    `kwargs` lacks them, validated; StepParamsError when they do not validate. A task called
+    directly (no worker) keeps its arguments."""
     spec = TASKS.get(task.name)
-    if not args or spec is None:
-        return kwargs
+    if not args or spec is None or getattr(task.request, "called_directly", True):
+        return args, kwargs
     if len(args) != 1:
         raise StepParamsError(
             f"{task.name} takes keyword parameters; it was given {len(args)} positional ones"
@@ -114,7 +117,7 @@ def step_kwargs(task: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dic
             f"{task.name}'s parameters, its own and those taken from the previous step's"
             f" result ({type(previous).__name__}), do not validate: {problems}"
         ) from None
-    return params.model_dump()
+    return (), params.model_dump()
 
 
 def later_steps(chain: list[Mapping[str, Any]] | None) -> Iterator[tuple[str, str]]:

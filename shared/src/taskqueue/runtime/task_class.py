@@ -14,7 +14,7 @@ from typing import Any
 from celery import Task
 from flask import Flask
 
-from taskqueue.runtime.chain_steps import require_one_queue, step_kwargs
+from taskqueue.runtime.chain_steps import require_one_queue, step_arguments
 from taskqueue.runtime.run_once import run_once
 
 
@@ -26,7 +26,7 @@ class FlaskContextTask(Task):  # type: ignore[misc]
     abstract = True
     # Celery checks a send's arguments against the function's signature; a chain's next step
     # is sent with the previous result as a positional argument, which its keyword
-    # parameters take only when it runs (chain_steps.step_kwargs), so the check would refuse it.
+    # parameters take only when it runs (chain_steps.step_arguments), so the check would refuse it.
     typing = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -41,4 +41,5 @@ class FlaskContextTask(Task):  # type: ignore[misc]
         return super().apply_async(*args, **options)
 
     def _run_step(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        return super().__call__(**step_kwargs(self, args, kwargs))
+        step_args, step_kwargs = step_arguments(self, args, kwargs)
+        return super().__call__(*step_args, **step_kwargs)
