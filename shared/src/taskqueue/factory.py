@@ -19,6 +19,7 @@ from taskqueue.catalogue.placeholder import celery
 from taskqueue.catalogue.registry import TaskSpec, apply_time_limits, offered, queues_of
 from taskqueue.catalogue.schedules import SCHEDULES, Schedule
 from taskqueue.runtime.celery_config import celery_config
+from taskqueue.runtime.chain_steps import inherit_client
 from taskqueue.runtime.logs import configure_logging
 from taskqueue.runtime.task_metrics import stamp_sent_at
 from taskqueue.settings import QueueAddress, Settings, SettingsError, get_settings
@@ -117,6 +118,10 @@ def configure_celery(app: Flask) -> Celery:
     apply_time_limits(settings)
     # Every message carries its publish time: the worker's QueueWait metric starts there.
     signals.before_task_publish.connect(stamp_sent_at, weak=False, dispatch_uid="taskqueue.sent_at")
+    # A chain's next step, sent by the worker, is the same client's (taskqueue.runtime.chain_steps).
+    signals.before_task_publish.connect(
+        inherit_client, weak=False, dispatch_uid="taskqueue.inherit_client"
+    )
     celery.flask_app = app
     app.extensions["celery"] = celery
     return celery

@@ -15,13 +15,10 @@ from botocore.exceptions import ClientError
 from celery import states
 from celery.exceptions import Ignore, Reject
 
+from taskqueue.runtime.chain_steps import revoke_later_steps
+from taskqueue.runtime.owner import add_owner
 from taskqueue.runtime.task_metrics import Outcome, mark_dropped
-from taskqueue.stores.results import (
-    CLIENT_ATTRIBUTE,
-    QUEUED_AT_ATTRIBUTE,
-    STATE_ATTRIBUTE,
-    TASK_ATTRIBUTE,
-)
+from taskqueue.stores.results import CLIENT_ATTRIBUTE, STATE_ATTRIBUTE
 
 logger = logging.getLogger(__name__)
 
@@ -45,17 +42,8 @@ def with_owner(update: dict[str, Any], task: Any) -> None:
     then on.
     """
     client = getattr(task.request, CLIENT_ATTRIBUTE, None)
-    if not (isinstance(client, str) and client):
-        return
-    update["UpdateExpression"] += (
-        ", #owner = if_not_exists(#owner, :owner)"
-        ", #queued_at = if_not_exists(#queued_at, :now)"
-        ", #task = if_not_exists(#task, :task)"
-    )
-    update["ExpressionAttributeNames"].update(
-        {"#owner": CLIENT_ATTRIBUTE, "#queued_at": QUEUED_AT_ATTRIBUTE, "#task": TASK_ATTRIBUTE}
-    )
-    update["ExpressionAttributeValues"].update({":owner": {"S": client}, ":task": {"S": task.name}})
+    if isinstance(client, str) and client:
+        add_owner(update, client, task.name)
 
 
 def refuse(task: Any, error: ClientError) -> NoReturn:
@@ -73,6 +61,7 @@ def refuse(task: Any, error: ClientError) -> NoReturn:
     if held_state == states.REVOKED:
         logger.warning("task %s was cancelled before it started: dropped", task_id)
         mark_dropped(task.request, Outcome.REVOKED)
+        revoke_later_steps(task)
         raise Ignore() from error
     logger.warning("task %s is claimed by another run: back after the visibility timeout", task_id)
     raise Reject("claimed by another run", requeue=False) from error

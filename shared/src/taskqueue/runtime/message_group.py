@@ -6,10 +6,11 @@ disproportionate share of the in-flight messages (or of the consumers' processin
 served after the quiet ones until its share falls, and a message without a group counts as a
 tenant of its own. kombu 5.7's SQS transport sends a message's `MessageGroupId` property with
 SendMessage to standard queues too, so the transport (taskqueue.runtime.sqs_transport) sets it
-from the task's `client` header on every send: the web's, a retry's, a delay's hop, on
-whichever queue the message goes to. The sends outside kombu (a lost worker's message sent
-again: taskqueue.runtime.dead_letters; the CLI's redrive by hand) pass the same group. A watch
-on a last delivery is no task message and carries none.
+from the task's `client` header on every send: the web's, a retry's, a delay's hop, a chain's
+next step's (taskqueue.runtime.chain_steps), on whichever queue the message goes to. The sends
+outside kombu (a lost worker's message sent again: taskqueue.runtime.dead_letters; the CLI's
+redrive by hand) pass the same group. A watch on a last delivery is no task message and
+carries none.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from celery import Celery, states
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 
 from taskqueue.app_settings import settings_of
-from taskqueue.runtime import dead_letters, rate_gate, soft_stop
+from taskqueue.runtime import chain_steps, dead_letters, rate_gate, soft_stop
 from taskqueue.runtime.delivery_writes import refuse, unless_held, with_owner
 from taskqueue.runtime.task_metrics import Outcome, mark_stopped
 from taskqueue.runtime.visibility_extension import VisibilityExtension
@@ -166,6 +166,7 @@ def run_once(task: Any, body: Callable[[], Any]) -> Any:
         if extension.cancelled:
             mark_revoked(task.app, task_id)
             logger.warning("task %s was cancelled while it ran: stopped", task_id)
+            chain_steps.revoke_later_steps(task)
             mark_stopped(task.request, Outcome.REVOKED)
             raise Ignore() from error
         end_failed_run(task.app, delivery, error)

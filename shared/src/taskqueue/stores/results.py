@@ -16,6 +16,7 @@ from celery.backends.dynamodb import DynamoDBBackend
 from celery.exceptions import Reject
 
 from taskqueue import aws_session
+from taskqueue.stores.chords import ChordsRefused
 
 # The item attribute that holds the state in the clear, for conditional writes.
 STATE_ATTRIBUTE = "state"
@@ -158,6 +159,11 @@ class ProvisionedTableBackend(DynamoDBBackend):  # type: ignore[misc]
                 **final,
             },
         }
+
+    def ensure_chords_allowed(self) -> None:
+        """Celery asks this before it sends a chord's first message: refused here
+        (taskqueue.stores.chords says why)."""
+        raise ChordsRefused()
 
     def mark_as_failure(self, task_id: str, exc: BaseException, *args: Any, **kwargs: Any) -> Any:
         """Record a failure, unless `exc` is a Reject: Celery 5.7 records a message rejected
