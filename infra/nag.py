@@ -14,8 +14,8 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-from taskqueue.stores.payloads import PARAMS_PREFIX, RESULTS_PREFIX
 from constructs import IConstruct
+from taskqueue.stores.payloads import PARAMS_PREFIX, RESULTS_PREFIX
 
 ELB2 = (
     "No accessLogsBucket is configured: access logs need a bucket whose policy admits the "

@@ -124,7 +124,7 @@ def describe(body: dict[str, Any]) -> list[tuple[str, str]]:
         percent = 100 * steps["current"] // max(steps["total"], 1)
         lines.append(("progress", f"{steps['current']}/{steps['total']} ({percent}%)"))
     if body.get("result_url"):  # a result too large to return inline: its presigned URL
-        lines.append(("result_url", str(body["result_url"])))
+        lines.append(("url", str(body["result_url"])))
     elif body["state"] == "SUCCESS":
         lines.append(("result", json.dumps(body.get("result"))))
     if body.get("reason"):
