@@ -16,6 +16,7 @@ import pytest
 import requests
 from celery.result import AsyncResult
 from taskqueue.stores.payloads import PARAMS_PREFIX, RESULT_URL_SECONDS, RESULTS_PREFIX, expiry_days
+from taskqueue.stores.results import SLOT_ATTRIBUTE, table_backend
 
 from devstack.diagnostic_tasks import sized_text
 from harness.processes import wait_until
@@ -125,6 +126,10 @@ def test_a_task_whose_parameters_are_gone_fails_with_the_reason(stack: LocalStac
     assert body["state"] == "FAILURE"
     assert "PayloadMissing" in body["error"] and key in body["error"]
     wait_until(lambda: stack.queue_depth() == 0, 30, "its message deleted")
+    # It will never start: the client's waiting slot it held is given back.
+    backend = table_backend(stack.client("dynamodb"), stack.settings.results_table)
+    item = backend.client.get_item(TableName=backend.table_name, Key=backend.item_key(task_id))
+    assert SLOT_ATTRIBUTE not in item["Item"]
 
 
 def test_a_600_kb_result_is_kept_in_the_bucket_and_returned_inline(stack: LocalStack) -> None:

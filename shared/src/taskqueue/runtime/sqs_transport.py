@@ -55,6 +55,7 @@ from taskqueue.runtime import dead_letters, large_messages
 from taskqueue.runtime.message_group import group_of
 from taskqueue.runtime.run_once import release
 from taskqueue.settings import SQS_MAX_DELAY_SECONDS
+from taskqueue.stores import waiting
 from taskqueue.stores.payloads import PayloadBucket, PayloadMissing, s3_client
 
 logger = logging.getLogger(__name__)
@@ -147,11 +148,15 @@ class Channel(SQS.Channel):
         task_id: str | None,
         error: Exception,
     ) -> None:
-        """Record the task FAILURE with `error` and delete its message: no delivery could
-        ever run it."""
+        """Record the task FAILURE with `error`, give back the waiting slot it held, and
+        delete its message: no delivery could ever run it."""
         try:
             if task_id:
-                celery.backend.mark_as_failure(task_id, error)
+                backend = celery.backend
+                backend.mark_as_failure(task_id, error)
+                waiting.end_waiting(
+                    backend.client, backend.table_name, backend.item_key(task_id), task_id
+                )
             self.sqs(queue=qname).delete_message(
                 QueueUrl=queue_url, ReceiptHandle=received["ReceiptHandle"]
             )
