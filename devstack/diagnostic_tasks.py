@@ -7,7 +7,10 @@ reads its secret variables at run time, and fails like `fail` when the value dif
 `retry_then_succeed` retries with a backoff (`self.retry(countdown=…)`, a delayed message,
 taskqueue.catalogue.delays) before it succeeds, or fails for good once its retries are used up.
 `limited` is rate-limited (5/s, burst 1, across all workers: taskqueue.runtime.rate_gate) and
-says when and where its body started.
+says when and where its body started. `param_digest` says the size and SHA-256 of the text it
+was given, and `sized_result` returns a text of the size asked for: the paths of parameters and
+results too large for SQS and DynamoDB (taskqueue.runtime.large_messages,
+taskqueue.stores.large_results).
 
 For test and local stacks only: they are offered where DIAGNOSTIC_TASKS is on (`local.env`,
 the tests' stacks), never in production (`crash` would let any client take worker slots
@@ -132,3 +135,37 @@ def limited(self: Task) -> dict[str, float | str | None]:
         "worker": f"{socket.gethostname()}:{os.getppid()}",
         "turn": getattr(self.request, "rate_turn", None),
     }
+
+
+class ParamDigestParams(TaskParams):
+    """Parameters of param_digest."""
+
+    data: str = Field(description="Any text, of any size the web accepts.")
+
+
+@diagnostic(ParamDigestParams)
+def param_digest(self: Task, data: str) -> dict[str, int | str]:
+    """The size (UTF-8 bytes) and SHA-256 of `data` as the task received it."""
+    encoded = data.encode()
+    return {"bytes": len(encoded), "sha256": hashlib.sha256(encoded).hexdigest()}
+
+
+# The largest result sized_result makes: a tenth of a worker's memory at the smallest sizes.
+MAX_SIZED_RESULT = 20 * 1024 * 1024
+
+
+class SizedResultParams(TaskParams):
+    """Parameters of sized_result."""
+
+    size: int = Field(ge=0, le=MAX_SIZED_RESULT, description="Characters of the result.")
+
+
+@diagnostic(SizedResultParams)
+def sized_result(self: Task, size: int) -> str:
+    """A text of `size` ASCII characters (its JSON: `size` + 2 bytes), `sized_text(size)`."""
+    return sized_text(size)
+
+
+def sized_text(size: int) -> str:
+    """The text sized_result returns: the digits 0-9 over and over, `size` characters."""
+    return ("0123456789" * (size // 10 + 1))[:size]

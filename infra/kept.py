@@ -13,6 +13,10 @@ TABLE = (
     "empty table"
 )
 SERVICE_LOGS = "the service's logs for their retention period, for an audit or an incident"
+PAYLOADS = (
+    "task messages' and results' large data, which its lifecycle expires (CloudFormation cannot"
+    " delete a bucket that holds objects); empty once the last object expired"
+)
 FLOW_LOGS = "the VPC's rejected traffic for its retention period, for an audit or an incident"
 
 

@@ -13,7 +13,9 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
+from taskqueue.stores.payloads import PARAMS_PREFIX, RESULTS_PREFIX
 
 ELB2 = (
     "No accessLogsBucket is configured: access logs need a bucket whose policy admits the "
@@ -47,6 +49,16 @@ SQS3_SCHEDULE_DLQ = (
     "DeadLetterConfig), which cdk-nag does not read; an SQS redrive into another queue would "
     "hide undeliverable fires from the alarm on it."
 )
+S1_PAYLOADS = (
+    "The payload bucket holds transient task data read and written only by the stack's task "
+    "roles (their own prefixes); server access logs would log every task's large message and "
+    "result a second time. The bucket policy refuses requests without TLS."
+)
+IAM5_PAYLOAD_OBJECTS = (
+    "A payload object's key holds its task id and a random name known only at run time: the "
+    "statement names the objects under one prefix of the stack's payload bucket (params/ or "
+    "results/), each role only the actions it needs there."
+)
 DDB3_DEV = (
     "Dev only: the table holds transient task results that expire through TTL; "
     "point-in-time recovery is enabled in prod."
@@ -66,6 +78,14 @@ def tasks_of_cluster_rule(cluster: ecs.Cluster) -> str:
     return f"AwsSolutions-IAM5[Resource::{arn}]"
 
 
+def objects_rule(bucket: s3.Bucket, prefix: str) -> str:
+    """The IAM5 finding of a statement on the objects under `prefix` of `bucket`."""
+    cfn_bucket = bucket.node.default_child
+    assert isinstance(cfn_bucket, CfnElement)
+    logical_id = Stack.of(bucket).get_logical_id(cfn_bucket)
+    return f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/{prefix}*]"
+
+
 def acknowledge_findings(
     *,
     load_balancer: elbv2.ApplicationLoadBalancer,
@@ -76,6 +96,7 @@ def acknowledge_findings(
     point_in_time_recovery: bool,
     open_to_anyone: bool = True,
     schedule_dlq: IConstruct | None = None,
+    payload_bucket: tuple[s3.Bucket, Sequence[iam.IRole]] | None = None,
 ) -> None:
     """Acknowledge the AwsSolutions findings this design accepts on purpose."""
     if not access_logs:
@@ -99,3 +120,10 @@ def acknowledge_findings(
 
     if schedule_dlq is not None:
         _ack(schedule_dlq, "AwsSolutions-SQS3", SQS3_SCHEDULE_DLQ)
+
+    if payload_bucket is not None:
+        bucket, users = payload_bucket
+        _ack(bucket, "AwsSolutions-S1", S1_PAYLOADS)
+        for role in users:
+            for prefix in (PARAMS_PREFIX, RESULTS_PREFIX):
+                _ack(role, objects_rule(bucket, prefix), IAM5_PAYLOAD_OBJECTS)

@@ -5,11 +5,12 @@
   (web: only from the load balancer, worker: no inbound at all).
 - ``nat``: public subnets for the load balancer, private subnets behind one NAT gateway.
 - ``endpoints``: public subnets for the load balancer, isolated private subnets that reach
-  SQS, ECR, CloudWatch Logs through interface endpoints and DynamoDB/S3 (ECR layers)
-  through gateway endpoints; and Secrets Manager and SSM through interface endpoints when
-  the tasks' secrets come from them (the ECS agent reads them as a task starts: without a
-  path it fails with ResourceInitializationError). No KMS endpoint: a secret under a
-  customer-managed key is decrypted by Secrets Manager's or SSM's own call to KMS.
+  SQS, ECR, CloudWatch Logs through interface endpoints and DynamoDB/S3 (ECR layers, the
+  payload bucket) through gateway endpoints; and Secrets Manager and SSM through interface
+  endpoints when the tasks' secrets come from them (the ECS agent reads them as a task
+  starts: without a path it fails with ResourceInitializationError). No KMS endpoint: a
+  secret under a customer-managed key is decrypted by Secrets Manager's or SSM's own call
+  to KMS.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from taskqueue.catalogue.registry import DEFAULT_QUEUE
 from taskqueue.factory import load_catalogue
-from taskqueue.stores import waiting
+from taskqueue.stores import payloads, waiting
 
 from infra import kept
 from infra.alarm_topic import AlarmTopic
@@ -27,6 +27,7 @@ from infra.log_groups import ServiceLogGroups, retention_days
 from infra.monitoring import Monitoring, WatchedQueue
 from infra.nag import acknowledge_findings
 from infra.network import Network
+from infra.payload_bucket import PayloadBucket
 from infra.rate_limit import RateLimit
 from infra.results_table import ResultsTable
 from infra.schedules import Schedules, ScheduleTarget
@@ -75,6 +76,12 @@ WORKER_TABLE_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:GetItem")
 # (arn:...:task/<cluster>/<id>): the statement names this cluster's tasks, the tightest
 # ARN known at synth time (task ids are not).
 WORKER_TASK_PROTECTION_ACTIONS = ("ecs:UpdateTaskProtection", "ecs:GetTaskProtection")
+# The payload bucket (taskqueue.stores.payloads): the web writes a large task message's body
+# and reads (and presigns) a large result; a worker reads and writes both, its own sends
+# (a retry) and its results.
+WEB_PARAMS_ACTIONS = ("s3:PutObject",)
+WEB_RESULTS_ACTIONS = ("s3:GetObject",)
+WORKER_PAYLOAD_ACTIONS = ("s3:GetObject", "s3:PutObject")
 # Each worker service's container and log stream prefix: "worker", then "worker-<queue>".
 WORKER_CONTAINER = "worker"
 
@@ -110,6 +117,7 @@ class TaskQueueStack(Stack):
     task_queue: TaskQueue
     queues: dict[str, QueueResources]
     results_table: ResultsTable
+    payload_bucket: PayloadBucket
     log_groups: ServiceLogGroups
     cluster: ServiceCluster
     web: WebService
@@ -169,6 +177,10 @@ class TaskQueueStack(Stack):
             point_in_time_recovery=config.point_in_time_recovery,
             removal_policy=removal,
         )
+        self.payload_bucket = PayloadBucket(
+            self, "PayloadBucket", expiry_days=payloads.expiry_days(config.runtime)
+        )
+        kept.record_why_kept(self.payload_bucket.bucket, kept.PAYLOADS)
         self.log_groups = ServiceLogGroups(
             self, "Logs", retention=retention, removal_policy=removal
         )
@@ -210,6 +222,7 @@ class TaskQueueStack(Stack):
             "task_dlq_name": dlq.queue_name,
             "task_dlq_url": dlq.queue_url,
             "results_table": table.table_name,
+            "payload_bucket": self.payload_bucket.bucket.bucket_name,
             "aws_region": Aws.REGION,
             **({"queues": other_queues} if other_queues else {}),
         }
@@ -307,6 +320,9 @@ class TaskQueueStack(Stack):
             )
             self.queues[name] = QueueResources(name, task_queue, worker, autoscaling)
             self._grant_worker(worker.task_role, task_queue, table)
+            for prefix in (payloads.PARAMS_PREFIX, payloads.RESULTS_PREFIX):
+                self.payload_bucket.grant(worker.task_role, WORKER_PAYLOAD_ACTIONS, prefix)
+            self.payload_bucket.grant_listing(worker.task_role)
         self.worker = self.queues[DEFAULT_QUEUE].worker
         self.worker_autoscaling = self.queues[DEFAULT_QUEUE].autoscaling
 
@@ -341,6 +357,9 @@ class TaskQueueStack(Stack):
                 actions=list(WEB_INDEX_ACTIONS), resources=[self.results_table.index_arn]
             )
         )
+        self.payload_bucket.grant(self.web.task_role, WEB_PARAMS_ACTIONS, payloads.PARAMS_PREFIX)
+        self.payload_bucket.grant(self.web.task_role, WEB_RESULTS_ACTIONS, payloads.RESULTS_PREFIX)
+        self.payload_bucket.grant_listing(self.web.task_role)
 
         if config.alarm_topic_arn:
             self.alarm_topic = sns.Topic.from_topic_arn(self, "AlarmTopic", config.alarm_topic_arn)
@@ -409,6 +428,12 @@ class TaskQueueStack(Stack):
         CfnOutput(self, "ResultsTableName", value=table.table_name, description="Results table")
         CfnOutput(
             self,
+            "PayloadBucketName",
+            value=self.payload_bucket.bucket.bucket_name,
+            description="Bucket of task messages and results too large for SQS and DynamoDB",
+        )
+        CfnOutput(
+            self,
             "ClusterName",
             value=self.cluster.cluster.cluster_name,
             description="ECS cluster name",
@@ -468,6 +493,10 @@ class TaskQueueStack(Stack):
             open_to_anyone=any(cidr.prefixlen == 0 for cidr in config.allowed_cidrs),
             point_in_time_recovery=config.point_in_time_recovery,
             schedule_dlq=None if self.schedules is None else self.schedules.dead_letter_queue,
+            payload_bucket=(
+                self.payload_bucket.bucket,
+                [self.web.task_role, *(each.worker.task_role for each in self.queues.values())],
+            ),
         )
 
     def _grant_worker(self, role: iam.IRole, task_queue: TaskQueue, table: dynamodb.ITable) -> None:

@@ -7,15 +7,19 @@ from typing import Any
 from aws_cdk import Duration
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from taskqueue.runtime.large_messages import SQS_MAX_MESSAGE_BYTES
 
 
 def private_queue(scope: Construct, construct_id: str, **props: Any) -> sqs.Queue:
-    """A standard queue with SQS-managed SSE whose policy refuses any request without TLS."""
+    """A standard queue with SQS-managed SSE whose policy refuses any request without TLS,
+    taking messages up to SQS's 1 MiB (a queue made before August 2025 kept 256 KiB: set, not
+    left to the default); a larger task message goes through the payload bucket."""
     return sqs.Queue(
         scope,
         construct_id,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
+        max_message_size_bytes=SQS_MAX_MESSAGE_BYTES,
         **props,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
 from taskqueue_cli.api import TaskApi
 
 from harness.processes import wait_until
@@ -81,3 +82,16 @@ def test_status_of_an_id_never_queued_is_a_one_line_error(cli: Cli) -> None:
     line = one_line_error(cli("status", "no-such-id"))
 
     assert line == "error: no task with id no-such-id was queued (or its result has expired)"
+
+
+def test_status_of_a_result_too_large_to_return_inline_prints_its_url(
+    cli: Cli, api: TaskApi
+) -> None:
+    task_id = cli("enqueue", "sized_result", "size=2000000").stdout.strip()
+    wait_until(lambda: api.state(task_id) == "SUCCESS", 30, "SUCCESS")
+
+    lines = cli("status", task_id).stdout.splitlines()
+
+    url = api.status(task_id)["result_url"]
+    assert lines == [f"id       {task_id}", "state    SUCCESS", f"url      {url}"]
+    assert json.loads(requests.get(url, timeout=30).content) == "0123456789" * 200_000

@@ -27,7 +27,13 @@ from taskqueue_cli.verify.report import (
     run_check,
     summary,
 )
-from taskqueue_cli.verify.resources import dead_letter_queues, schedule_verdict, target_verdict
+from taskqueue_cli.verify.resources import (
+    dead_letter_queues,
+    found_expiry,
+    lifecycle_verdict,
+    schedule_verdict,
+    target_verdict,
+)
 from taskqueue_cli.verify.stack import DeployedStack, referenced
 
 TOPIC = "arn:aws:sns:us-east-1:111122223333:taskqueue-dev-AlarmsTopic-AbC"
@@ -436,3 +442,43 @@ def test_the_other_commands_start_without_importing_the_checks_or_celery() -> No
     )
 
     assert result.stdout.strip() == "[]"
+
+
+def test_a_bucket_that_expires_its_objects_as_declared_passes() -> None:
+    rules = [
+        {
+            "ID": "r",
+            "Filter": {"Prefix": "results/"},
+            "Status": "Enabled",
+            "Expiration": {"Days": 1},
+        },
+        {
+            "ID": "p",
+            "Filter": {"Prefix": "params/"},
+            "Status": "Enabled",
+            "Expiration": {"Days": 35},
+        },
+    ]
+
+    verdict = lifecycle_verdict("b", found_expiry(rules), {"results/": 1, "params/": 35})
+
+    assert verdict.ok
+    assert verdict.figure == "b: params/ expire after 35 d, results/ expire after 1 d"
+
+
+@pytest.mark.parametrize(
+    "found",
+    [{}, {"results/": 2, "params/": 35}, {"params/": 35}],
+    ids=["no-rule", "longer", "one-missing"],
+)
+def test_a_bucket_whose_objects_would_outlive_the_template_fails(found: dict[str, int]) -> None:
+    verdict = lifecycle_verdict("b", found, {"results/": 1, "params/": 35})
+
+    assert not verdict.ok
+    assert "results/ 1 d" in verdict.detail
+
+
+def test_a_disabled_rule_counts_as_none() -> None:
+    rules = [{"Prefix": "results/", "Status": "Disabled", "Expiration": {"Days": 1}}]
+
+    assert found_expiry(rules) == {}

@@ -1,10 +1,11 @@
 """`taskqueue verify` end to end against moto's server with a real worker and web.
 
 The stage's stack is made in moto with CloudFormation: its template declares what the app's
-does (a target group, a task queue and its DLQ, a schedule and its DLQ, an alarm), and its
-outputs name the running local stack's queue and table; `--url` is the local web. moto's
-CloudFormation skips the alarm and the schedule, and nothing registers a target, so those
-checks are not verifiable offline; the others pass, and a message in a DLQ fails the run.
+does (a target group, a task queue and its DLQ, a schedule and its DLQ, an alarm, the payload
+bucket), and its outputs name the running local stack's queue and table; `--url` is the local
+web. moto's CloudFormation skips the alarm and the schedule, sets no bucket lifecycle, and
+nothing registers a target, so those checks are not verifiable offline; the others pass, and
+a message in a DLQ fails the run.
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ PASSING = {
     "schedules DLQ",
     "api key revoked",
 }
-NOT_VERIFIABLE_OFFLINE = {"load balancer targets", "alarm notification", "schedule queue-report"}
+NOT_VERIFIABLE_OFFLINE = {
+    "load balancer targets",
+    "alarm notification",
+    "schedule queue-report",
+    "payload bucket",
+}
 
 
 def template(stack: LocalStack) -> dict[str, Any]:
@@ -69,6 +75,16 @@ def template(stack: LocalStack) -> dict[str, Any]:
                     "RoleArn": "arn:aws:iam::123456789012:role/scheduler",
                     "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["SchedulesDlq", "Arn"]}},
                 },
+            },
+        },
+        "PayloadBucket": {
+            "Type": "AWS::S3::Bucket",
+            "Properties": {
+                "LifecycleConfiguration": {
+                    "Rules": [
+                        {"Id": "expire-results", "Prefix": "results/", "ExpirationInDays": 1},
+                    ]
+                }
             },
         },
         "DeadLetterMessages": {
@@ -118,7 +134,7 @@ def test_verify_passes_what_moto_can_check_and_names_the_rest(
     assert named(found, "PASS") == PASSING, result.stdout
     assert named(found, "not verifiable offline") == NOT_VERIFIABLE_OFFLINE, result.stdout
     assert "long_task SUCCESS in" in result.stdout
-    assert result.stdout.splitlines()[-1] == "6 passed, 0 failed, 3 not verifiable offline"
+    assert result.stdout.splitlines()[-1] == "6 passed, 0 failed, 4 not verifiable offline"
     # The key verify made is gone again.
     clients = cli("keys", "list", "--stage", stage, "--json")
     assert not [line for line in clients.stdout.splitlines() if '"verify-' in line]

@@ -21,7 +21,9 @@ PROBLEM_JSON = "application/problem+json"
 OVER_MAX = int(Settings.model_fields["task_max_duration"].default) + 1
 # The longest delay the running stack accepts (TASK_MAX_DELAY's default: 7 days).
 MAX_DELAY = int(Settings.model_fields["task_max_delay"].default)
-TOO_LARGE = b'{"task": "noop", "params": {"pad": "' + b"x" * (256 * 1024) + b'"}}'
+# One byte over the largest body the running stack (MAX_REQUEST_BYTES' default) accepts.
+MAX_BODY = int(Settings.model_fields["max_request_bytes"].default)
+TOO_LARGE = b'{"task": "noop", "params": {"pad": "' + b"x" * MAX_BODY + b'"}}'
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +106,7 @@ BAD_REQUESTS = [
         {"data": TOO_LARGE, "headers": {"Content-Type": "application/json"}},
         413,
         None,
-        id="body-over-256KiB",
+        id="body-over-MAX_REQUEST_BYTES",
     ),
 ]
 

@@ -28,6 +28,7 @@ from taskqueue.factory import declared_schedules
 from taskqueue_cli.commands.schedules import fire_state
 
 import app as cdk_app
+from devstack.diagnostic_tasks import sized_text
 from harness.processes import wait_until
 from harness.stack import LocalStack
 from tests.faults.conftest import enqueue, state, wait_for_states
@@ -220,6 +221,18 @@ def test_the_whole_flow_runs_on_the_task_roles_alone(
     assert panel.status_code == 200, panel.text
     assert "unavailable" not in panel.text
     assert f'id="task-{running}" data-state="REVOKED"' in panel.text
+
+    # large data, through the payload bucket: the web's PutObject of a message's body
+    # (params/), the worker's GetObject of it and PutObject of a large result (results/), the
+    # web's GetObject of a result returned inline. (A presigned URL is signed without a
+    # request; moto's IAM check cannot authenticate one, KeyError HTTP_AUTHORIZATION, so its
+    # download is proven without IAM: tests/e2e/test_large_payloads.py.)
+    large_param = "x" * (2 * 1024 * 1024)
+    digest = enqueue(stack, "param_digest", data=large_param)
+    inline = enqueue(stack, "sized_result", size=600_000)
+    wait_for_states(stack, [digest, inline], {"SUCCESS"}, timeout=60)
+    assert stack.api().status(digest)["result"]["bytes"] == len(large_param)
+    assert stack.api().status(inline)["result"] == sized_text(600_000)
 
     # delay, once the worker is idle: sent with DelaySeconds, hops (the worker's SendMessage
     # and DeleteMessage); a cancelled one's hop is dropped after the worker's GetItem. Six 1 s

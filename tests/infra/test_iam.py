@@ -23,6 +23,9 @@ WEB_ACTIONS = {
     "dynamodb:PutItem",
     "dynamodb:Query",
     "dynamodb:UpdateItem",
+    "s3:PutObject",
+    "s3:GetObject",
+    "s3:ListBucket",
 }
 # The web's one conditioned statement: it may update a client's waiting counter only.
 COUNTER_ONLY = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["waiting#*"]}}
@@ -36,6 +39,9 @@ WORKER_ACTIONS = {
     "dynamodb:GetItem",
     "ecs:UpdateTaskProtection",
     "ecs:GetTaskProtection",
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:ListBucket",
 }
 WORKER_DLQ_ACTIONS = {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"}
 TASK_PROTECTION_ACTIONS = {"ecs:UpdateTaskProtection", "ecs:GetTaskProtection"}
@@ -112,6 +118,16 @@ def tasks_of_the_cluster(synth: Synth) -> dict[str, Any]:
     }
 
 
+def payload_arns(synth: Synth) -> list[Any]:
+    """The payload bucket's ARN and its two prefixes' objects' (tests/infra/test_payload_bucket.py
+    says which role may do what where)."""
+    bucket_arn = get_att(synth.resources("AWS::S3::Bucket"), "Arn")
+    return [
+        bucket_arn,
+        *({"Fn::Join": ["", [bucket_arn, f"/{prefix}/*"]]} for prefix in ("params", "results")),
+    ]
+
+
 def index_of(table_arn: dict[str, Any]) -> dict[str, Any]:
     """The ARN of the results table's index `by_client`: the table's ARN + /index/by_client."""
     return {"Fn::Join": ["", [table_arn, "/index/by_client"]]}
@@ -145,11 +161,12 @@ def test_task_role_has_exactly_its_actions(dev: Synth, name: str, expected: set[
         granted.update(actions)
         services = {action.split(":")[0] for action in actions}
         assert len(services) == 1
-        assert services <= {"sqs", "dynamodb", "ecs"}
+        assert services <= {"sqs", "dynamodb", "ecs", "s3"}
         expected_resources = {
             "sqs": queues,
             "dynamodb": [index_of(table_arn) if actions == ["dynamodb:Query"] else table_arn],
             "ecs": [tasks_of_the_cluster(dev)],
+            "s3": payload_arns(dev),
         }[services.pop()]
         assert all(resource in expected_resources for resource in resources_of(statement))
     assert granted == expected
@@ -182,7 +199,7 @@ def test_web_role_may_only_count_the_dead_letter_queue(dev: Synth) -> None:
     on_dlq = [s for s in statements if dlq_arn in resources_of(s)]
 
     assert [actions_of(s) for s in on_dlq] == [["sqs:GetQueueAttributes"]]
-    resources = (*every_queue(dev), table_arn, index_of(table_arn))
+    resources = (*every_queue(dev), table_arn, index_of(table_arn), *payload_arns(dev))
     assert all(r in resources for s in statements for r in resources_of(s))
 
 
@@ -203,8 +220,9 @@ def test_the_web_may_query_the_index_only_and_the_worker_not_at_all(dev: Synth) 
 def test_worker_role_touches_only_its_queue_and_table(dev: Synth) -> None:
     queue_arn, dlq_arn, table_arn = queue_and_table(dev)
     statements = task_role_statements(dev, "worker")
-    resources = [s["Resource"] for s in statements]
-    assert all(r in (queue_arn, dlq_arn, table_arn, tasks_of_the_cluster(dev)) for r in resources)
+    resources = [r for s in statements for r in resources_of(s)]
+    allowed = (queue_arn, dlq_arn, table_arn, tasks_of_the_cluster(dev), *payload_arns(dev))
+    assert all(r in allowed for r in resources)
     # The DLQ: its counts, for the queue_report task (taskqueue.tasks.queue_report), and the
     # dead-letter sweep's looks (taskqueue.runtime.dead_letter_sweep); never delete, hide or send.
     on_dlq = [s for s in statements if s["Resource"] == dlq_arn]

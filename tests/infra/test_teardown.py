@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from harness.stack import LocalStack, running
-from infra.teardown import Plan, describe, plan_of
+from infra.kept import PAYLOADS
+from infra.teardown import Kept, Plan, describe, plan_of
 from tests.infra.conftest import Synth, only
 
 pytestmark = pytest.mark.timeout(300)
@@ -31,9 +32,10 @@ def retained(synth: Synth) -> dict[str, str]:
 
 
 def test_destroy_names_what_prod_keeps_and_why(prod: Synth) -> None:
-    """Prod keeps the results table (task results and the clients' API keys) and the log
-    groups, each with the reason the stack recorded; nothing else, not the alarm topic's key
-    (a topic's messages outlive it by seconds: nothing stays encrypted under it)."""
+    """Prod keeps the results table (task results and the clients' API keys), the log
+    groups and the payload bucket, each with the reason the stack recorded; nothing else, not
+    the alarm topic's key (a topic's messages outlive it by seconds: nothing stays encrypted
+    under it)."""
     plan = plan_of(prod.template_path.parent)
     assert plan.stack_name == "taskqueue-prod"
     kept = {item.logical_id: item for item in plan.kept}
@@ -43,6 +45,7 @@ def test_destroy_names_what_prod_keeps_and_why(prod: Synth) -> None:
         "AWS::Logs::LogGroup",
         "AWS::Logs::LogGroup",
         "AWS::Logs::LogGroup",
+        "AWS::S3::Bucket",
     ]
     assert all(item.why for item in plan.kept)
     text = "\n".join(describe(plan))
@@ -53,11 +56,20 @@ def test_destroy_names_what_prod_keeps_and_why(prod: Synth) -> None:
     assert "API keys" in str(kept[table_id].why)
 
 
-def test_destroy_in_dev_keeps_nothing_and_nothing_is_protected(dev: Synth) -> None:
+def test_destroy_in_dev_keeps_only_the_payload_bucket_and_nothing_is_protected(
+    dev: Synth,
+) -> None:
+    """CloudFormation cannot delete a bucket that holds objects, and the payload bucket's
+    objects expire by themselves: every stage keeps it, and says why."""
     plan = plan_of(dev.template_path.parent)
-    assert retained(dev) == {}
-    assert plan == Plan(stack_name="taskqueue-dev", kept=[], protected_load_balancers=[])
-    assert "keeps nothing" in "\n".join(describe(plan))
+    bucket_id, _ = only(dev.resources("AWS::S3::Bucket"))
+    assert retained(dev) == {bucket_id: "AWS::S3::Bucket"}
+    assert plan == Plan(
+        stack_name="taskqueue-dev",
+        kept=[Kept(bucket_id, "AWS::S3::Bucket", PAYLOADS)],
+        protected_load_balancers=[],
+    )
+    assert PAYLOADS in "\n".join(describe(plan))
 
 
 def test_prod_load_balancer_is_protected_and_destroy_knows(prod: Synth) -> None:

@@ -44,6 +44,7 @@ def test_a_queued_task_is_cancelled_and_shows_revoked(client: FlaskClient) -> No
         "state": "REVOKED",
         "progress": None,
         "result": None,
+        "result_url": None,
         "error": "TaskRevokedError: cancelled before it started",
         "due": None,
         "reason": None,

@@ -40,6 +40,8 @@ def test_the_request_schema_is_a_union_over_the_registered_tasks(client: FlaskCl
         "check_secret",
         "retry_then_succeed",
         "limited",
+        "param_digest",
+        "sized_result",
         "queue_report",
         "report",
     }

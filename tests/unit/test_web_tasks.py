@@ -49,6 +49,7 @@ def test_a_queued_task_is_pending_and_an_unknown_id_is_404(client: FlaskClient) 
         "state": "PENDING",
         "progress": None,
         "result": None,
+        "result_url": None,
         "error": None,
         "due": None,
         "reason": None,

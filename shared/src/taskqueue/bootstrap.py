@@ -1,4 +1,5 @@
-"""Creates the queues, their dead-letter queues and the results table with the stack's attributes.
+"""Creates the queues, their dead-letter queues, the results table and the payload bucket
+with the stack's attributes.
 
 The CDK stack makes the same resources on AWS; this makes them on a local endpoint.
 Run it as `python -m taskqueue.bootstrap` (idempotent).
@@ -16,7 +17,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from taskqueue.settings import DEFAULT_QUEUE, Settings, get_settings
-from taskqueue.stores import results_index
+from taskqueue.stores import payloads, results_index
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,33 @@ def create_results_table(settings: Settings, dynamodb: Any) -> None:
     )
 
 
+def create_payload_bucket(settings: Settings, s3: Any) -> None:
+    """The bucket of large messages and results, with the stack's lifecycle (moto keeps the
+    rules but never runs them: objects do not expire locally)."""
+    location = (
+        {}
+        if settings.aws_region == "us-east-1"
+        else {"CreateBucketConfiguration": {"LocationConstraint": settings.aws_region}}
+    )
+    try:
+        s3.create_bucket(Bucket=settings.payload_bucket, **location)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
+            raise
+    rules = [
+        {
+            "ID": f"expire-{prefix.rstrip('/')}",
+            "Filter": {"Prefix": prefix},
+            "Status": "Enabled",
+            "Expiration": {"Days": days},
+        }
+        for prefix, days in payloads.expiry_days(settings).items()
+    ]
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=settings.payload_bucket, LifecycleConfiguration={"Rules": rules}
+    )
+
+
 def bootstrap(settings: Settings, queues: Sequence[str] = (DEFAULT_QUEUE,)) -> dict[str, str]:
     """Create every resource, each of `queues` (the declared ones: `taskqueue.factory.
     declared_queues`) with its DLQ; return the default queue's URLs."""
@@ -97,6 +125,7 @@ def bootstrap(settings: Settings, queues: Sequence[str] = (DEFAULT_QUEUE,)) -> d
     create_results_table(
         settings, boto3.client("dynamodb", region_name=region, endpoint_url=endpoint)
     )
+    create_payload_bucket(settings, boto3.client("s3", region_name=region, endpoint_url=endpoint))
     return urls
 
 

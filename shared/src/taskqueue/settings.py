@@ -30,6 +30,13 @@ SQS_MAX_DELAY_SECONDS = 900
 # The longest delay the web accepts may be at most a year: a hop every 15 minutes for a year
 # is 35,040 hops (70,080 SQS requests).
 MAX_TASK_DELAY_SECONDS = 365 * 86_400
+# A web process reads a request's body whole, and the Celery message that carries it (base64,
+# a third larger): the largest body it may be configured to accept.
+MAX_REQUEST_BYTES_CEILING = 100 * 1024 * 1024
+# A DynamoDB item is at most 400 KB, names and values of every attribute together: a result's
+# record offloaded above this still leaves 20 KB for the item's other attributes (the lease,
+# the state, the client, the index's attributes).
+RESULT_OFFLOAD_CEILING = 380_000
 
 
 class SettingsError(ValueError):
@@ -141,11 +148,44 @@ class Settings(BaseSettings):
         "taskqueue-results", description="DynamoDB table that holds task states and results."
     )
     result_expires: Annotated[
-        int, UsedByStack("how long the stack's results table keeps an item (its TTL)")
+        int,
+        UsedByStack(
+            "how long the stack's results table keeps an item (its TTL) and the payload bucket"
+            " a result's object (in whole days, rounded up)"
+        ),
     ] = Field(
         86_400,
         gt=0,
-        description="Seconds a result is kept (the table's TTL attribute `ttl`, DynamoDB TTL).",
+        description="Seconds a result is kept (the table's TTL attribute `ttl`, DynamoDB TTL;"
+        " a result's object in the payload bucket: as many whole days, rounded up).",
+    )
+    payload_bucket: Annotated[str, SetElsewhere("the stack's payload bucket")] = Field(
+        "taskqueue-payloads",
+        description="S3 bucket of what is too large for SQS or DynamoDB: a task's message over"
+        " SQS's 1 MiB (`params/`) and a result over RESULT_OFFLOAD_BYTES (`results/`)"
+        " ([Large parameters and results](#large-parameters-and-results)).",
+    )
+    max_request_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        le=MAX_REQUEST_BYTES_CEILING,
+        description="Largest request body the web accepts (413 beyond it, nothing queued); a"
+        " task message over SQS's 1 MiB goes through the payload bucket. 8 MiB; 100 MiB at most"
+        " (a web process holds the body, and its message, in memory).",
+    )
+    result_offload_bytes: int = Field(
+        300_000,
+        ge=1024,
+        le=RESULT_OFFLOAD_CEILING,
+        description="A result whose encoded record is larger is stored in the payload bucket,"
+        " its item keeps a pointer; at most 380,000 (DynamoDB's 400 KB item also holds the"
+        " record's other attributes).",
+    )
+    result_inline_max_bytes: int = Field(
+        1024 * 1024,
+        ge=0,
+        description="GET /tasks/<id> returns a stored result inline up to this size; a larger"
+        " one as `result_url`, a presigned URL valid for a few minutes.",
     )
     # The one home of the base visibility: the stack sets the queue's VisibilityTimeout from it.
     queue_visibility_timeout: Annotated[int, UsedByStack("the task queue's VisibilityTimeout")] = (
@@ -328,10 +368,11 @@ class Settings(BaseSettings):
     diagnostic_tasks: bool = Field(
         False,
         description="Whether the web and the worker offer the diagnostic tasks (fail, crash,"
-        " retry_then_succeed, check_secret, limited): on in `local.env` and the tests' stacks."
-        " Off, the web refuses them as unknown tasks (422, not in `/openapi.json`) and the"
-        " worker does not register them; a prod stack cannot turn them on (`crash` takes"
-        " worker slots down, `check_secret` answers guesses of a secret).",
+        " retry_then_succeed, check_secret, limited, param_digest, sized_result): on in"
+        " `local.env` and the tests' stacks. Off, the web refuses them as unknown tasks (422,"
+        " not in `/openapi.json`) and the worker does not register them; a prod stack cannot"
+        " turn them on (`crash` takes worker slots down, `check_secret` answers guesses of a"
+        " secret).",
     )
 
     @field_validator("queues", mode="before")

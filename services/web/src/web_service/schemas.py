@@ -11,6 +11,7 @@ from taskqueue.catalogue.registry import TASKS, TaskSpec, request_models
 from taskqueue.factory import load_catalogue
 from taskqueue.settings import get_settings
 from taskqueue.stores.idempotency import MAX_KEY_LENGTH
+from taskqueue.stores.payloads import RESULT_URL_SECONDS
 from taskqueue.stores.task_list import LISTED_STATES, MAX_LIMIT
 
 # Every registered task's, once this process's settings loaded the catalogue (the diagnostic
@@ -74,6 +75,12 @@ class TaskStatusBody(BaseModel):
     state: str
     progress: Progress | None
     result: Any = None
+    result_url: str | None = Field(
+        None,
+        description="SUCCESS with a result over RESULT_INLINE_MAX_BYTES (kept in the payload"
+        f" bucket): a presigned URL that GETs the result's JSON for {RESULT_URL_SECONDS // 60}"
+        " minutes; `result` is null then. Null otherwise.",
+    )
     error: str | None
     due: str | None = Field(
         None, description="SCHEDULED: when it is due (RFC 3339, UTC); null otherwise."

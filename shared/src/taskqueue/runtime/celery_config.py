@@ -13,10 +13,6 @@ from taskqueue import aws_session
 from taskqueue.catalogue.registry import TaskSpec, queues_of
 from taskqueue.settings import QueueAddress, Settings
 
-# The web refuses bodies over 256 KiB with 413: the Celery message that carries one (base64
-# inside JSON) stays well inside SQS's 1 MiB (since August 2025; 256 KiB before).
-SQS_MAX_MESSAGE_BYTES = 256 * 1024
-
 # Long polling: one ReceiveMessage waits up to 20 s (the SQS maximum) for a message, so an
 # idle worker makes about three requests a minute and still sees a new task at once.
 SQS_WAIT_TIME_SECONDS = 20
@@ -78,6 +74,8 @@ def celery_config(settings: Settings, specs: Iterable[TaskSpec] = ()) -> dict[st
             "client-config": aws_client_config(settings),
             # A task's delay waits in SQS in hops of at most this (taskqueue.catalogue.delays).
             "delay_hop_seconds": settings.delay_hop_seconds,
+            # A message over SQS's limit carries its body here (taskqueue.runtime.large_messages).
+            "payload_bucket": settings.payload_bucket,
         },
         # The SDK already retries once (client-config); a second layer of retries in kombu
         # would stretch a broker outage past the web's 5 s answer.
@@ -126,6 +124,10 @@ def celery_config(settings: Settings, specs: Iterable[TaskSpec] = ()) -> dict[st
         "dynamodb_client_config": aws_client_config(settings),
         # Results expire with the table's TTL attribute.
         "result_expires": settings.result_expires,
+        # A result too large for its DynamoDB item is stored in the payload bucket, the item
+        # keeps a pointer (taskqueue.stores.large_results).
+        "payload_bucket": settings.payload_bucket,
+        "result_offload_bytes": settings.result_offload_bytes,
         "worker_concurrency": settings.worker_concurrency,
         # ECS sends SIGTERM, then SIGKILL after stopTimeout (120 s): a stopping worker lets
         # running tasks finish for this long, then puts their messages back; one that may

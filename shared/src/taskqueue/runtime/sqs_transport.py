@@ -24,17 +24,23 @@ queues (taskqueue.runtime.message_group).
 A watch on a task's last delivery (taskqueue.runtime.dead_letters) is handled here, never handed to
 Celery: it is not a task, and counts in no task metric.
 
+A message over SQS's size limit is sent with its body in the payload bucket and a pointer in
+its place, and its body is fetched when it is received (taskqueue.runtime.large_messages):
+this transport is the one place every send and every receive passes.
+
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from functools import cached_property
 from typing import Any
 
 from botocore.config import Config
 from kombu.transport import SQS
 from kombu.utils.encoding import bytes_to_str
+from kombu.utils.json import dumps
 
 from taskqueue import aws_session
 from taskqueue.catalogue.delays import (
@@ -45,10 +51,12 @@ from taskqueue.catalogue.delays import (
     needs_hop,
 )
 from taskqueue.catalogue.placeholder import celery
-from taskqueue.runtime import dead_letters
+from taskqueue.runtime import dead_letters, large_messages
 from taskqueue.runtime.message_group import group_of
 from taskqueue.runtime.run_once import release
 from taskqueue.settings import SQS_MAX_DELAY_SECONDS
+from taskqueue.stores import waiting
+from taskqueue.stores.payloads import PayloadBucket, PayloadMissing, s3_client
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +83,10 @@ class Channel(SQS.Channel):
         for message in messages.get("Messages") or []:
             if watch := dead_letters.watched(message["Body"]):
                 self._check_watch(queue, qname, message, *watch)
-            elif not self._delayed_again(queue, qname, message):
-                due.append(message)
+            elif not self._delayed_again(queue, qname, message) and (
+                whole := self._with_body(queue, qname, message)
+            ):
+                due.append(whole)
         received: int = super()._on_messages_ready(queue, qname, {**messages, "Messages": due})
         return received
 
@@ -98,6 +108,60 @@ class Channel(SQS.Channel):
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=received["ReceiptHandle"])
         except Exception:
             logger.warning("could not check the last delivery of task %s", task_id, exc_info=True)
+
+    @cached_property
+    def payload_bucket(self) -> PayloadBucket:
+        """The payload bucket of messages over SQS's limit (the transport option
+        `payload_bucket`), through an S3 client with the broker's endpoint and timeouts."""
+        options = self.transport_options
+        client = s3_client(self.region, self.endpoint_url, options.get("client-config") or {})
+        return PayloadBucket(client, str(options["payload_bucket"]))
+
+    def _with_body(
+        self, queue_url: str, qname: str, received: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The received message with its body, fetched from the payload bucket when it
+        carries a pointer instead; None when it cannot be handed to Celery: a body whose
+        object is gone fails its task for good, any other error leaves the message to come
+        back after the visibility timeout."""
+        text = bytes_to_str(self._decode_python_message_body(received["Body"]))
+        if large_messages.POINTER not in text:  # no JSON parse for most messages
+            return received
+        payload: dict[str, Any] = self._prepare_json_payload(text)
+        task_id = (payload.get("headers") or {}).get("id")
+        try:
+            whole = large_messages.restored(payload, self.payload_bucket)
+        except PayloadMissing as error:
+            logger.error("task %s cannot run: its parameters are gone (%s)", task_id, error)
+            self._fail_for_good(queue_url, qname, received, task_id, error)
+            return None
+        except Exception:
+            logger.warning("could not fetch the parameters of task %s", task_id, exc_info=True)
+            return None
+        return {**received, "Body": dumps(whole)}
+
+    def _fail_for_good(
+        self,
+        queue_url: str,
+        qname: str,
+        received: dict[str, Any],
+        task_id: str | None,
+        error: Exception,
+    ) -> None:
+        """Record the task FAILURE with `error`, give back the waiting slot it held, and
+        delete its message: no delivery could ever run it."""
+        try:
+            if task_id:
+                backend = celery.backend
+                backend.mark_as_failure(task_id, error)
+                waiting.end_waiting(
+                    backend.client, backend.table_name, backend.item_key(task_id), task_id
+                )
+            self.sqs(queue=qname).delete_message(
+                QueueUrl=queue_url, ReceiptHandle=received["ReceiptHandle"]
+            )
+        except Exception:  # it comes back after the visibility timeout, and fails again here
+            logger.warning("could not record the failure of task %s", task_id, exc_info=True)
 
     @property
     def delay_hop_seconds(self) -> int:
@@ -168,6 +232,8 @@ class Channel(SQS.Channel):
                 properties["delay_seconds"] = delay  # kombu 5.7 sends it as DelaySeconds
             if group := group_of(message.get("headers")):
                 properties["MessageGroupId"] = group  # and this as MessageGroupId
+            if large_messages.too_large(message, base64=self.sqs_base64_encoding):
+                message = large_messages.offload(message, self.payload_bucket)
             super()._put(queue, message, **kwargs)
             return
         task_id = message.get("headers", {}).get("id")

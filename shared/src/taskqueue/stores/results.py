@@ -16,6 +16,8 @@ from celery.backends.dynamodb import DynamoDBBackend
 from celery.exceptions import Reject
 
 from taskqueue import aws_session
+from taskqueue.stores import large_results
+from taskqueue.stores.large_results import ResultObject
 from taskqueue.stores.chords import ChordsRefused
 
 # The item attribute that holds the state in the clear, for conditional writes.
@@ -122,7 +124,7 @@ class ProvisionedTableBackend(DynamoDBBackend):  # type: ignore[misc]
         """Celery's encoded record (what its `get` reads), the state in the clear for
         conditions and the list, its progress, and when (`now`)."""
         return {
-            "result": {"B": self.encode(meta)},
+            "result": {"B": large_results.encoded_record(self, meta)},
             STATE_ATTRIBUTE: {"S": meta["status"]},
             PROGRESS_ATTRIBUTE: progress_attribute(meta),
             "timestamp": {"N": str(now)},
@@ -164,6 +166,11 @@ class ProvisionedTableBackend(DynamoDBBackend):  # type: ignore[misc]
         """Celery asks this before it sends a chord's first message: refused here
         (taskqueue.stores.chords says why)."""
         raise ChordsRefused()
+
+    def _get_task_meta_for(self, task_id: str) -> Any:
+        """Celery's read of a record (`AsyncResult.get()`), with a result stored in the payload
+        bucket fetched back (taskqueue.stores.large_results)."""
+        return large_results.resolved(self, super()._get_task_meta_for(task_id))
 
     def mark_as_failure(self, task_id: str, exc: BaseException, *args: Any, **kwargs: Any) -> Any:
         """Record a failure, unless `exc` is a Reject: Celery 5.7 records a message rejected
@@ -217,6 +224,9 @@ class TaskStatus:
     reason: str | None = None
     task: str | None = None
     """The task's name, where its item records it (`mark_queued`, a schedule's claim)."""
+    result_object: ResultObject | None = None
+    """Where a SUCCESS's result is stored when its item could not hold it (`result` is None
+    then): taskqueue.stores.large_results."""
 
 
 def progress_attribute(meta: dict[str, Any]) -> dict[str, Any]:
@@ -342,4 +352,5 @@ def status_of(meta: dict[str, Any]) -> TaskStatus:
             state=state, progress=None, result=None, error=info.get("error"), reason=info["reason"]
         )
     result = info if state == states.SUCCESS else None
-    return TaskStatus(state=state, progress=None, result=result, error=None)
+    stored = large_results.result_object(meta) if state == states.SUCCESS else None
+    return TaskStatus(state=state, progress=None, result=result, error=None, result_object=stored)

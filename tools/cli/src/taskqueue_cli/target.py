@@ -27,6 +27,9 @@ CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSI
 CLIENT_CONFIG = Config(
     connect_timeout=2, read_timeout=10, retries={"mode": "standard", "total_max_attempts": 2}
 )
+# S3 on a local endpoint by path (`localhost:PORT/bucket`): a bucket as a subdomain of
+# localhost or an IP address reaches nothing.
+LOCAL_S3_CONFIG = CLIENT_CONFIG.merge(Config(s3={"addressing_style": "path"}))
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ class Target:
             service,
             region_name=self.region,
             endpoint_url=self.endpoint_url,
-            config=CLIENT_CONFIG,
+            config=LOCAL_S3_CONFIG if service == "s3" and self.endpoint_url else CLIENT_CONFIG,
             **{name.lower(): value for name, value in self.credentials.items()},
         )
 

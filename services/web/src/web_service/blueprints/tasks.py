@@ -32,6 +32,7 @@ from web_service.schemas import (
     TaskStatusBody,
     rfc3339,
 )
+from web_service.stored_results import result_fields
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
@@ -151,7 +152,11 @@ def list_body(page: TaskPage) -> Response:
 @bp.get("/<task_id>")
 @spec.validate(
     resp=SpecResponse(
-        HTTP_200=TaskStatusBody, HTTP_401=Problem, HTTP_404=Problem, HTTP_503=Problem
+        HTTP_200=TaskStatusBody,
+        HTTP_401=Problem,
+        HTTP_404=Problem,
+        HTTP_410=Problem,
+        HTTP_503=Problem,
     ),
     tags=["tasks"],
     skip_validation=True,
@@ -245,7 +250,7 @@ def status_body(task_id: str, status: TaskStatus) -> Response:
             "queue": catalogue_of(current_app).queue_of(status.task),
             "state": status.state,
             "progress": status.progress,
-            "result": status.result,
+            **result_fields(status),
             "error": status.error,
             "due": status.due,
             "reason": status.reason,

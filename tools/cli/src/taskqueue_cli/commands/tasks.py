@@ -81,7 +81,9 @@ def enqueue(
         return
     console = Console(highlight=False)
     final = watch(lambda: web.status(task_id), console, interval=interval, timeout=timeout)
-    if final["state"] == "SUCCESS":
+    if final.get("result_url"):
+        console.print(f"result_url: {final['result_url']}", soft_wrap=True)
+    elif final["state"] == "SUCCESS":
         console.print(f"result: {json.dumps(final['result'])}")
     else:
         if final.get("reason"):
@@ -132,7 +134,9 @@ def describe(body: dict[str, Any]) -> list[tuple[str, str]]:
     if steps := body.get("progress"):
         percent = 100 * steps["current"] // max(steps["total"], 1)
         lines.append(("progress", f"{steps['current']}/{steps['total']} ({percent}%)"))
-    if body["state"] == "SUCCESS":
+    if body.get("result_url"):  # a result too large to return inline: its presigned URL
+        lines.append(("url", str(body["result_url"])))
+    elif body["state"] == "SUCCESS":
         lines.append(("result", json.dumps(body.get("result"))))
     if body.get("reason"):
         lines.append(("reason", str(body["reason"])))

@@ -175,3 +175,68 @@ def queue_empty(context: Context, logical_id: str, hint: str) -> Verdict:
         counts = f"{depth.visible} visible, {depth.in_flight} in flight, {depth.delayed} delayed"
         return failed(figure, f"{counts}: {hint}")
     return passed(figure)
+
+
+BUCKET = "AWS::S3::Bucket"
+
+
+def payload_bucket_checks(context: Context) -> list[Check]:
+    """One check for the payload bucket the stack declares (its only bucket)."""
+    return [
+        ("payload bucket", partial(payload_bucket_ready, context, logical_id, properties))
+        for logical_id, properties in context.stack.of_type(BUCKET)
+    ]
+
+
+def declared_expiry(properties: dict[str, Any]) -> dict[str, int]:
+    """Prefix -> days of the template's lifecycle rules."""
+    rules = properties.get("LifecycleConfiguration", {}).get("Rules", [])
+    return {rule["Prefix"]: int(rule["ExpirationInDays"]) for rule in rules if "Prefix" in rule}
+
+
+def found_expiry(rules: list[dict[str, Any]]) -> dict[str, int]:
+    """Prefix -> days of the enabled rules GetBucketLifecycleConfiguration answers."""
+    return {
+        str(rule.get("Filter", {}).get("Prefix", rule.get("Prefix"))): int(
+            rule["Expiration"]["Days"]
+        )
+        for rule in rules
+        if rule.get("Status") == "Enabled" and "Days" in rule.get("Expiration", {})
+    }
+
+
+def payload_bucket_ready(context: Context, logical_id: str, properties: dict[str, Any]) -> Verdict:
+    """The bucket answers (HeadBucket) and expires its objects as the template declares."""
+    name = context.stack.physical_ids.get(logical_id)
+    if name is None:
+        raise context.not_created(f"payload bucket {logical_id}")
+    s3 = context.client("s3")
+    try:
+        s3.head_bucket(Bucket=name)
+        rules = s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        if code == "NoSuchLifecycleConfiguration":
+            rules = []
+        elif code in {"404", "NoSuchBucket"}:
+            return failed(f"no bucket {name}")
+        else:
+            raise
+    if not rules and context.offline:
+        raise NotVerifiableOffline(
+            f"{name} exists, but the local endpoint's CloudFormation sets no lifecycle rules"
+        )
+    return lifecycle_verdict(name, found_expiry(rules), declared_expiry(properties))
+
+
+def lifecycle_verdict(name: str, found: dict[str, int], declared: dict[str, int]) -> Verdict:
+    """Pass when every prefix expires after the days the template declares."""
+    figure = f"{name}: " + ", ".join(
+        f"{prefix} expire after {days} d" for prefix, days in sorted(found.items())
+    )
+    if not found:
+        figure = f"{name}: no lifecycle rule"
+    if found != declared:
+        wanted = ", ".join(f"{prefix} {days} d" for prefix, days in sorted(declared.items()))
+        return failed(figure, f"the template declares {wanted}: objects would outlive it")
+    return passed(figure)

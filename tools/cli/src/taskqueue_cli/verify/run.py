@@ -61,4 +61,5 @@ def checks(context: Context) -> list[Check]:
         ("alarm notification", partial(alarm.alarm_notifies, context)),
         *resources.schedule_checks(context),
         *resources.dead_letter_checks(context),
+        *resources.payload_bucket_checks(context),
     ]
