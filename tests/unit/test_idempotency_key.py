@@ -252,5 +252,5 @@ def test_the_sending_window_covers_every_attempt_of_the_send(settings: Settings)
         update={"aws_client_connect_timeout": 1.0, "aws_client_read_timeout": 30.0}
     )
 
-    assert sending_window(settings) == 2 * (1 + 2) + 1
-    assert sending_window(slow) == 2 * (1 + 30) + 1
+    assert sending_window(settings) == 2 * 2 * (1 + 2) + 1  # PutObject and SendMessage
+    assert sending_window(slow) == 2 * 2 * (1 + 30) + 1

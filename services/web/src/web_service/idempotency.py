@@ -34,6 +34,9 @@ QUOTED = re.compile(r'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"')
 # A bare key: printable ASCII, no space at either end (HTTP strips those), and no comma: two
 # Idempotency-Key headers reach the app as one, joined by a comma (RFC 9110, section 5.3).
 BARE = re.compile(r"[\x21-\x2b\x2d-\x7e]([\x20-\x2b\x2d-\x7e]*[\x21-\x2b\x2d-\x7e])?")
+# The calls between a task's record and its send's answer: PutObject (a body too large for
+# SQS) and SendMessage.
+SENDING_CALLS = 2
 # A repeat within the first's sending window waits at least this long.
 MIN_RETRY_AFTER_SECONDS = 1
 
@@ -67,13 +70,14 @@ def malformed(detail: str) -> ProblemError:
 
 
 def sending_window(settings: Settings) -> float:
-    """The longest the web takes from a task's record to its send's answer: each of the
-    SDK's attempts at SendMessage waits its connect and read timeouts, plus a second for
-    the backoff between them."""
+    """The longest the web takes from a task's record to its send's answer: a large body's
+    PutObject to the payload bucket (taskqueue.runtime.large_messages), then SendMessage,
+    each attempt of each waiting its connect and read timeouts, plus a second for the
+    backoff between them."""
     config = aws_client_config(settings)
     attempts: int = config["retries"]["total_max_attempts"]
     timeouts: float = config["connect_timeout"] + config["read_timeout"]
-    return attempts * timeouts + 1
+    return SENDING_CALLS * attempts * timeouts + 1
 
 
 @dataclass

@@ -17,8 +17,8 @@ from celery.exceptions import Reject
 
 from taskqueue import aws_session
 from taskqueue.stores import large_results
-from taskqueue.stores.large_results import ResultObject
 from taskqueue.stores.chords import ChordsRefused
+from taskqueue.stores.large_results import ResultObject
 
 # The item attribute that holds the state in the clear, for conditional writes.
 STATE_ATTRIBUTE = "state"
