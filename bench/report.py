@@ -116,17 +116,18 @@ def markdown(results: dict[str, Any]) -> str:
     """The table README shows: both configurations on both networks and the targets, then
     the run's sizes."""
     baseline = results["baseline"]
-    ours_m, base_m = results["modelled"], baseline["modelled"]
+    # A results.json written before the model has no "modelled" column: "—" there.
+    ours_m, base_m = results.get("modelled", {}), baseline.get("modelled", {})
     lines = [
         "| Metric | This project, loopback | under the model | Seed baseline, loopback "
         "| under the model | Target (this project: loopback / model) |",
         "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for key, label, unit, target, decimals in METRICS:
-        cells = [results[key], ours_m.get(key), baseline[key], base_m.get(key)]
+        cells = [results.get(key), ours_m.get(key), baseline.get(key), base_m.get(key)]
         lines.append(_row(label, unit, cells, target, decimals))
     ours_d, base_d, run = results["details"], baseline["details"], results["run"]
-    ours_md, base_md = ours_m["details"], base_m["details"]
+    ours_md, base_md = ours_m.get("details", {}), base_m.get("details", {})
     for key, label, unit, target, decimals in CONTEXT:
         ours, base = ours_d.get(key), base_d.get(key)
         if ours is not None and base is not None:
@@ -160,9 +161,9 @@ def markdown(results: dict[str, Any]) -> str:
         "makes 0.2 per message (one ReceiveMessage and one DeleteMessageBatch per 10).",
         "",
         f"Requests while one task runs (this project, over the window): {running}.",
-        "",
-        model_markdown(results).rstrip("\n"),
     ]
+    if "latency_model" in results:
+        lines += ["", model_markdown(results).rstrip("\n")]
     if "metrics_cost" in results:
         lines += ["", metrics_cost_markdown(results["metrics_cost"]).rstrip("\n")]
     if "isolation" in results:
