@@ -2,28 +2,31 @@
 
 On loopback the worker, the web and the raw loops reach moto's server directly. Under the
 model they reach it through a proxy that holds each response back by a modelled round trip
-(bench.latency): the proxy, and a second web (gunicorn, as the stack's) whose AWS endpoint
-is the proxy, run for the whole bench.
+(bench.latency, bench.network_proxy): the proxy, and a second web (gunicorn, as the stack's)
+whose AWS endpoint is the proxy, run for the whole bench.
 """
 
 from __future__ import annotations
 
+import socket
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
 import requests
 
-from bench.latency import LatencyModel
-from bench.proxy import CountingProxy
+from bench.latency import MODEL_FILE
 from harness.processes import free_port, start, wait_until
-from harness.stack import WEB_ARGV, LocalStack
+from harness.stack import REPO_ROOT, WEB_ARGV, LocalStack
 
 LOOPBACK = "loopback"
 MODELLED = "modelled"
 MODELLED_WEB = "web-modelled"
+MODELLED_PROXY = "latency-proxy"
 
 
 @dataclass(frozen=True)
@@ -61,19 +64,27 @@ def behind(stack: LocalStack, endpoint_url: str) -> str:
 
 
 @contextmanager
-def modelled(stack: LocalStack, model: LatencyModel) -> Iterator[Network]:
-    """The latency model's network: a delaying proxy and a web behind it, stopped on exit."""
-    with CountingProxy(upstream_port=stack.aws_port, model=model) as proxy:
-        port = free_port()
-        web_url = f"http://127.0.0.1:{port}"
-        env = {
-            **stack.env,
-            "WEB_BIND": f"127.0.0.1:{port}",
-            "AWS_ENDPOINT_URL": proxy.url,
-            "TASK_QUEUE_URL": behind(stack, proxy.url),
-        }
+def modelled(stack: LocalStack, model_file: Path = MODEL_FILE) -> Iterator[Network]:
+    """The latency model's network: a delaying proxy (a process of its own, bench.network_proxy)
+    and a web behind it, both stopped on exit."""
+    port = free_port()
+    proxy_url = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "bench.network_proxy", f"--port={port}"]
+    argv += [f"--upstream-port={stack.aws_port}", f"--model={model_file}"]
+    proxy = start(MODELLED_PROXY, argv, {**stack.env, "PYTHONPATH": str(REPO_ROOT)}, stack.work_dir)
+    stack.processes.append(proxy)  # stopped with the stack if this is interrupted
+    web_port = free_port()
+    web_url = f"http://127.0.0.1:{web_port}"
+    env = {
+        **stack.env,
+        "WEB_BIND": f"127.0.0.1:{web_port}",
+        "AWS_ENDPOINT_URL": proxy_url,
+        "TASK_QUEUE_URL": behind(stack, proxy_url),
+    }
+    try:
+        wait_until(lambda: _accepts(port), 30, "the latency model's proxy", proxy)
         web = start(MODELLED_WEB, WEB_ARGV, env, stack.work_dir)
-        stack.processes.append(web)  # stopped with the stack if this is interrupted
+        stack.processes.append(web)
         try:
             wait_until(
                 lambda: requests.get(f"{web_url}/healthz", timeout=1).ok,
@@ -81,6 +92,14 @@ def modelled(stack: LocalStack, model: LatencyModel) -> Iterator[Network]:
                 "the modelled network's web",
                 web,
             )
-            yield Network(MODELLED, proxy.url, web_url, behind(stack, proxy.url), MODELLED_WEB)
+            queue_url = behind(stack, proxy_url)
+            yield Network(MODELLED, proxy_url, web_url, queue_url, MODELLED_WEB)
         finally:
             web.stop()
+    finally:
+        proxy.stop()
+
+
+def _accepts(port: int) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True

@@ -8,6 +8,7 @@ holds each response back by the model's delay for its action: the bench's networ
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import threading
 import time
@@ -56,13 +57,17 @@ class CountingProxy:
     response leaves after the model's delay for its action."""
 
     def __init__(
-        self, upstream_port: int, host: str = "127.0.0.1", model: LatencyModel | None = None
+        self,
+        upstream_port: int,
+        host: str = "127.0.0.1",
+        model: LatencyModel | None = None,
+        port: int = 0,
     ) -> None:
         self.upstream = (host, upstream_port)
         self.model = model
         self._lock = threading.Lock()
         self._requests: list[Request] = []
-        self._server = ThreadingHTTPServer((host, 0), self._handler_class())
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -136,6 +141,12 @@ class CountingProxy:
                     # The endpoint dropped the kept connection: the next request opens another.
                     upstream.close()
                     raise
+
+            def handle(self) -> None:
+                """Serve the connection's requests; a stopped worker resets its kept
+                connection while the proxy waits for the next one: nothing to report."""
+                with contextlib.suppress(ConnectionResetError):
+                    super().handle()
 
             def finish(self) -> None:
                 """The client's connection ends: so does the one to the endpoint."""

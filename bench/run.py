@@ -49,7 +49,7 @@ def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
         say(f"local stack in {work_dir}")
         stack.start_aws()
         stack.start_web()
-        with modelled(stack, model) as network:
+        with modelled(stack) as network:
             ours = measure_config(stack, PROJECT, plan, work_dir, network, model)
             baseline = measure_config(stack, SEED, plan, work_dir, network, model)
         metrics_cost = measure_metrics_cost(stack, plan, work_dir)
