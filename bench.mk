@@ -1,7 +1,7 @@
 # The benchmark. Included from the root Makefile.
 #
-#   make bench            # full run (about 15 min): writes bench/results.json and bench/results.md
-#   make bench QUICK=1    # short smoke run (about 1.5 min): writes bench/tmp/quick/
+#   make bench            # full run (under 30 min): writes bench/results.json and bench/results.md
+#   make bench QUICK=1    # short smoke run (about 6.5 min on a loaded machine): bench/tmp/quick/
 #   make bench-metrics    # only the task metrics' cost (about 3 min): into bench/results.*
 #   make bench-isolation  # only the queues' isolation (about 10 min): into bench/results.*
 #   make bench-rate-limit # only the rate limit's figures: into bench/results.*

@@ -43,14 +43,18 @@ def worker_drain(
     stamps_file: Path,
     deadline_s: float,
     env: Mapping[str, str] | None = None,
+    endpoint_url: str | None = None,
 ) -> tuple[WorkerDrain, Process]:
-    """Start a worker on a queue holding `total` noop tasks; time it until all have run.
+    """Start a worker on a queue holding `total` noop tasks; time it until all have run
+    (`endpoint_url`: its AWS endpoint, a proxy, if not the stack's).
 
     The CPU window opens at the first task start (start-up imports are not the drain's cost)
     and closes when the last task has ended. The worker is left running for memory figures.
     """
     stamps_file.unlink(missing_ok=True)
-    worker = start_worker(stack, config, stamps_file, wait_ready=False, env=env)
+    worker = start_worker(
+        stack, config, stamps_file, endpoint_url=endpoint_url, wait_ready=False, env=env
+    )
     deadline = time.monotonic() + deadline_s
     while not read_stamps(stamps_file).starts:
         _check(worker, deadline, "the first task to start")

@@ -2,7 +2,8 @@
 
 The worker runs behind a counting proxy. First it sits idle for the window (its polls are
 the idle cost); then a few noop tasks are queued and the requests it makes for them are
-counted by action (what one task costs the endpoint).
+counted by action (what one task costs the endpoint). Under the latency model (`model`) the
+proxy also delays each response, and only the requests per task are wanted (no window).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import requests
 
+from bench.latency import LatencyModel
 from bench.pickup import wait_for_end
 from bench.proxy import CountingProxy
 from bench.workers import WorkerConfig, start_worker
@@ -38,12 +40,18 @@ class RequestCounts:
 
 
 def count_requests(
-    stack: LocalStack, config: WorkerConfig, window_s: float, tasks: int, work_dir: Path
+    stack: LocalStack,
+    config: WorkerConfig,
+    window_s: float,
+    tasks: int,
+    work_dir: Path,
+    model: LatencyModel | None = None,
 ) -> RequestCounts:
-    """Count one worker's SQS requests idle for `window_s`, then its requests for `tasks`."""
+    """Count one worker's SQS requests idle for `window_s`, then its requests for `tasks`
+    (behind `model`'s delays, if given)."""
     stamps = work_dir / f"{config.key}-count-stamps"
     stamps.unlink(missing_ok=True)
-    with CountingProxy(upstream_port=stack.aws_port) as proxy:
+    with CountingProxy(upstream_port=stack.aws_port, model=model) as proxy:
         worker = start_worker(stack, config, stamps, endpoint_url=proxy.url)
         try:
             time.sleep(SETTLE_S)

@@ -33,7 +33,8 @@ BACKLOG = 5
 
 def measure_isolation(stack: LocalStack, plan: Plan, work_dir: Path) -> dict[str, Any]:
     """Pickup on the default queue, idle and with the reports queue's worker busy."""
-    say(f"isolation: pickup of {plan.pickup_tasks} tasks, idle, then behind {BACKLOG} reports")
+    tasks, gaps = plan.pickup_tasks[PROJECT.key], plan.pickup_gap_s[PROJECT.key]
+    say(f"isolation: pickup of {tasks} tasks, idle, then behind {BACKLOG} reports")
     empty_queue(stack)
     stamps = work_dir / "isolation-stamps"
     stamps.unlink(missing_ok=True)
@@ -43,15 +44,12 @@ def measure_isolation(stack: LocalStack, plan: Plan, work_dir: Path) -> dict[str
 
     def pickup() -> Pickups:
         rng = random.Random(5)  # the same gaps in both runs
-        gaps = plan.pickup_gap_s
-        return measure_pickup(
-            stack.web_url, stamps, plan.pickup_tasks, gaps, rng, api_key=stack.api_key
-        )
+        return measure_pickup(stack.web_url, stamps, tasks, gaps, rng, api_key=stack.api_key)
 
     try:
         idle = pickup()
         # Long enough to outlast the second pickup run (its gaps average half the maximum).
-        duration = int(plan.pickup_tasks * plan.pickup_gap_s[1]) + 60
+        duration = int(tasks * gaps[1]) + 60
         running = api.enqueue("report", {"duration": duration})
         backlog = [api.enqueue("report", {"duration": duration}) for _ in range(BACKLOG)]
         wait_until(lambda: api.state(running) == "PROGRESS", 60, "the first report to run")
@@ -64,8 +62,8 @@ def measure_isolation(stack: LocalStack, plan: Plan, work_dir: Path) -> dict[str
         "idle_pickup_p50_s": percentile(idle.latencies, 0.5),
         "backlog_pickup_p50_s": percentile(behind.latencies, 0.5),
         "details": {
-            "pickup_tasks": plan.pickup_tasks,
-            "pickup_gap_s": list(plan.pickup_gap_s),
+            "pickup_tasks": tasks,
+            "pickup_gap_s": list(gaps),
             "idle_pickup_p95_s": percentile(idle.latencies, 0.95),
             "backlog_pickup_p95_s": percentile(behind.latencies, 0.95),
             "backlog_pickup_max_s": max(behind.latencies),

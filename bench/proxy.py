@@ -2,11 +2,13 @@
 
 Each request is classified by AWS service and action (JSON protocol: the ``X-Amz-Target``
 header; query protocol: the ``Action`` parameter) and time-stamped, so an idle worker's
-SQS requests can be counted at the endpoint.
+SQS requests can be counted at the endpoint. Given a latency model (bench.latency), it also
+holds each response back by the model's delay for its action: the bench's network.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import threading
 import time
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
+
+from bench.latency import LatencyModel
 
 # Long polls last up to 20 s; the upstream read must outlast them.
 UPSTREAM_TIMEOUT_S = 60
@@ -49,13 +53,21 @@ def classify(headers: dict[str, str], path: str, body: bytes) -> tuple[str, str]
 
 
 class CountingProxy:
-    """Forwards every request to `upstream` (``host:port``) and records it."""
+    """Forwards every request to `upstream` (``host:port``) and records it; with `model`, each
+    response leaves after the model's delay for its action."""
 
-    def __init__(self, upstream_port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        upstream_port: int,
+        host: str = "127.0.0.1",
+        model: LatencyModel | None = None,
+        port: int = 0,
+    ) -> None:
         self.upstream = (host, upstream_port)
+        self.model = model
         self._lock = threading.Lock()
         self._requests: list[Request] = []
-        self._server = ThreadingHTTPServer((host, 0), self._handler_class())
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -82,6 +94,12 @@ class CountingProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # The headers and the body leave in two writes: with Nagle's algorithm the body
+            # waits for the client's delayed ACK of the headers (40 ms on Linux).
+            disable_nagle_algorithm = True
+
+            endpoint: http.client.HTTPConnection | None = None
+            """One connection to the endpoint per client connection, kept while it lives."""
 
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -91,16 +109,24 @@ class CountingProxy:
                 progress = service == "dynamodb" and b'"PROGRESS"' in body
                 presence = service == "dynamodb" and b'"#workers"' in body
                 proxy._record(Request(time.time(), service, action, progress, presence))
-                upstream = http.client.HTTPConnection(*proxy.upstream, timeout=UPSTREAM_TIMEOUT_S)
+                if self.endpoint is None:
+                    self.endpoint = http.client.HTTPConnection(
+                        *proxy.upstream, timeout=UPSTREAM_TIMEOUT_S
+                    )
+                upstream = self.endpoint
                 try:
                     forwarded = {
                         k: v
                         for k, v in self.headers.items()
                         if k.lower() not in HOP_HEADERS and k.lower() != "expect"
                     }
+                    sent = time.monotonic()
                     upstream.request(self.command, self.path, body=body, headers=forwarded)
                     response = upstream.getresponse()
                     payload = response.read()
+                    if proxy.model is not None:
+                        upstream_s = time.monotonic() - sent
+                        time.sleep(proxy.model.delay(service, action, upstream_s))
                     self.send_response(response.status, response.reason)
                     for key, value in response.getheaders():
                         if key.lower() not in HOP_HEADERS | {"content-length", "date", "server"}:
@@ -111,8 +137,22 @@ class CountingProxy:
                 except (BrokenPipeError, ConnectionResetError):
                     # The client left (a stopped worker): its long poll ends here.
                     self.close_connection = True
-                finally:
+                except (OSError, http.client.HTTPException):
+                    # The endpoint dropped the kept connection: the next request opens another.
                     upstream.close()
+                    raise
+
+            def handle(self) -> None:
+                """Serve the connection's requests; a stopped worker resets its kept
+                connection while the proxy waits for the next one: nothing to report."""
+                with contextlib.suppress(ConnectionResetError):
+                    super().handle()
+
+            def finish(self) -> None:
+                """The client's connection ends: so does the one to the endpoint."""
+                if self.endpoint is not None:
+                    self.endpoint.close()
+                super().finish()
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
 

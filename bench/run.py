@@ -18,8 +18,10 @@ from typing import Any
 
 from bench import report
 from bench.isolation import measure_isolation
+from bench.latency import LatencyModel
 from bench.measure import measure_config
 from bench.metrics_cost import measure_metrics_cost
+from bench.network import modelled
 from bench.plan import FULL, QUICK, Plan
 from bench.rate_limit import measure_rate_limit
 from bench.stackops import say
@@ -32,7 +34,8 @@ BENCH_MAX_WAITING = 1_000_000
 
 
 def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
-    """Both configurations on one local stack (moto server and web, shared), then stopped."""
+    """Both configurations on one local stack (moto server and web, shared), on loopback and
+    under the latency model, then stopped."""
     started, wall, load_before = datetime.now(UTC), time.monotonic(), os.getloadavg()[0]
     stack = LocalStack(work_dir=work_dir)
     # Each phase starts from a purged queue; moto allows one purge a minute unless told.
@@ -41,12 +44,14 @@ def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
     # waiting): the phases purge over 1000 of them, the default cap. A cap no run reaches
     # keeps the cap's requests in the figures and refuses nothing.
     stack.env["CLIENT_MAX_WAITING"] = str(BENCH_MAX_WAITING)
+    model = LatencyModel.load()
     try:
         say(f"local stack in {work_dir}")
         stack.start_aws()
         stack.start_web()
-        ours = measure_config(stack, PROJECT, plan, work_dir)
-        baseline = measure_config(stack, SEED, plan, work_dir)
+        with modelled(stack) as network:
+            ours = measure_config(stack, PROJECT, plan, work_dir, network, model)
+            baseline = measure_config(stack, SEED, plan, work_dir, network, model)
         metrics_cost = measure_metrics_cost(stack, plan, work_dir)
         isolation = measure_isolation(stack, plan, work_dir)
         rate_limit = measure_rate_limit(stack, plan, work_dir)
@@ -55,6 +60,7 @@ def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
     return {
         **ours,
         "baseline": baseline,
+        "latency_model": model.describe(),
         "metrics_cost": metrics_cost,
         "isolation": isolation,
         "rate_limit": rate_limit,

@@ -55,9 +55,15 @@ def require_all(result: LoadResult, total: int, what: str) -> LoadResult:
     return result
 
 
-def cpu_during(stack: LocalStack, action: Callable[[], T]) -> tuple[T, dict[str, float]]:
-    """Run `action`; also return the CPU seconds moto's server, the web and this process spent."""
-    pids = {name: next(p.pid for p in stack.processes if p.name == name) for name in ("aws", "web")}
+def cpu_during(
+    stack: LocalStack, action: Callable[[], T], web: str = "web"
+) -> tuple[T, dict[str, float]]:
+    """Run `action`; also return the CPU seconds moto's server, the web (the process named
+    `web`) and this process spent."""
+    named = {"aws": "aws", "web": web}
+    pids = {
+        key: next(p.pid for p in stack.processes if p.name == name) for key, name in named.items()
+    }
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     client_before = time.process_time()
     result = action()

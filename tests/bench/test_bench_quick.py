@@ -1,4 +1,5 @@
-"""`make bench QUICK=1` end to end: it runs and reports every figure for both configurations.
+"""`make bench QUICK=1` end to end: it runs and reports every figure for both configurations,
+on loopback and under the latency model.
 
 No assertion on any figure: a benchmark's numbers depend on the machine.
 """
@@ -14,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from bench.report import KEYS
+from bench.report import KEYS, MODELLED_KEYS
 from harness.stack import REPO_ROOT
 
 # The short run takes about 3.5 minutes on 2 cores (measured 200 s beside a full `make test`,
-# the isolation and rate limit parts included); more on a loaded machine.
-RUN_TIMEOUT_S = 480
+# the isolation and rate limit parts included); more on a loaded machine. The latency model's
+# column added about two minutes: 398 s at a load average of 8 (other helpers' test runs).
+RUN_TIMEOUT_S = 720
 
 
 def run_quick_bench(out: Path) -> subprocess.CompletedProcess[str]:
@@ -58,6 +60,20 @@ def test_quick_bench_reports_every_figure_for_both_configurations(tmp_path: Path
         # The heartbeat's cost (issue 13): one long_task ran through a window inside its run.
         assert section["details"]["running_task_window_s"] > 0
         assert section["details"]["running_task_requests"], "no request while the task ran"
+        # The network-bound figures again under the latency model (issue 24), and the like-
+        # for-like raw drain at the worker's concurrency on both networks.
+        modelled = section["modelled"]
+        missing = [key for key in MODELLED_KEYS if key not in modelled]
+        assert not missing, f"missing modelled keys: {missing}"
+        assert all(math.isfinite(modelled[key]) for key in MODELLED_KEYS), modelled
+        assert modelled["details"]["endpoint_requests_per_task"], "no request per task counted"
+        for column in (section, modelled):
+            assert (
+                column["details"]["raw_task_drain_concurrency"]
+                == (column["details"]["worker_concurrency"])
+            )
+    assert set(MODELLED_KEYS) <= set(KEYS)
+    assert {"sqs", "dynamodb"} <= set(results["latency_model"]["round_trips_ms"])
     assert {
         "requests_per_short_task",
         "running_task_sqs_requests_per_hour",
@@ -96,6 +112,7 @@ def test_quick_bench_reports_every_figure_for_both_configurations(tmp_path: Path
     table = (tmp_path / "results.md").read_text()
     assert "### Rate limit shared by 3 workers" in table
     assert "### Queue isolation: pickup on the default queue behind a reports backlog" in table
-    assert "| Metric | This project | Seed baseline |" in table
+    assert "| Metric | This project, loopback | under the model | Seed baseline, loopback" in table
+    assert "Pickup p50 under the model:" in table
     assert "### Task metrics (EMF log lines): worker CPU per task" in table
     assert table in result.stdout
