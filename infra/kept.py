@@ -14,8 +14,8 @@ TABLE = (
 )
 SERVICE_LOGS = "the service's logs for their retention period, for an audit or an incident"
 PAYLOADS = (
-    "task messages' and results' large data, which its lifecycle expires (CloudFormation cannot"
-    " delete a bucket that holds objects); empty once the last object expired"
+    "task messages' and results' large data, which its lifecycle expires; empty once the last"
+    " object expired"
 )
 FLOW_LOGS = "the VPC's rejected traffic for its retention period, for an audit or an incident"
 

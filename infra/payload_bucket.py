@@ -24,13 +24,19 @@ LIST_ACTIONS = ("s3:ListBucket",)
 
 class PayloadBucket(Construct):
     """Private bucket: S3-managed encryption, TLS only, no public access, no ACLs, a
-    lifecycle per prefix; kept when the stack is deleted (CloudFormation cannot delete a
-    bucket that holds objects, and its objects expire by themselves)."""
+    lifecycle per prefix. Kept when the stack is deleted with `removal_policy` RETAIN (prod);
+    otherwise deleted with it, once `make destroy` has emptied it (infra.teardown:
+    CloudFormation cannot delete a bucket that holds objects)."""
 
     bucket: s3.Bucket
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, expiry_days: Mapping[str, int]
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        expiry_days: Mapping[str, int],
+        removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
@@ -49,7 +55,7 @@ class PayloadBucket(Construct):
                 )
                 for prefix, days in expiry_days.items()
             ],
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=removal_policy,
         )
 
     def grant_listing(self, role: iam.IRole) -> None:

@@ -178,15 +178,18 @@ class TaskQueueStack(Stack):
             removal_policy=removal,
         )
         self.payload_bucket = PayloadBucket(
-            self, "PayloadBucket", expiry_days=payloads.expiry_days(config.runtime)
+            self,
+            "PayloadBucket",
+            expiry_days=payloads.expiry_days(config.runtime),
+            removal_policy=removal,
         )
-        kept.record_why_kept(self.payload_bucket.bucket, kept.PAYLOADS)
         self.log_groups = ServiceLogGroups(
             self, "Logs", retention=retention, removal_policy=removal
         )
         if config.retain_data:
             for resource, why in (
                 (self.results_table.table, kept.TABLE),
+                (self.payload_bucket.bucket, kept.PAYLOADS),
                 (self.log_groups.web, kept.SERVICE_LOGS),
                 (self.log_groups.worker, kept.SERVICE_LOGS),
                 (self.network.flow_log_group, kept.FLOW_LOGS),

@@ -9,6 +9,9 @@ protection on (prod's) cannot be deleted by CloudFormation: the stack would end 
 DELETE_FAILED, half deleted. So without --disable-deletion-protection it stops (exit 2) and
 prints the commands that go on; with it, it turns protection off on the deployed load
 balancer (its ARN from the stack's resources) and says so, then `cdk destroy` runs.
+
+CloudFormation cannot delete a bucket that holds objects either: a bucket the stack deletes
+(dev's payload bucket; prod keeps it) is emptied first, when the stack is deployed.
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 KEPT_METADATA = "KeptOnDelete"
 """The template metadata key of a retained resource: why the stack keeps it."""
 DELETION_PROTECTION = "deletion_protection.enabled"
 LOAD_BALANCER = "AWS::ElasticLoadBalancingV2::LoadBalancer"
+BUCKET = "AWS::S3::Bucket"
 REFUSED = 2
 
 
@@ -42,11 +47,13 @@ class Kept:
 
 @dataclass(frozen=True)
 class Plan:
-    """What deleting the stack keeps, and the load balancers it cannot delete as they are."""
+    """What deleting the stack keeps, the load balancers it cannot delete as they are, and
+    the buckets it deletes (emptied first)."""
 
     stack_name: str
     kept: list[Kept]
     protected_load_balancers: list[str]
+    emptied_buckets: list[str]
 
 
 def plan_of(cdk_out: Path) -> Plan:
@@ -65,16 +72,23 @@ def plan_of(cdk_out: Path) -> Plan:
 
 def plan(stack_name: str, template: dict[str, Any]) -> Plan:
     """The plan of one stack's template."""
-    kept, protected = [], []
+    kept, protected, buckets = [], [], []
     for logical_id, resource in template["Resources"].items():
         if resource.get("DeletionPolicy", "Delete") != "Delete":
             why = resource.get("Metadata", {}).get(KEPT_METADATA)
             kept.append(Kept(logical_id, resource["Type"], why))
+        elif resource["Type"] == BUCKET:
+            buckets.append(logical_id)
         if resource["Type"] == LOAD_BALANCER:
             attributes = resource["Properties"].get("LoadBalancerAttributes", [])
             if {"Key": DELETION_PROTECTION, "Value": "true"} in attributes:
                 protected.append(logical_id)
-    return Plan(stack_name=stack_name, kept=kept, protected_load_balancers=protected)
+    return Plan(
+        stack_name=stack_name,
+        kept=kept,
+        protected_load_balancers=protected,
+        emptied_buckets=buckets,
+    )
 
 
 def describe(plan: Plan) -> list[str]:
@@ -89,8 +103,9 @@ def describe(plan: Plan) -> list[str]:
     return lines
 
 
-def load_balancer_arn(cloudformation: Any, stack_name: str, logical_id: str) -> str | None:
-    """The deployed load balancer's ARN (None when the stack is not deployed)."""
+def physical_id(cloudformation: Any, stack_name: str, logical_id: str) -> str | None:
+    """The deployed resource's physical id: a load balancer's ARN, a bucket's name (None
+    when the stack is not deployed)."""
     try:
         detail = cloudformation.describe_stack_resource(
             StackName=stack_name, LogicalResourceId=logical_id
@@ -99,8 +114,19 @@ def load_balancer_arn(cloudformation: Any, stack_name: str, logical_id: str) -> 
         if "does not exist" in str(error):
             return None
         raise
-    arn: str = detail["PhysicalResourceId"]
-    return arn
+    found: str = detail["PhysicalResourceId"]
+    return found
+
+
+def empty_bucket(s3: Any, bucket: str) -> int:
+    """Delete every object of `bucket` (it keeps no versions); how many there were."""
+    deleted = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:  # a page holds at most 1000 keys, DeleteObjects' limit
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            deleted += len(keys)
+    return deleted
 
 
 def disable_deletion_protection(elbv2: Any, arn: str) -> None:
@@ -129,29 +155,37 @@ def refusal(plan: Plan, arns: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the plan; refuse a protected load balancer, or unprotect it on request."""
+    """Print the plan; refuse a protected load balancer, or unprotect it on request; empty
+    the buckets the stack deletes."""
     parser = argparse.ArgumentParser(prog="python -m infra.teardown")
     parser.add_argument("cdk_out", type=Path, help="the synthesized cloud assembly (cdk.out)")
     parser.add_argument("--disable-deletion-protection", action="store_true")
     args = parser.parse_args(argv)
     plan = plan_of(args.cdk_out)
     print("\n".join(describe(plan)), flush=True)
-    if not plan.protected_load_balancers:
+    if not plan.protected_load_balancers and not plan.emptied_buckets:
         return 0
     # The region as the CLI (`taskqueue`) takes it: AWS_REGION, else boto3's configuration.
     session = boto3.Session(region_name=os.environ.get("AWS_REGION") or None)
     cloudformation = session.client("cloudformation")
     found = {
-        logical_id: load_balancer_arn(cloudformation, plan.stack_name, logical_id)
+        logical_id: physical_id(cloudformation, plan.stack_name, logical_id)
         for logical_id in plan.protected_load_balancers
     }
     arns = [arn for arn in found.values() if arn is not None]
-    if not arns:
+    if plan.protected_load_balancers and not arns:
         print(f"{plan.stack_name} is not deployed: no load balancer to unprotect.")
-        return 0
-    if not args.disable_deletion_protection:
+    if arns and not args.disable_deletion_protection:
         print("\n".join(refusal(plan, arns)), file=sys.stderr)
         return REFUSED
+    # Path-style on a local endpoint (moto's): a bucket's name is no host there.
+    local = os.environ.get("AWS_ENDPOINT_URL")
+    s3 = session.client("s3", config=Config(s3={"addressing_style": "path" if local else "auto"}))
+    for logical_id in plan.emptied_buckets:
+        bucket = physical_id(cloudformation, plan.stack_name, logical_id)
+        if bucket is not None:
+            emptied = empty_bucket(s3, bucket)
+            print(f"bucket {bucket} emptied ({emptied} objects): the stack deletes it")
     elbv2 = session.client("elbv2")
     for arn in arns:
         disable_deletion_protection(elbv2, arn)

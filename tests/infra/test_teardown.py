@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from harness.stack import LocalStack, running
-from infra.kept import PAYLOADS
-from infra.teardown import Kept, Plan, describe, plan_of
+from infra.teardown import Plan, describe, plan_of
 from tests.infra.conftest import Synth, only
 
 pytestmark = pytest.mark.timeout(300)
@@ -56,20 +55,18 @@ def test_destroy_names_what_prod_keeps_and_why(prod: Synth) -> None:
     assert "API keys" in str(kept[table_id].why)
 
 
-def test_destroy_in_dev_keeps_only_the_payload_bucket_and_nothing_is_protected(
-    dev: Synth,
-) -> None:
-    """CloudFormation cannot delete a bucket that holds objects, and the payload bucket's
-    objects expire by themselves: every stage keeps it, and says why."""
+def test_destroy_in_dev_keeps_nothing_and_nothing_is_protected(dev: Synth) -> None:
+    """Dev's payload bucket goes with the stack: make destroy empties it first (below)."""
     plan = plan_of(dev.template_path.parent)
     bucket_id, _ = only(dev.resources("AWS::S3::Bucket"))
-    assert retained(dev) == {bucket_id: "AWS::S3::Bucket"}
+    assert retained(dev) == {}
     assert plan == Plan(
         stack_name="taskqueue-dev",
-        kept=[Kept(bucket_id, "AWS::S3::Bucket", PAYLOADS)],
+        kept=[],
         protected_load_balancers=[],
+        emptied_buckets=[bucket_id],
     )
-    assert PAYLOADS in "\n".join(describe(plan))
+    assert "keeps nothing" in "\n".join(describe(plan))
 
 
 def test_prod_load_balancer_is_protected_and_destroy_knows(prod: Synth) -> None:
@@ -176,3 +173,35 @@ def test_destroy_turns_deletion_protection_off_on_request_and_says_so(
     assert result.returncode == 0, result.stderr
     assert f"deletion protection turned off: {arn}" in result.stdout
     assert protection(stack, arn) == "false"
+
+
+@pytest.fixture(scope="module")
+def deployed_dev_bucket(
+    dev: Synth, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[LocalStack, str]]:
+    """moto's server with a stack named like dev holding dev's payload bucket, with objects
+    under both prefixes."""
+    bucket_id, _ = only(dev.resources("AWS::S3::Bucket"))
+    template = {"Resources": {bucket_id: {"Type": "AWS::S3::Bucket"}}}
+    with running(tmp_path_factory.mktemp("teardown-dev"), worker=False, web=False) as stack:
+        cloudformation = stack.client("cloudformation")
+        cloudformation.create_stack(StackName="taskqueue-dev", TemplateBody=json.dumps(template))
+        bucket = cloudformation.describe_stack_resource(
+            StackName="taskqueue-dev", LogicalResourceId=bucket_id
+        )["StackResourceDetail"]["PhysicalResourceId"]
+        yield stack, bucket
+
+
+def test_destroy_in_dev_empties_the_payload_bucket_so_the_stack_can_delete_it(
+    dev: Synth, deployed_dev_bucket: tuple[LocalStack, str]
+) -> None:
+    stack, bucket = deployed_dev_bucket
+    s3 = stack.client("s3")
+    for key in ("params/a/1.json", "results/b/2.json", "results/c/3.json"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"{}")
+
+    result = teardown(stack, dev)
+
+    assert result.returncode == 0, result.stderr
+    assert f"bucket {bucket} emptied (3 objects)" in result.stdout
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
