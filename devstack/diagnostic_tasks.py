@@ -7,7 +7,8 @@ reads its secret variables at run time, and fails like `fail` when the value dif
 `retry_then_succeed` retries with a backoff (`self.retry(countdown=…)`, a delayed message,
 taskqueue.catalogue.delays) before it succeeds, or fails for good once its retries are used up.
 `limited` is rate-limited (5/s, burst 1, across all workers: taskqueue.runtime.rate_gate) and
-says when and where its body started.
+says when and where its body started. `frequent_progress` reports progress every 0.1 s, far
+more often than it is written (taskqueue.runtime.progress_writes).
 
 For test and local stacks only: they are offered where DIAGNOSTIC_TASKS is on (`local.env`,
 the tests' stacks), never in production (`crash` would let any client take worker slots
@@ -28,6 +29,7 @@ from celery import Task
 from pydantic import Field
 from taskqueue import TaskParams, register
 from taskqueue import secrets as task_secrets
+from taskqueue.stores.results import PROGRESS
 
 
 def diagnostic(params: type[TaskParams]) -> Callable[[Callable[..., Any]], Task]:
@@ -132,3 +134,25 @@ def limited(self: Task) -> dict[str, float | str | None]:
         "worker": f"{socket.gethostname()}:{os.getppid()}",
         "turn": getattr(self.request, "rate_turn", None),
     }
+
+
+class FrequentProgressParams(TaskParams):
+    """Parameters of frequent_progress."""
+
+    duration: float = Field(3, gt=0, le=30, description="Seconds of reports.")
+    every: float = Field(0.1, gt=0, le=5, description="Seconds between two reports.")
+    hold: float = Field(
+        0, ge=0, le=30, description="Seconds it keeps running after its last report."
+    )
+
+
+@diagnostic(FrequentProgressParams)
+def frequent_progress(self: Task, duration: float, every: float, hold: float) -> dict[str, int]:
+    """Report PROGRESS every `every` s for `duration` s ({current, total}, the last one
+    total/total), then run `hold` s more: exercises the coalesced progress writes."""
+    total = round(duration / every)
+    for step in range(1, total + 1):
+        time.sleep(every)
+        self.update_state(state=PROGRESS, meta={"current": step, "total": total})
+    time.sleep(hold)
+    return {"reports": total}

@@ -20,7 +20,14 @@ from tests.infra.test_worker_service import image_assets
 
 pytestmark = pytest.mark.timeout(300)
 
-DIAGNOSTIC = {"fail", "crash", "retry_then_succeed", "check_secret", "limited"}
+DIAGNOSTIC = {
+    "fail",
+    "crash",
+    "retry_then_succeed",
+    "check_secret",
+    "limited",
+    "frequent_progress",
+}
 
 
 def test_the_registry_marks_the_diagnostic_tasks() -> None:

@@ -40,6 +40,7 @@ def test_the_request_schema_is_a_union_over_the_registered_tasks(client: FlaskCl
         "check_secret",
         "retry_then_succeed",
         "limited",
+        "frequent_progress",
         "queue_report",
         "report",
     }

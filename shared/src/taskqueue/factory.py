@@ -26,9 +26,9 @@ from taskqueue.settings import QueueAddress, Settings, SettingsError, get_settin
 # The shipped tasks: every module of this package is a part of the catalogue (as Celery's
 # autodiscover_tasks finds a package's tasks), so adding a task is adding a module.
 TASK_PACKAGE = "taskqueue.tasks"
-# The diagnostic tasks (fail, crash, retry_then_succeed, check_secret, limited) live with the local
-# stack and the tests, never in the production image: loaded only with DIAGNOSTIC_TASKS, from
-# the repository's root on the path.
+# The diagnostic tasks (fail, crash, retry_then_succeed, check_secret, limited, frequent_progress)
+# live with the local stack and the tests, never in the production image: loaded only with
+# DIAGNOSTIC_TASKS, from the repository's root on the path.
 DIAGNOSTIC_MODULE = "devstack.diagnostic_tasks"
 
 
