@@ -1,13 +1,16 @@
-"""A task's progress reports are written at most once an interval, its newest one always, on
-the real stack: the worker talks to the endpoint through a counting proxy, and a task reports
-PROGRESS every 0.1 s for 3 s (`frequent_progress`); each DynamoDB PROGRESS write is counted
-where it arrives (taskqueue.runtime.progress_writes)."""
+"""The worker's requests per task, counted where they arrive: the worker talks to the endpoint
+through a counting proxy. A task's progress reports are written at most once an interval, its
+newest one always (a task reports PROGRESS every 0.1 s for 3 s, `frequent_progress`;
+taskqueue.runtime.progress_writes), and tasks that finish together have their messages
+deleted in one request (taskqueue.runtime.batched_deletes)."""
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -93,3 +96,24 @@ def test_a_final_state_is_written_at_once_and_nothing_held_follows_it(
     assert api.state(short) == "SUCCESS"
     assert len(progress_writes(proxy, before, succeeded)) == 1
     assert len(progress_writes(proxy, succeeded, math.inf)) == 1  # the later task's own
+
+
+def test_tasks_that_finish_while_others_run_are_deleted_in_batches_and_the_queue_empties(
+    proxied: tuple[LocalStack, CountingProxy],
+) -> None:
+    stack, proxy = proxied
+    api = stack.api()
+    worker = next(p for p in stack.processes if p.name == "worker")
+    before = proxy.requests()[-1].at if proxy.requests() else 0.0
+
+    # 20 tasks queued at once: a backlog, so the worker's two slots finish tasks side by side.
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(lambda _: api.enqueue("noop"), range(20)))
+    wait_until(lambda: stack.queue_depth() == 0, 30, "every message to be deleted", worker)
+
+    assert {api.state(task_id) for task_id in ids} == {"SUCCESS"}
+    deletes = Counter(
+        r.action for r in proxy.requests(since=before, service="sqs") if "Delete" in r.action
+    )
+    assert deletes["DeleteMessageBatch"] >= 1, deletes
+    assert deletes.total() < len(ids), deletes
