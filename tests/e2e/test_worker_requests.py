@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from taskqueue_cli.api import TaskApi
 
 from bench.proxy import CountingProxy, Request
-from harness.processes import wait_until
+from harness.processes import Process, wait_until
 from harness.stack import LocalStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -48,13 +49,18 @@ def progress_writes(proxy: CountingProxy, since: float, until: float) -> list[Re
     ]
 
 
+def start(proxied: tuple[LocalStack, CountingProxy]) -> tuple[TaskApi, Process, float]:
+    """A test's API, the worker, and when its count starts (after the last request so far)."""
+    stack, proxy = proxied
+    worker = next(p for p in stack.processes if p.name == "worker")
+    return stack.api(), worker, proxy.requests()[-1].at if proxy.requests() else 0.0
+
+
 def test_reports_every_tenth_of_a_second_are_written_once_an_interval_and_the_last_is_shown(
     proxied: tuple[LocalStack, CountingProxy],
 ) -> None:
-    stack, proxy = proxied
-    api = stack.api()
-    worker = next(p for p in stack.processes if p.name == "worker")
-    before = proxy.requests()[-1].at if proxy.requests() else 0.0
+    proxy = proxied[1]
+    api, worker, before = start(proxied)
 
     task_id = api.enqueue("frequent_progress", {"duration": 3, "every": 0.1, "hold": 5})
     # The last report (30 of 30) is shown while the task still runs, though no report follows.
@@ -78,10 +84,8 @@ def test_reports_every_tenth_of_a_second_are_written_once_an_interval_and_the_la
 def test_a_final_state_is_written_at_once_and_nothing_held_follows_it(
     proxied: tuple[LocalStack, CountingProxy],
 ) -> None:
-    stack, proxy = proxied
-    api = stack.api()
-    worker = next(p for p in stack.processes if p.name == "worker")
-    before = proxy.requests()[-1].at if proxy.requests() else 0.0
+    proxy = proxied[1]
+    api, worker, before = start(proxied)
 
     # Five reports inside one interval, then the end: the first is written, the rest held,
     # and the SUCCESS that follows drops them.
@@ -102,9 +106,7 @@ def test_tasks_that_finish_while_others_run_are_deleted_in_batches_and_the_queue
     proxied: tuple[LocalStack, CountingProxy],
 ) -> None:
     stack, proxy = proxied
-    api = stack.api()
-    worker = next(p for p in stack.processes if p.name == "worker")
-    before = proxy.requests()[-1].at if proxy.requests() else 0.0
+    api, worker, before = start(proxied)
 
     # 20 tasks queued at once: a backlog, so the worker's two slots finish tasks side by side.
     with ThreadPoolExecutor(8) as pool:
