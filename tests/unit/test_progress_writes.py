@@ -68,13 +68,19 @@ def test_reports_inside_an_interval_write_once_then_the_newest_when_it_ends(
     assert written == [1, 10]
 
 
+def first_then_held(writes: ProgressWrites, clock: Clock, after: float) -> list[str]:
+    """Task t reports "first" (written), then "held" `after` seconds later; what was written."""
+    written: list[str] = []
+    writes.report("t", lambda: written.append("first"))
+    clock.now += after
+    writes.report("t", lambda: written.append("held"))
+    return written
+
+
 def test_a_report_an_interval_after_the_last_write_is_written_at_once(
     writes: ProgressWrites, clock: Clock, timers: list[FakeTimer]
 ) -> None:
-    written: list[str] = []
-    writes.report("t", lambda: written.append("first"))
-    clock.now += 0.5
-    writes.report("t", lambda: written.append("held"))
+    written = first_then_held(writes, clock, 0.5)
     clock.now += 1.5  # the interval since the first write has passed; its timer not yet run
     writes.report("t", lambda: written.append("third"))
 
@@ -87,10 +93,7 @@ def test_a_report_an_interval_after_the_last_write_is_written_at_once(
 def test_the_end_drops_what_is_held_and_its_timer_writes_nothing(
     writes: ProgressWrites, clock: Clock, timers: list[FakeTimer]
 ) -> None:
-    written: list[str] = []
-    writes.report("t", lambda: written.append("first"))
-    clock.now += 0.3
-    writes.report("t", lambda: written.append("held"))
+    written = first_then_held(writes, clock, 0.3)
     writes.end("t")
     clock.now += 5
     timers[0].call()  # even a timer already running when end() cancelled it
