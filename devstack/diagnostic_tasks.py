@@ -10,7 +10,8 @@ taskqueue.catalogue.delays) before it succeeds, or fails for good once its retri
 says when and where its body started. `param_digest` says the size and SHA-256 of the text it
 was given, and `sized_result` returns a text of the size asked for: the paths of parameters and
 results too large for SQS and DynamoDB (taskqueue.runtime.large_messages,
-taskqueue.stores.large_results).
+taskqueue.stores.large_results). `frequent_progress` reports progress every 0.1 s, far
+more often than it is written (taskqueue.runtime.progress_writes).
 
 For test and local stacks only: they are offered where DIAGNOSTIC_TASKS is on (`local.env`,
 the tests' stacks), never in production (`crash` would let any client take worker slots
@@ -31,6 +32,7 @@ from celery import Task
 from pydantic import Field
 from taskqueue import TaskParams, register
 from taskqueue import secrets as task_secrets
+from taskqueue.stores.results import PROGRESS
 
 
 def diagnostic(params: type[TaskParams]) -> Callable[[Callable[..., Any]], Task]:
@@ -169,3 +171,25 @@ def sized_result(self: Task, size: int) -> str:
 def sized_text(size: int) -> str:
     """The text sized_result returns: the digits 0-9 over and over, `size` characters."""
     return ("0123456789" * (size // 10 + 1))[:size]
+
+
+class FrequentProgressParams(TaskParams):
+    """Parameters of frequent_progress."""
+
+    duration: float = Field(3, gt=0, le=30, description="Seconds of reports.")
+    every: float = Field(0.1, gt=0, le=5, description="Seconds between two reports.")
+    hold: float = Field(
+        0, ge=0, le=30, description="Seconds it keeps running after its last report."
+    )
+
+
+@diagnostic(FrequentProgressParams)
+def frequent_progress(self: Task, duration: float, every: float, hold: float) -> dict[str, int]:
+    """Report PROGRESS every `every` s for `duration` s ({current, total}, the last one
+    total/total), then run `hold` s more: exercises the coalesced progress writes."""
+    total = round(duration / every)
+    for step in range(1, total + 1):
+        time.sleep(every)
+        self.update_state(state=PROGRESS, meta={"current": step, "total": total})
+    time.sleep(hold)
+    return {"reports": total}

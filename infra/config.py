@@ -422,9 +422,9 @@ class InfraConfig(BaseModel):
         if self.is_prod and settings.diagnostic_tasks:
             raise ConfigError(
                 "context key 'diagnosticTasks': prod cannot offer the diagnostic tasks (fail,"
-                " crash, retry_then_succeed, check_secret, limited, param_digest, sized_result):"
-                " any client could take worker slots down with crash, or test guesses of a"
-                " secret with check_secret"
+                " crash, retry_then_succeed, check_secret, limited, param_digest, sized_result,"
+                " frequent_progress): any client could take worker slots down with crash, or"
+                " test guesses of a secret with check_secret"
             )
         self._check_queues(settings)
         return self

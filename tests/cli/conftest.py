@@ -68,8 +68,12 @@ def aws_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 @pytest.fixture(scope="package")
 def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    """moto, a worker and the web, with short time limits."""
-    with running(tmp_path_factory.mktemp("full"), **SHORT_LIMITS) as stack:
+    """moto, a worker and the web, with short time limits, and every progress report of
+    long_task (one a second) written: `--watch` is shown each step it reads (the writes'
+    coalescing at the 2 s default is tests/e2e/test_worker_requests.py's)."""
+    with running(
+        tmp_path_factory.mktemp("full"), PROGRESS_WRITE_INTERVAL="1", **SHORT_LIMITS
+    ) as stack:
         yield stack
 
 

@@ -6,7 +6,10 @@ moto evaluates actions but not resource ARNs (it authorizes SQS and DynamoDB cal
 "*"), so the statements' resources are widened to "*" for this run, and it cannot evaluate
 the `dynamodb:LeadingKeys` condition of the web's UpdateItem (a client's waiting counter
 only), so that condition is dropped here; which queue, table and items each action may touch
-is proven on the template by tests/infra/test_iam.py.
+is proven on the template by tests/infra/test_iam.py. And moto authorizes an SQS batch action
+by its own name, where AWS authorizes it by its single action's ("Amazon SQS batch actions",
+SQS Developer Guide: no permission can name a batch action), so each user here is given the
+batch action of every single one its role grants, as AWS reads the role.
 """
 
 from __future__ import annotations
@@ -65,15 +68,33 @@ def task_role_policies(outdir: Path) -> dict[str, list[dict[str, Any]]]:
     return statements
 
 
+# The SQS actions whose batch versions they authorize on AWS (see above).
+SQS_BATCHED = ("sqs:SendMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility")
+
+
+def with_batch_actions(actions: str | list[str]) -> list[str]:
+    """`actions` with the batch action of each SQS single action that AWS lets it authorize."""
+    named = [actions] if isinstance(actions, str) else actions
+    return [*named, *(f"{action}Batch" for action in named if action in SQS_BATCHED)]
+
+
 def iam_user(stack: LocalStack, name: str, statements: list[dict[str, Any]]) -> dict[str, str]:
-    """An IAM user with these statements (resources widened, conditions dropped, see above);
-    its credentials."""
+    """An IAM user with these statements (resources widened, conditions dropped, batch actions
+    as AWS reads them, see above); its credentials."""
     iam = stack.client("iam")
     iam.create_user(UserName=name)
     document = {
         "Version": "2012-10-17",
         "Statement": [
-            {**{k: v for k, v in statement.items() if k != "Condition"}, "Resource": "*"}
+            {
+                **{k: v for k, v in statement.items() if k != "Condition"},
+                **(
+                    {"Action": with_batch_actions(statement["Action"])}
+                    if "Action" in statement
+                    else {}
+                ),
+                "Resource": "*",
+            }
             for statement in statements
         ],
     }

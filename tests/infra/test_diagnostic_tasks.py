@@ -28,6 +28,7 @@ DIAGNOSTIC = {
     "limited",
     "param_digest",
     "sized_result",
+    "frequent_progress",
 }
 
 

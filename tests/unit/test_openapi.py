@@ -42,6 +42,7 @@ def test_the_request_schema_is_a_union_over_the_registered_tasks(client: FlaskCl
         "limited",
         "param_digest",
         "sized_result",
+        "frequent_progress",
         "queue_report",
         "report",
     }

@@ -28,8 +28,8 @@ from taskqueue.settings import QueueAddress, Settings, SettingsError, get_settin
 # autodiscover_tasks finds a package's tasks), so adding a task is adding a module.
 TASK_PACKAGE = "taskqueue.tasks"
 # The diagnostic tasks (fail, crash, retry_then_succeed, check_secret, limited, param_digest,
-# sized_result) live with the local stack and the tests, never in the production image: loaded
-# only with DIAGNOSTIC_TASKS, from the repository's root on the path.
+# sized_result, frequent_progress) live with the local stack and the tests, never in the
+# production image: loaded only with DIAGNOSTIC_TASKS, from the repository's root on the path.
 DIAGNOSTIC_MODULE = "devstack.diagnostic_tasks"
 
 

@@ -243,6 +243,17 @@ class Settings(BaseSettings):
         description="For tests only: the longest DelaySeconds one message gets; a longer delay"
         " is re-sent in hops of this length (SQS's 900 s, the default and maximum).",
     )
+    # The status page reads every 3 s (web_service/assets/status.js): at 2 s each read sees a
+    # newer report, at half the writes of long_task's one a second.
+    progress_write_interval: float = Field(
+        2.0,
+        ge=0,
+        le=60,
+        description="Seconds between two writes of a running task's own reports"
+        " (`update_state`, PROGRESS): a report sooner is held, the newest written when the"
+        " interval ends; final states are never held ([Progress writes](#progress-writes))."
+        " 0: every report written at once.",
+    )
     task_cancel_grace: float = Field(
         30.0,
         gt=0,
@@ -368,11 +379,11 @@ class Settings(BaseSettings):
     diagnostic_tasks: bool = Field(
         False,
         description="Whether the web and the worker offer the diagnostic tasks (fail, crash,"
-        " retry_then_succeed, check_secret, limited, param_digest, sized_result): on in"
-        " `local.env` and the tests' stacks. Off, the web refuses them as unknown tasks (422,"
-        " not in `/openapi.json`) and the worker does not register them; a prod stack cannot"
-        " turn them on (`crash` takes worker slots down, `check_secret` answers guesses of a"
-        " secret).",
+        " retry_then_succeed, check_secret, limited, param_digest, sized_result,"
+        " frequent_progress): on in `local.env` and the tests' stacks. Off, the web refuses"
+        " them as unknown tasks (422, not in `/openapi.json`) and the worker does not register"
+        " them; a prod stack cannot turn them on (`crash` takes worker slots down,"
+        " `check_secret` answers guesses of a secret).",
     )
 
     @field_validator("queues", mode="before")

@@ -27,6 +27,9 @@ Celery: it is not a task, and counts in no task metric.
 A message over SQS's size limit is sent with its body in the payload bucket and a pointer in
 its place, and its body is fetched when it is received (taskqueue.runtime.large_messages):
 this transport is the one place every send and every receive passes.
+A finished task's message is deleted at once when the worker has no other task unfinished,
+else with the others that finish within half a second of it, in one DeleteMessageBatch
+(taskqueue.runtime.batched_deletes).
 
 """
 
@@ -52,6 +55,7 @@ from taskqueue.catalogue.delays import (
 )
 from taskqueue.catalogue.placeholder import celery
 from taskqueue.runtime import dead_letters, large_messages
+from taskqueue.runtime.batched_deletes import ACK_BATCH_WINDOW_SECONDS, DeleteBatches
 from taskqueue.runtime.message_group import group_of
 from taskqueue.runtime.run_once import release
 from taskqueue.settings import SQS_MAX_DELAY_SECONDS
@@ -70,6 +74,44 @@ class Channel(SQS.Channel):
     tasks wait in SQS."""
 
     failed_polls = 0
+    _deletes: DeleteBatches | None = None
+    _flush_due = False
+
+    def basic_ack(self, delivery_tag: Any, multiple: bool = False) -> None:
+        """Free the delivery's slot now; delete its message now if no other delivery is
+        unfinished, else with the others of its queue that finish within
+        ACK_BATCH_WINDOW_SECONDS (one DeleteMessageBatch)."""
+        try:
+            info = self.qos.get(delivery_tag).delivery_info
+            handle, queue_url = info["sqs_message"]["ReceiptHandle"], info["sqs_queue"]
+        except KeyError:  # not an SQS message: kombu's own path
+            super().basic_ack(delivery_tag, multiple)
+            return
+        queue = self.canonical_queue_name(info["routing_key"]) if "routing_key" in info else None
+        # The virtual channel's ack (SQS's would delete the message now): the slot is free.
+        super(SQS.Channel, self).basic_ack(delivery_tag)
+        if self._deletes is None:
+            self._deletes = DeleteBatches(lambda name: self.sqs(queue=name))
+        full = self._deletes.add((queue, queue_url), handle)
+        if full or self.hub is None or not self._unfinished():
+            self._flush_deletes()
+        elif not self._flush_due:
+            self._flush_due = True
+            self.hub.call_later(ACK_BATCH_WINDOW_SECONDS, self._flush_deletes)
+
+    def _unfinished(self) -> int:
+        """Deliveries received and not yet acknowledged (kombu's QoS: delivered less acked)."""
+        return len(self.qos._delivered) - len(self.qos._dirty)
+
+    def _flush_deletes(self) -> None:
+        self._flush_due = False
+        if self._deletes is not None:
+            self._deletes.flush()
+
+    def close(self) -> None:
+        """Delete what is pending, then close (a stopping worker's last acknowledgements)."""
+        self._flush_deletes()
+        super().close()
 
     def _on_messages_ready(self, queue: str, qname: str, messages: Any) -> int:
         if not isinstance(messages, dict):  # kombu's answer to a failed long poll
