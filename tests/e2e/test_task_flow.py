@@ -47,6 +47,7 @@ def test_queued_task_runs_on_the_worker_with_progress_then_success(
         "state": "SUCCESS",
         "progress": None,
         "result": {"duration": 3},
+        "result_url": None,
         "error": None,
         "due": None,
         "reason": None,

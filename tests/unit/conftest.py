@@ -15,6 +15,8 @@ from taskqueue.factory import declared_queues
 from taskqueue.settings import Settings
 from taskqueue.stores import api_keys
 
+from devstack.atomic_dynamodb import serialize_dynamodb_requests
+
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/taskqueue-tasks"
 # The client whose key the `client` fixture sends.
 CLIENT = "unit"
@@ -46,7 +48,11 @@ def settings() -> Settings:
 
 @pytest.fixture
 def aws(aws_credentials: None, settings: Settings) -> Iterator[None]:
-    """In-process moto with the declared queues, their DLQs and the table bootstrapped."""
+    """In-process moto with the declared queues, their DLQs and the table bootstrapped; its
+    DynamoDB serves one request at a time, as the local stack's does: an item is never read
+    half written (moto applies an UpdateItem's SET clauses one by one, and a query on another
+    thread, such as GET /workers beside the presence thread, could see the half)."""
+    serialize_dynamodb_requests()
     with mock_aws():
         bootstrap(settings, declared_queues(settings))
         yield

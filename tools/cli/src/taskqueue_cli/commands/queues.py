@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
+import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Annotated
 
@@ -81,20 +83,34 @@ def queues(
     if not watch:
         console.print(render(read_all(stack)))
         return
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a watch ends
-        refresh(stack, console, interval)
+    with until_interrupted() as interrupted:
+        refresh(stack, console, interval, interrupted)
 
 
-def refresh(stack: Target, console: Console, interval: float) -> None:
-    """Redraw the table every `interval` seconds until Ctrl-C.
+@contextlib.contextmanager
+def until_interrupted() -> Iterator[threading.Event]:
+    """An event Ctrl-C (SIGINT) sets, instead of raising KeyboardInterrupt wherever the main
+    thread is: raised inside an import (boto3 imports lazily as each read makes its clients),
+    it can leave a module lock held, and the process then hangs on its way out."""
+    interrupted = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda _signal, _frame: interrupted.set())
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def refresh(stack: Target, console: Console, interval: float, interrupted: threading.Event) -> None:
+    """Redraw the table every `interval` seconds until Ctrl-C (`interrupted`): the read under
+    way ends first.
 
     On a terminal the table is redrawn in place; in a pipe or a log each read is a new table.
     """
     if not console.is_interactive:
-        while True:
+        while not interrupted.is_set():
             console.print(render(read_all(stack)))
-            time.sleep(interval)
+            interrupted.wait(interval)
+        return
     with Live(render(read_all(stack)), console=console, auto_refresh=False) as live:
-        while True:
-            time.sleep(interval)
+        while not interrupted.wait(interval):
             live.update(render(read_all(stack)), refresh=True)
