@@ -142,6 +142,20 @@ def release(dynamodb: Any, put: dict[str, Any], now: float) -> bool:
     """
     item = {name: put["Item"][name] for name in ("id", CLIENT_ATTRIBUTE, FINGERPRINT_ATTRIBUTE)}
     item["ttl"] = {"N": str(int(now) - RELEASED_AGE_SECONDS)}
+    return replace_unless_written_since(dynamodb, put, item)
+
+
+def mark_sent(dynamodb: Any, put: dict[str, Any]) -> None:
+    """Mark the record `claim` wrote with `put` sent (its request's SendMessage was answered),
+    unless a state was written since (the worker's claim already ended the window). A
+    conditional PutItem of the same item: the web's role may put task items, not update them.
+    """
+    replace_unless_written_since(dynamodb, put, {**put["Item"], SENT_ATTRIBUTE: {"BOOL": True}})
+
+
+def replace_unless_written_since(dynamodb: Any, put: dict[str, Any], item: dict[str, Any]) -> bool:
+    """Put `item` in place of the record `claim` wrote with `put`, on condition that no write
+    came since (every state write moves `timestamp`); whether it did."""
     try:
         dynamodb.put_item(
             TableName=put["TableName"],
@@ -155,25 +169,6 @@ def release(dynamodb: Any, put: dict[str, Any], now: float) -> bool:
             raise
         return False
     return True
-
-
-def mark_sent(dynamodb: Any, put: dict[str, Any]) -> None:
-    """Mark the record `claim` wrote with `put` sent (its request's SendMessage was answered),
-    unless a state was written since (the worker's claim already ended the window). A
-    conditional PutItem of the same item: the web's role may put task items, not update them.
-    """
-    item = {**put["Item"], SENT_ATTRIBUTE: {"BOOL": True}}
-    try:
-        dynamodb.put_item(
-            TableName=put["TableName"],
-            Item=item,
-            ConditionExpression="#timestamp = :written",
-            ExpressionAttributeNames={"#timestamp": "timestamp"},
-            ExpressionAttributeValues={":written": put["Item"]["timestamp"]},
-        )
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
 
 
 def lookup(dynamodb: Any, table: str, key: dict[str, Any], now: float) -> Recorded | None:
