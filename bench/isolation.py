@@ -33,7 +33,7 @@ BACKLOG = 5
 
 def measure_isolation(stack: LocalStack, plan: Plan, work_dir: Path) -> dict[str, Any]:
     """Pickup on the default queue, idle and with the reports queue's worker busy."""
-    tasks, gaps = plan.pickup_tasks[PROJECT.key], plan.pickup_gap_s[PROJECT.key]
+    tasks, gaps = plan.isolation_tasks, plan.pickup_gap_s[PROJECT.key]
     say(f"isolation: pickup of {tasks} tasks, idle, then behind {BACKLOG} reports")
     empty_queue(stack)
     stamps = work_dir / "isolation-stamps"

@@ -41,6 +41,8 @@ def pickup_phase(
     return {
         "pickup_p50_s": percentile(pickups.latencies, 0.5),
         "pickup_p95_s": percentile(pickups.latencies, 0.95),
+        "queue_pickup_p50_s": percentile(pickups.from_queue, 0.5),
+        "queue_pickup_p95_s": percentile(pickups.from_queue, 0.95),
         "details": {
             "pickup_tasks": len(pickups.latencies),
             "pickup_gap_s": list(gaps),
@@ -207,9 +209,10 @@ def measure_config(
     say(f"{config.title}: idle requests over {plan.idle_window_s:.0f} s, then per task")
     empty_queue(stack)
     counts = count_requests(stack, config, plan.idle_window_s, plan.sample_tasks, work_dir)
-    say(f"{config.title}: one long_task running, requests over {plan.running_task_window_s:.0f} s")
+    window = plan.running_task_window_s[config.key]
+    say(f"{config.title}: one long_task running, requests over {window:.0f} s")
     empty_queue(stack)
-    running = count_running_task(stack, config, plan.running_task_window_s, work_dir)
+    running = count_running_task(stack, config, window, work_dir)
     measured = network_phases(stack, config, plan, work_dir, loopback(stack))
     web_process = next(p for p in stack.processes if p.name == "web")
     rss_web = children_rss_mb(web_process.pid)

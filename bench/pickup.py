@@ -1,9 +1,14 @@
-"""Pickup latency: from sending `POST /tasks` to the task's start.
+"""Pickup latency: from sending `POST /tasks`, and from the message's arrival in the queue,
+to the task's start.
 
 One task at a time, each after a random gap, to an idle worker; the start is stamped by the
-pool process just before the task body runs (`bench.stamps`). The clock starts when the
-request leaves the client, not when its 202 arrives: a long-polling worker often starts the
-task before the web's answer is back, which would make the latency negative.
+pool process just before the task body runs (`bench.stamps`). Two clocks:
+- from the POST: the clock starts when the request leaves the client, not when its 202
+  arrives (a long-polling worker often starts the task before the web's answer is back,
+  which would make the latency negative). It includes the web's own requests before its
+  SendMessage (under the model, each a round trip).
+- from the queue: from SQS's SentTimestamp of the message (when the queue accepted it) to
+  the start: the worker's share alone, which a ReceiveMessage round trip bounds from below.
 """
 
 from __future__ import annotations
@@ -49,9 +54,11 @@ def wait_for_end(stamps_file: Path, task_id: str) -> float:
 
 @dataclass(frozen=True)
 class Pickups:
-    """Per task: seconds from the POST to the start, and the POST's own round trip."""
+    """Per task: seconds from the POST to the start, from the queue to the start, and the
+    POST's own round trip."""
 
     latencies: list[float]
+    from_queue: list[float]
     post_round_trips: list[float]
 
 
@@ -65,7 +72,7 @@ def measure_pickup(
     api_key: str,
 ) -> Pickups:
     """Pickup latency of `count` tasks sent one at a time, each after a random gap."""
-    pickups = Pickups(latencies=[], post_round_trips=[])
+    pickups = Pickups(latencies=[], from_queue=[], post_round_trips=[])
     with requests.Session() as session:
         api = TaskApi(web_url, session=session, api_key=api_key)
         api.enqueue("noop")  # warm the connection; this task is not measured
@@ -73,9 +80,11 @@ def measure_pickup(
             time.sleep(rng.uniform(*gap_s))
             posted = time.time()
             task_id = api.enqueue("noop")
-            queued = time.time()
-            pickups.latencies.append(wait_for_start(stamps_file, task_id) - posted)
-            pickups.post_round_trips.append(queued - posted)
+            answered = time.time()
+            started = wait_for_start(stamps_file, task_id)
+            pickups.latencies.append(started - posted)
+            pickups.from_queue.append(started - read_stamps(stamps_file).queued[task_id])
+            pickups.post_round_trips.append(answered - posted)
     return pickups
 
 

@@ -18,13 +18,16 @@ class Plan:
     enqueue_tasks: int
     concurrency: int
     drain_tasks: dict[str, int]
-    running_task_window_s: float
-    """Window inside one long_task's run (bench.running_task_cost), at most what TASK_MAX_DURATION
-    lets a long_task cover."""
-    metrics_tasks: int = 300
+    running_task_window_s: dict[str, float]
+    """Per configuration: the window inside one long_task's run (bench.running_task_cost), at
+    most what TASK_MAX_DURATION lets a long_task cover."""
+    metrics_tasks: int = 200
     """Tasks per drain of bench.metrics_cost (TASK_METRICS off, on)."""
-    metrics_rounds: int = 5
+    metrics_rounds: int = 3
     """Drains on each side; the order alternates each round."""
+    isolation_tasks: int = 30
+    """noop pickups of bench.isolation, idle and behind the reports backlog (this project's
+    pickup gaps)."""
     rate_limit_tasks: int = 100
     """`limited` tasks (5/s) of bench.rate_limit's drain and backlog, and noop tasks beside."""
     rate_limit_pickups: int = 10
@@ -43,15 +46,16 @@ class Plan:
 FULL = Plan(
     quick=False,
     idle_window_s=60.0,
-    pickup_tasks={"project": 50, "baseline": 25},
+    pickup_tasks={"project": 50, "baseline": 18},
     pickup_gap_s={"project": (0.1, 2.0), "baseline": (0.1, 10.0)},
     sample_tasks=20,
     enqueue_tasks=500,
     concurrency=8,
     # The seed polls again 5 s after each time its prefetch slots are full: a smaller N.
     drain_tasks={"project": 500, "baseline": 30},
-    # Six visibility extensions at a base visibility of 60 s.
-    running_task_window_s=120.0,
+    # Six visibility extensions at a base visibility of 60 s; the seed extends nothing: its
+    # polls alone, six of them a minute.
+    running_task_window_s={"project": 120.0, "baseline": 60.0},
 )
 
 # A smoke run: every phase, small sizes. The 5 s idle window sees the seed's polls but
@@ -65,9 +69,10 @@ QUICK = Plan(
     enqueue_tasks=50,
     concurrency=8,
     drain_tasks={"project": 50, "baseline": 4},
-    running_task_window_s=5.0,
+    running_task_window_s={"project": 5.0, "baseline": 5.0},
     metrics_tasks=30,
     metrics_rounds=1,
+    isolation_tasks=5,
     rate_limit_tasks=30,
     rate_limit_pickups=3,
     rate_limit_pickup_gap_s=(0.3, 0.8),

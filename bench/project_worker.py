@@ -7,6 +7,6 @@ from worker_service.worker import celery
 
 from bench import stamps
 
-stamps.connect()
+stamps.connect(celery)
 
 __all__ = ["celery"]

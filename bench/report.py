@@ -14,6 +14,9 @@ from typing import Any
 METRICS: list[tuple[str, str, str, tuple[str, float] | None, int]] = [
     ("pickup_p50_s", "pickup p50", "s", ("<=", 0.02), 4),
     ("pickup_p95_s", "pickup p95", "s", ("<=", 0.1), 4),
+    # From SQS's SentTimestamp of the message to the start: the worker's share of the pickup.
+    ("queue_pickup_p50_s", "pickup p50 from the queue", "s", None, 4),
+    ("queue_pickup_p95_s", "pickup p95 from the queue", "s", None, 4),
     ("idle_requests_per_hour", "idle SQS requests", "per worker-hour", ("<=", 200), 0),
     ("drain_tasks_per_s", "drain", "tasks/s", None, 1),
     # A task's requests (receive, STARTED, SUCCESS, delete) at the worker's concurrency.
@@ -45,6 +48,8 @@ KEYS = [key for key, *_ in METRICS]
 MODELLED_KEYS = [
     "pickup_p50_s",
     "pickup_p95_s",
+    "queue_pickup_p50_s",
+    "queue_pickup_p95_s",
     "drain_tasks_per_s",
     "raw_task_drain_per_s",
     "drain_ratio",
@@ -155,7 +160,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"enqueue: {ours_d['enqueue_tasks']} requests at concurrency "
         f"{ours_d['enqueue_concurrency']}; drain N = {ours_d['drain_tasks']} (this project), "
         f"{base_d['drain_tasks']} (seed); one long_task running for "
-        f"{ours_d['running_task_window_s']:.0f} s.",
+        f"{ours_d['running_task_window_s']:.0f} s (seed: {base_d['running_task_window_s']:.0f} s).",
         "",
         f"Endpoint requests per task (this project, worker side): {per_task}. The raw loop "
         "makes 0.2 per message (one ReceiveMessage and one DeleteMessageBatch per 10).",
@@ -183,7 +188,8 @@ def model_markdown(results: dict[str, Any]) -> str:
     )
     receive = model.get("sqs:ReceiveMessage", model.get("sqs", model["default"]))
     goal = receive["median"] / 1000 + PICKUP_MODEL_MARGIN_S
-    pickup = results["modelled"]["pickup_p50_s"]
+    pickup = results["modelled"]["queue_pickup_p50_s"]
+    from_post = results["modelled"]["pickup_p50_s"]
     post = results["modelled"]["details"]["post_round_trip_p50_s"]
     verdict = "met" if pickup <= goal else "**missed**"
     per_task = ", ".join(
@@ -194,11 +200,13 @@ def model_markdown(results: dict[str, Any]) -> str:
         "Under the model every request's answer is held back by a round trip drawn from a "
         f"log-normal per service and action, median and p99 in ms: {rows}; other services "
         f"{model['default']['median']:g} (p99 {model['default']['p99']:g}) "
-        "(bench/latency_model.toml, sources in bench/README.md). Pickup p50 under the model: "
+        "(bench/latency_model.toml, sources in bench/README.md). Pickup p50 under the model, "
+        f"from the message's arrival in the queue (SQS's SentTimestamp) to the start: "
         f"{pickup:.3f} s, goal ≤ ReceiveMessage's median round trip + "
-        f"{PICKUP_MODEL_MARGIN_S * 1000:g} ms = {goal:.3f} s: {verdict} (the pickup is timed "
-        f"from the POST leaving the client; the POST's own round trip p50 {post:.3f} s, its "
-        "requests' round trips included). Endpoint requests per "
+        f"{PICKUP_MODEL_MARGIN_S * 1000:g} ms = {goal:.3f} s: {verdict}. From the POST leaving "
+        f"the client it is {from_post:.3f} s: the POST's own round trip (p50 {post:.3f} s) "
+        "holds the web's requests before its SendMessage, each a modelled round trip. "
+        "Endpoint requests per "
         f"task under the model (this project, worker side): {per_task}.\n"
     )
 

@@ -17,6 +17,6 @@ celery.conf.broker_transport_options = {
     **SEED_TRANSPORT_OPTIONS,
 }
 celery.conf.task_acks_late = False
-stamps.connect()
+stamps.connect(celery)
 
 __all__ = ["celery"]

@@ -72,6 +72,9 @@ def test_quick_bench_reports_every_figure_for_both_configurations(tmp_path: Path
                 column["details"]["raw_task_drain_concurrency"]
                 == (column["details"]["worker_concurrency"])
             )
+            # The pickup from the queue starts on SQS's SentTimestamp, which the message gets
+            # only after its POST has left the client: never before the pickup from the POST.
+            assert 0 < column["queue_pickup_p50_s"] < column["pickup_p50_s"]
     assert set(MODELLED_KEYS) <= set(KEYS)
     assert {"sqs", "dynamodb"} <= set(results["latency_model"]["round_trips_ms"])
     assert {
@@ -113,6 +116,6 @@ def test_quick_bench_reports_every_figure_for_both_configurations(tmp_path: Path
     assert "### Rate limit shared by 3 workers" in table
     assert "### Queue isolation: pickup on the default queue behind a reports backlog" in table
     assert "| Metric | This project, loopback | under the model | Seed baseline, loopback" in table
-    assert "Pickup p50 under the model:" in table
+    assert "Pickup p50 under the model, from the message's arrival in the queue" in table
     assert "### Task metrics (EMF log lines): worker CPU per task" in table
     assert table in result.stdout
