@@ -70,11 +70,17 @@ def oldest_message_age(queue: sqs.IQueue, *, period: Duration = ONE_MINUTE) -> c
 
 
 def _service_metric(
-    metric_name: str, statistic: str, *, cluster_name: str, service_name: str, period: Duration
+    metric_name: str,
+    statistic: str,
+    *,
+    cluster_name: str,
+    service_name: str,
+    period: Duration,
+    namespace: str = CONTAINER_INSIGHTS_NAMESPACE,
 ) -> cloudwatch.Metric:
-    """One Container Insights metric of one ECS service."""
+    """One metric of one ECS service (Container Insights', unless `namespace` says)."""
     return cloudwatch.Metric(
-        namespace=CONTAINER_INSIGHTS_NAMESPACE,
+        namespace=namespace,
         metric_name=metric_name,
         dimensions_map={"ClusterName": cluster_name, "ServiceName": service_name},
         statistic=statistic,
@@ -117,12 +123,13 @@ def cpu_utilization(
     period: Duration = ONE_MINUTE,
 ) -> cloudwatch.Metric:
     """The CPU per cent of one ECS service's tasks (AWS/ECS, free; no point without a task)."""
-    return cloudwatch.Metric(
-        namespace=ECS_NAMESPACE,
-        metric_name=CPU_UTILIZATION,
-        dimensions_map={"ClusterName": cluster_name, "ServiceName": service_name},
-        statistic=statistic,
+    return _service_metric(
+        CPU_UTILIZATION,
+        statistic,
+        cluster_name=cluster_name,
+        service_name=service_name,
         period=period,
+        namespace=ECS_NAMESPACE,
     )
 
 

@@ -190,14 +190,7 @@ class WorkerAutoscaling(Construct):
             ),
         )
 
-        self.wake_action = appscaling.StepScalingAction(
-            self,
-            "WakeFromZero",
-            scaling_target=self.scalable_target,
-            adjustment_type=appscaling.AdjustmentType.EXACT_CAPACITY,
-            metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM,
-            cooldown=scale_out_cooldown,
-        )
+        self.wake_action = self._exact_capacity("WakeFromZero", scale_out_cooldown)
         self.wake_action.add_adjustment(adjustment=max(1, counts.minimum), lower_bound=0)
         self.wake_alarm = cloudwatch.Alarm(
             self,
@@ -225,6 +218,19 @@ class WorkerAutoscaling(Construct):
         )
         self.wake_alarm.add_alarm_action(cw_actions.ApplicationScalingAction(self.wake_action))
 
+    def _exact_capacity(
+        self, construct_id: str, cooldown: Duration
+    ) -> appscaling.StepScalingAction:
+        """A step policy whose steps set the capacity (on the alarm metric's highest value)."""
+        return appscaling.StepScalingAction(
+            self,
+            construct_id,
+            scaling_target=self.scalable_target,
+            adjustment_type=appscaling.AdjustmentType.EXACT_CAPACITY,
+            metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM,
+            cooldown=cooldown,
+        )
+
     def _backlog_steps(
         self,
         queue: sqs.IQueue,
@@ -235,14 +241,7 @@ class WorkerAutoscaling(Construct):
     ) -> BacklogSteps:
         """The busy alarm (backlog >= 1) setting ceil(backlog / target) tasks each minute,
         and the idle alarm (backlog 0 for the scale-in cooldown) setting the minimum."""
-        busy_action = appscaling.StepScalingAction(
-            self,
-            "BacklogSteps",
-            scaling_target=self.scalable_target,
-            adjustment_type=appscaling.AdjustmentType.EXACT_CAPACITY,
-            metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM,
-            cooldown=scale_out_cooldown,
-        )
+        busy_action = self._exact_capacity("BacklogSteps", scale_out_cooldown)
         for step in backlog_steps(counts, target_backlog_per_task):
             busy_action.add_adjustment(
                 adjustment=step.capacity, lower_bound=step.lower, upper_bound=step.upper
@@ -262,14 +261,7 @@ class WorkerAutoscaling(Construct):
         )
         busy_alarm.add_alarm_action(cw_actions.ApplicationScalingAction(busy_action))
 
-        idle_action = appscaling.StepScalingAction(
-            self,
-            "IdleToMinimum",
-            scaling_target=self.scalable_target,
-            adjustment_type=appscaling.AdjustmentType.EXACT_CAPACITY,
-            metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM,
-            cooldown=scale_in_cooldown,
-        )
+        idle_action = self._exact_capacity("IdleToMinimum", scale_in_cooldown)
         idle_action.add_adjustment(adjustment=counts.minimum, upper_bound=0)
         idle_minutes = max(1, math.ceil(scale_in_cooldown.to_seconds() / 60))
         idle_alarm = cloudwatch.Alarm(
