@@ -6,6 +6,8 @@ A schedule's fire is a message on the task queue, which wakes a worker service a
 its scale-in alarm's 15 one-minute datapoints below target (the alarm Application Auto Scaling
 makes for a target tracking policy; aws/copilot-cli#4233). A schedule firing at least that
 often keeps the service from ever reaching zero, so it costs a running task all month.
+Without Container Insights (dev) the backlog steps' idle alarm sets the minimum after the
+scale-in cooldown (5 minutes), so the 15 minutes checked here are the stricter bound.
 """
 
 from __future__ import annotations
