@@ -33,7 +33,8 @@ def image_platform(architecture: CpuArchitecture) -> ecr_assets.Platform:
 
 
 class ServiceCluster(Construct):
-    """Fargate cluster with Container Insights (its RunningTaskCount drives worker scaling).
+    """Fargate cluster, with Container Insights unless `container_insights` is false (its
+    RunningTaskCount drives the workers' target tracking; without it they scale by steps).
 
     With `fargate_capacity_providers` the cluster offers FARGATE and FARGATE_SPOT, so a
     service can name them in its capacity provider strategy; each such service of the
@@ -49,13 +50,18 @@ class ServiceCluster(Construct):
         *,
         vpc: ec2.IVpc,
         fargate_capacity_providers: bool = False,
+        container_insights: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self.cluster = ecs.Cluster(
             self,
             "Cluster",
             vpc=vpc,
-            container_insights_v2=ecs.ContainerInsights.ENABLED,
+            container_insights_v2=(
+                ecs.ContainerInsights.ENABLED
+                if container_insights
+                else ecs.ContainerInsights.DISABLED
+            ),
             enable_fargate_capacity_providers=fargate_capacity_providers,
         )
         if fargate_capacity_providers:

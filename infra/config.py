@@ -55,6 +55,8 @@ Stage = Literal["dev", "prod"]
 Egress = Literal["public", "nat", "endpoints"]
 CpuArchitecture = Literal["X86_64", "ARM64"]
 WorkerCapacity = Literal["FARGATE", "FARGATE_SPOT"]
+WebCapacity = WorkerCapacity
+"""The web's choices are the worker's: regular Fargate, or Fargate Spot."""
 
 METRICS_NAMESPACE_PREFIX = "TaskQueue"
 """The task metrics' namespace is this, a slash, and the stack's name."""
@@ -86,6 +88,10 @@ default worker's (the stage's value of the same key)."""
 
 FARGATE_MAX_STOP_TIMEOUT = 120
 """Seconds Fargate waits between SIGTERM and SIGKILL at most (the container stopTimeout)."""
+
+STEP_ADJUSTMENTS_PER_POLICY = 20
+"""Step adjustments one Application Auto Scaling step policy may hold (its default quota,
+https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-quotas.html)."""
 
 SQS_MAX_INVISIBILITY = 43_200
 """Seconds SQS keeps a received message invisible at most, extensions included (12 hours)."""
@@ -150,6 +156,12 @@ class ServiceCounts:
             )
         if self.maximum < 1:
             raise ConfigError(f"maximum task count must be at least 1, got {self.maximum}")
+
+    @property
+    def busy_counts(self) -> range:
+        """The task counts a service with work to do may have: 1 (or the minimum) to the
+        maximum (backlog steps scaling sets one of them per step)."""
+        return range(max(1, self.minimum), self.maximum + 1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -272,6 +284,10 @@ class InfraConfig(BaseModel):
     """Most web tasks autoscaling starts."""
     web_cpu_target_percent: int = Field(60, alias="webCpuTarget", ge=1, le=100)
     """Average CPU per cent the web service's target tracking keeps."""
+    web_capacity: WebCapacity = "FARGATE"
+    """FARGATE_SPOT: every web task runs on Fargate Spot (up to 70% off). A Spot interruption
+    stops a task with two minutes' notice and the service runs below its minimum until ECS
+    places another (dev's single task: the API is down meanwhile). Refused in prod."""
 
     worker_cpu: int = 1024
     """Fargate CPU units of a worker task (with workerMemoryMiB, one of Fargate's task
@@ -299,6 +315,11 @@ class InfraConfig(BaseModel):
     """Seconds between two scale-outs of the worker service."""
     worker_scale_in_cooldown: int = Field(300, ge=0)
     """Seconds between two scale-ins of the worker service."""
+    container_insights: bool = True
+    """Container Insights on the cluster: per-service task counts (billed as custom metrics)
+    that drive the workers' backlog-per-task target tracking. false (dev): no Insights; each
+    worker service scales by steps on its queue's backlog alone (infra/README.md#autoscaling),
+    which caps workerMaxCount at 20."""
 
     oldest_message_alarm_seconds: int = Field(300, alias="oldestMessageAlarmAge", gt=0)
     """Age in seconds of the queue's oldest message above which its alarm fires."""
@@ -391,6 +412,13 @@ class InfraConfig(BaseModel):
                 build()
             except ConfigError as error:
                 raise ConfigError(f"context keys {keys}: {error}") from None
+        if self.is_prod and self.web_capacity == "FARGATE_SPOT":
+            raise ConfigError(
+                "context key 'webCapacity': prod's web runs on regular Fargate: Fargate Spot may"
+                " reclaim every web task at once (no capacity in the region), and the API is"
+                " down until ECS places others; FARGATE_SPOT is for dev (workerCapacity may use"
+                " Spot in prod: a worker's stop loses no task)"
+            )
         if self.worker_on_demand_base > self.worker_max_count:
             raise ConfigError(
                 f"workerOnDemandBase ({self.worker_on_demand_base}) must not exceed "
@@ -445,6 +473,19 @@ class InfraConfig(BaseModel):
             )
         for name in self.queue_settings:
             self.queue_config(name)
+        if not self.container_insights:
+            for name in offered:
+                counts = self.queue_config(name).worker_counts
+                highest = STEP_ADJUSTMENTS_PER_POLICY + counts.busy_counts.start - 1
+                if counts.maximum > highest:
+                    raise ConfigError(
+                        f"queue {name!r}: with containerInsights false its workers scale by"
+                        f" steps, one per task count from {counts.busy_counts.start} to"
+                        f" workerMaxCount ({counts.maximum}), and a step policy holds at most"
+                        f" {STEP_ADJUSTMENTS_PER_POLICY} (Application Auto Scaling's quota):"
+                        f" lower workerMaxCount to {highest}"
+                        " or set containerInsights true (target tracking, any maximum)"
+                    )
 
     @property
     def declared_queues(self) -> list[str]:
@@ -519,6 +560,15 @@ class InfraConfig(BaseModel):
         """
         starts_per_process = self.acceptable_latency_seconds / self.average_processing_seconds
         return round(self.runtime.worker_concurrency * (starts_per_process + 1), 3)
+
+    @property
+    def fargate_spot(self) -> bool:
+        """Whether a service runs on Fargate Spot: the web or any queue's workers (the
+        cluster must then offer the Fargate capacity providers)."""
+        return self.web_capacity == "FARGATE_SPOT" or any(
+            self.queue_config(name).worker_capacity == "FARGATE_SPOT"
+            for name in self.declared_queues
+        )
 
     @property
     def is_prod(self) -> bool:

@@ -11,6 +11,8 @@ from taskqueue.runtime import task_metrics
 from taskqueue.runtime.task_metrics import Outcome
 
 CONTAINER_INSIGHTS_NAMESPACE = "ECS/ContainerInsights"
+ECS_NAMESPACE = "AWS/ECS"
+CPU_UTILIZATION = "CPUUtilization"
 RUNNING_TASK_COUNT = "RunningTaskCount"
 DESIRED_TASK_COUNT = "DesiredTaskCount"
 ONE_MINUTE = Duration.minutes(1)
@@ -20,8 +22,14 @@ BACKLOG_WITHOUT_WORKERS_EXPRESSION = "IF(FILL(running, 0) == 0, visible, 0)"
 """Messages waiting while no worker task runs (0 as soon as one task runs).
 
 Container Insights publishes no RunningTaskCount at all while a service has no task, so
-the missing points are filled with 0.
+the missing points are filled with 0. Without Container Insights `running` is the samples of
+the service's free AWS/ECS CPUUtilization, which ECS sends only while a task runs (the
+"available-metrics" page of the ECS guide): no sample is no task.
 """
+
+BACKLOG_EXPRESSION = "FILL(visible, 0) + FILL(inFlight, 0)"
+"""Messages waiting or in flight (the backlog steps scaling follows). SQS publishes nothing
+for a queue idle six hours: no point is no message."""
 
 
 def messages_visible(queue: sqs.IQueue, *, period: Duration = ONE_MINUTE) -> cloudwatch.Metric:
@@ -62,11 +70,17 @@ def oldest_message_age(queue: sqs.IQueue, *, period: Duration = ONE_MINUTE) -> c
 
 
 def _service_metric(
-    metric_name: str, statistic: str, *, cluster_name: str, service_name: str, period: Duration
+    metric_name: str,
+    statistic: str,
+    *,
+    cluster_name: str,
+    service_name: str,
+    period: Duration,
+    namespace: str = CONTAINER_INSIGHTS_NAMESPACE,
 ) -> cloudwatch.Metric:
-    """One Container Insights metric of one ECS service."""
+    """One metric of one ECS service (Container Insights', unless `namespace` says)."""
     return cloudwatch.Metric(
-        namespace=CONTAINER_INSIGHTS_NAMESPACE,
+        namespace=namespace,
         metric_name=metric_name,
         dimensions_map={"ClusterName": cluster_name, "ServiceName": service_name},
         statistic=statistic,
@@ -101,11 +115,60 @@ def desired_tasks(
     )
 
 
+def cpu_utilization(
+    *,
+    cluster_name: str,
+    service_name: str,
+    statistic: str = cloudwatch.Stats.AVERAGE,
+    period: Duration = ONE_MINUTE,
+) -> cloudwatch.Metric:
+    """The CPU per cent of one ECS service's tasks (AWS/ECS, free; no point without a task)."""
+    return _service_metric(
+        CPU_UTILIZATION,
+        statistic,
+        cluster_name=cluster_name,
+        service_name=service_name,
+        period=period,
+        namespace=ECS_NAMESPACE,
+    )
+
+
+def task_presence(
+    *, cluster_name: str, service_name: str, container_insights: bool, period: Duration
+) -> cloudwatch.Metric:
+    """A metric that is 0 or missing while the service runs no task, positive while one runs:
+    Container Insights' running task count, or the samples of the free CPU metric."""
+    if container_insights:
+        return running_tasks(cluster_name=cluster_name, service_name=service_name, period=period)
+    return cpu_utilization(
+        cluster_name=cluster_name,
+        service_name=service_name,
+        statistic=cloudwatch.Stats.SAMPLE_COUNT,
+        period=period,
+    )
+
+
+def backlog(queue: sqs.IQueue, *, period: Duration = ONE_MINUTE) -> cloudwatch.MathExpression:
+    """Messages waiting or in flight in the queue (0 when SQS publishes none)."""
+    return cloudwatch.MathExpression(
+        expression=BACKLOG_EXPRESSION,
+        using_metrics={
+            "visible": messages_visible(queue, period=period),
+            "inFlight": queue.metric_approximate_number_of_messages_not_visible(
+                period=period, statistic=cloudwatch.Stats.MAXIMUM
+            ),
+        },
+        label="Messages waiting or in flight",
+        period=period,
+    )
+
+
 def backlog_without_workers(
     queue: sqs.IQueue,
     *,
     cluster_name: str,
     service_name: str,
+    container_insights: bool = True,
     period: Duration = ONE_MINUTE,
 ) -> cloudwatch.MathExpression:
     """Visible messages while the worker service runs no task, else 0."""
@@ -113,8 +176,11 @@ def backlog_without_workers(
         expression=BACKLOG_WITHOUT_WORKERS_EXPRESSION,
         using_metrics={
             "visible": messages_visible(queue, period=period),
-            "running": running_tasks(
-                cluster_name=cluster_name, service_name=service_name, period=period
+            "running": task_presence(
+                cluster_name=cluster_name,
+                service_name=service_name,
+                container_insights=container_insights,
+                period=period,
             ),
         },
         label="Messages visible with no running worker",

@@ -20,6 +20,7 @@ from taskqueue.runtime.task_metrics import QUEUE_WAIT, RUN_TIME, Outcome
 
 from infra.metrics import (
     backlog_without_workers,
+    cpu_utilization,
     dead_letter_alarm,
     messages_visible,
     oldest_message_age,
@@ -71,6 +72,10 @@ class Monitoring(Construct):
     for it. An EventBridge rule delivers that event to the topic as it happens; an alarm on
     a derived metric (running count below desired) would also fire on every scale-out
     and miss a rollback that restores the count.
+
+    Without Container Insights (`container_insights` false) no running task count exists:
+    "no worker runs" is read from the free AWS/ECS CPU metric's samples, and the dashboard's
+    row shows the services' CPU instead of their running tasks.
     """
 
     queue_alarms: dict[str, QueueAlarms]
@@ -95,6 +100,7 @@ class Monitoring(Construct):
         target_group: elbv2.ApplicationTargetGroup,
         cluster_name: str,
         web_service_name: str,
+        container_insights: bool = True,
         services: list[ecs.IBaseService],
         alb_5xx_threshold: int,
         backlog_without_workers_minutes: int,
@@ -112,6 +118,7 @@ class Monitoring(Construct):
                 watched,
                 cluster_name=cluster_name,
                 backlog_without_workers_minutes=backlog_without_workers_minutes,
+                container_insights=container_insights,
             )
             for watched in queues
         }
@@ -225,7 +232,9 @@ class Monitoring(Construct):
         for watched in queues:
             # The web's running tasks beside the default queue's workers, as before.
             web = web_service_name if watched.name == DEFAULT_QUEUE else None
-            self.dashboard.add_widgets(*_queue_widgets(watched, cluster_name, web))
+            self.dashboard.add_widgets(
+                *_queue_widgets(watched, cluster_name, web, container_insights)
+            )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="ALB requests",
@@ -263,6 +272,7 @@ def _queue_alarms(
     *,
     cluster_name: str,
     backlog_without_workers_minutes: int,
+    container_insights: bool,
 ) -> QueueAlarms:
     """One queue's alarms: a message in its DLQ, its oldest message, a backlog no worker of
     its own service runs."""
@@ -296,7 +306,10 @@ def _queue_alarms(
                 + of_queue
             ),
             metric=backlog_without_workers(
-                queue, cluster_name=cluster_name, service_name=watched.worker_service_name
+                queue,
+                cluster_name=cluster_name,
+                service_name=watched.worker_service_name,
+                container_insights=container_insights,
             ),
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -308,23 +321,24 @@ def _queue_alarms(
 
 
 def _queue_widgets(
-    watched: WatchedQueue, cluster_name: str, web_service_name: str | None
+    watched: WatchedQueue,
+    cluster_name: str,
+    web_service_name: str | None,
+    container_insights: bool = True,
 ) -> list[cloudwatch.IWidget]:
     """One dashboard row for one queue: its depth and DLQ, its oldest message, its workers
-    (and the web's tasks, when `web_service_name` is given)."""
+    (and the web's tasks, when `web_service_name` is given): their running tasks, or their
+    CPU without Container Insights."""
     queue = watched.queue
     title = "{}" if watched.name == DEFAULT_QUEUE else f"{watched.name}: {{}}"
-    running = [
-        running_tasks(cluster_name=cluster_name, service_name=watched.worker_service_name).with_(
-            label="Workers"
-        )
-    ]
+    service_metric = running_tasks if container_insights else cpu_utilization
+    services = {"Workers": watched.worker_service_name}
     if web_service_name is not None:
-        running.append(
-            running_tasks(cluster_name=cluster_name, service_name=web_service_name).with_(
-                label="Web"
-            )
-        )
+        services["Web"] = web_service_name
+    running: list[cloudwatch.IMetric] = [
+        service_metric(cluster_name=cluster_name, service_name=name).with_(label=label)
+        for label, name in services.items()
+    ]
     return [
         cloudwatch.GraphWidget(
             title=title.format("Queue depth"),
@@ -348,7 +362,7 @@ def _queue_widgets(
             width=8,
         ),
         cloudwatch.GraphWidget(
-            title=title.format("Running tasks"),
+            title=title.format("Running tasks" if container_insights else "CPU utilization (%)"),
             left=running,
             width=8,
         ),

@@ -59,6 +59,12 @@ IAM5_PAYLOAD_OBJECTS = (
     "statement names the objects under one prefix of the stack's payload bucket (params/ or "
     "results/), each role only the actions it needs there."
 )
+ECS4_DEV = (
+    "containerInsights false (dev's, to idle cheaper): Container Insights' per-service "
+    "metrics are billed as custom metrics. The workers scale by steps on their queue's SQS "
+    "backlog, the backlog-without-workers alarm reads the free AWS/ECS CPU metric's samples, "
+    "and the dashboard shows the services' CPU; prod keeps Container Insights on."
+)
 DDB3_DEV = (
     "Dev only: the table holds transient task results that expire through TTL; "
     "point-in-time recovery is enabled in prod."
@@ -96,6 +102,7 @@ def acknowledge_findings(
     point_in_time_recovery: bool,
     open_to_anyone: bool = True,
     schedule_dlq: IConstruct | None = None,
+    cluster_without_insights: ecs.Cluster | None = None,
     payload_bucket: tuple[s3.Bucket, Sequence[iam.IRole]] | None = None,
 ) -> None:
     """Acknowledge the AwsSolutions findings this design accepts on purpose."""
@@ -117,6 +124,9 @@ def acknowledge_findings(
 
     if not point_in_time_recovery:
         _ack(table, "AwsSolutions-DDB3", DDB3_DEV)
+
+    if cluster_without_insights is not None:
+        _ack(cluster_without_insights, "AwsSolutions-ECS4", ECS4_DEV)
 
     if schedule_dlq is not None:
         _ack(schedule_dlq, "AwsSolutions-SQS3", SQS3_SCHEDULE_DLQ)

@@ -199,7 +199,8 @@ class TaskQueueStack(Stack):
             self,
             "Cluster",
             vpc=self.network.vpc,
-            fargate_capacity_providers=config.worker_capacity == "FARGATE_SPOT",
+            fargate_capacity_providers=config.fargate_spot,
+            container_insights=config.container_insights,
         )
         platform = task_platform(config.cpu_architecture)
         build_platform = image_platform(config.cpu_architecture)
@@ -261,6 +262,7 @@ class TaskQueueStack(Stack):
             size=config.web_size,
             counts=config.web_counts,
             cpu_target_percent=config.web_cpu_target_percent,
+            capacity=config.web_capacity,
             runtime_platform=platform,
             idle_timeout=Duration.seconds(config.runtime.load_balancer_idle_timeout),
             task_subnets=self.network.task_subnets,
@@ -320,6 +322,7 @@ class TaskQueueStack(Stack):
                 target_backlog_per_task=queue_config.backlog_per_task_target,
                 scale_out_cooldown=Duration.seconds(config.worker_scale_out_cooldown),
                 scale_in_cooldown=Duration.seconds(config.worker_scale_in_cooldown),
+                container_insights=config.container_insights,
             )
             self.queues[name] = QueueResources(name, task_queue, worker, autoscaling)
             self._grant_worker(worker.task_role, task_queue, table)
@@ -410,6 +413,7 @@ class TaskQueueStack(Stack):
             target_group=self.web.target_group,
             cluster_name=self.cluster.cluster.cluster_name,
             web_service_name=self.web.service.service_name,
+            container_insights=config.container_insights,
             services=[self.web.service, *(each.worker.service for each in self.queues.values())],
             alb_5xx_threshold=config.alb_5xx_alarm_threshold,
             backlog_without_workers_minutes=config.backlog_without_workers_alarm_minutes,
@@ -496,6 +500,7 @@ class TaskQueueStack(Stack):
             open_to_anyone=any(cidr.prefixlen == 0 for cidr in config.allowed_cidrs),
             point_in_time_recovery=config.point_in_time_recovery,
             schedule_dlq=None if self.schedules is None else self.schedules.dead_letter_queue,
+            cluster_without_insights=None if config.container_insights else self.cluster.cluster,
             payload_bucket=(
                 self.payload_bucket.bucket,
                 [self.web.task_role, *(each.worker.task_role for each in self.queues.values())],

@@ -15,7 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.config import ServiceCounts, TaskSize
+from infra.config import ServiceCounts, TaskSize, WebCapacity
 from infra.read_only import read_only_root
 
 CONTAINER_NAME = "web"
@@ -37,6 +37,10 @@ class WebService(Construct):
     `access_logs_bucket` (whose policy already admits Elastic Load Balancing) it writes its
     access logs there under `access_logs_prefix`. Its security group admits only
     `allowed_cidrs` on the listener ports.
+
+    With `capacity` FARGATE_SPOT every web task runs on Fargate Spot (the cluster must offer
+    the Fargate capacity providers): an interruption stops a task with two minutes' notice,
+    and the service runs short of it until ECS places another.
 
     The task role starts empty: the stack grants it exactly what the web needs.
     """
@@ -62,6 +66,7 @@ class WebService(Construct):
         size: TaskSize,
         counts: ServiceCounts,
         cpu_target_percent: int,
+        capacity: WebCapacity = "FARGATE",
         runtime_platform: ecs.RuntimePlatform,
         idle_timeout: Duration,
         task_subnets: ec2.SubnetSelection,
@@ -113,6 +118,11 @@ class WebService(Construct):
             cpu=size.cpu,
             memory_limit_mib=size.memory_mib,
             desired_count=None,  # autoscaling owns it
+            capacity_provider_strategies=(
+                [ecs.CapacityProviderStrategy(capacity_provider="FARGATE_SPOT", weight=1)]
+                if capacity == "FARGATE_SPOT"
+                else None
+            ),
             min_healthy_percent=100,
             max_healthy_percent=200,
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),

@@ -92,16 +92,22 @@ def another_value(name: str) -> Any:
 # them: text.
 RUNTIME_VALUES = {name: another_value(name) for name in RUNTIME_FIELDS} | {"web_workers": 8}
 
+DEV_INSIGHTS = {"containerInsights": "true", "webCapacity": "FARGATE"}
+"""dev with Container Insights and the web on regular Fargate, as dev was before it turned
+them off to idle under $40: the workers' target tracking and its wake-up (prod's mode)."""
+
 VARIANTS: dict[str, dict[str, Any]] = {
     "dev": {},
+    "dev_insights": DEV_INSIGHTS,
     "prod": {"stage": "prod"},
     "prod_endpoints": {
         "stage": "prod",
         "egress": "endpoints",
         "alarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:taskqueue-alarms",
     },
-    # As the CLI passes `-c workerMaxCount=15`: a string.
-    "dev_worker_max15": {"workerMaxCount": "15"},
+    # As the CLI passes `-c workerMaxCount=15`: a string (beside dev_insights, whose scaling
+    # has no step per task count).
+    "dev_worker_max15": {**DEV_INSIGHTS, "workerMaxCount": "15"},
     "dev_arm64": {"cpuArchitecture": "ARM64"},
     "prod_spot_email": {
         "stage": "prod",
@@ -127,7 +133,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
             }
         ),
     },
-    "dev_concurrency4": {"workerConcurrency": "4"},
+    "dev_concurrency4": {**DEV_INSIGHTS, "workerConcurrency": "4"},
     # Isolated subnets whose tasks read a Secrets Manager secret and an SSM parameter (under
     # a customer-managed key) when they start, with the stack's own alarm topic.
     "prod_endpoints_secrets": {
@@ -168,6 +174,11 @@ def synth_variant(
 @pytest.fixture(scope="session")
 def dev(synth_variant: Callable[[str], Synth]) -> Synth:
     return synth_variant("dev")
+
+
+@pytest.fixture(scope="session")
+def dev_insights(synth_variant: Callable[[str], Synth]) -> Synth:
+    return synth_variant("dev_insights")
 
 
 @pytest.fixture(scope="session")

@@ -248,3 +248,26 @@ def test_a_stage_block_of_cdk_json_holds_only_what_differs_from_the_defaults(sta
     same = {key: value for key, value in block.items() if value == declared_default(key)}
     assert same == {}
     assert "stackName" in block  # the one setting without a default
+
+
+def test_prod_refuses_its_web_on_fargate_spot_which_dev_takes() -> None:
+    assert config().web_capacity == "FARGATE_SPOT"  # cdk.json's dev
+    assert config(stage="prod").web_capacity == "FARGATE"
+    with pytest.raises(ConfigError, match=r"webCapacity.*prod's web runs on regular Fargate"):
+        config(stage="prod", webCapacity="FARGATE_SPOT")
+
+
+def test_without_container_insights_a_queue_scaling_past_20_steps_is_refused() -> None:
+    """One step per task count, and a step policy holds 20 (Application Auto Scaling)."""
+    assert config().container_insights is False  # cdk.json's dev
+    assert config(stage="prod").container_insights is True
+    assert config(workerMaxCount=20).worker_counts.maximum == 20
+    with pytest.raises(ConfigError, match=r"queue 'default'.*workerMaxCount \(21\).*lower"):
+        config(workerMaxCount=21)
+    reports = '{"reports": {"workerMaxCount": 25}}'
+    with pytest.raises(ConfigError, match=r"queue 'reports'.*workerMaxCount \(25\)"):
+        config(queueSettings=reports)
+    # A minimum of 5 leaves the counts 5 to 24: 20 steps.
+    assert config(stage="prod", containerInsights=False, workerMinCount=5, workerMaxCount=24)
+    # Target tracking has no such bound.
+    assert config(containerInsights=True, workerMaxCount=50).worker_counts.maximum == 50

@@ -81,3 +81,12 @@ def test_the_readmes_state_devs_idle_total_as_the_tool_prices_it(dev: Synth) -> 
     infra_readme = (REPO_ROOT / "infra" / "README.md").read_text()
     assert f"| **Idle total** | **{total}** |" in infra_readme
     assert f"dev {total}" in (REPO_ROOT / "README.md").read_text()
+
+
+def test_dev_idles_at_40_dollars_or_less_with_its_load_balancer(dev: Synth) -> None:
+    """The goal of issue 24: the web on Spot and no Container Insights take dev under $40."""
+    found = lines(dev)
+    assert found["Application Load Balancer"].usd > 0
+    assert "Container Insights" not in found
+    assert "(1 on Spot)" in found["Fargate: web"].detail
+    assert idle.estimate(template_of(dev), BOOK, bench_figures.load()).total <= 40

@@ -160,8 +160,8 @@ def test_alarms_notify_a_topic_given_in_context(dev: Synth, prod_endpoints: Synt
     )
 
 
-def test_dashboard_shows_queue_workers_and_load_balancer(dev: Synth) -> None:
-    dashboards = dev.resources("AWS::CloudWatch::Dashboard")
+def test_dashboard_shows_queue_workers_and_load_balancer(dev_insights: Synth) -> None:
+    dashboards = dev_insights.resources("AWS::CloudWatch::Dashboard")
     _, dashboard = only(dashboards)
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
     for needle in (
@@ -174,18 +174,18 @@ def test_dashboard_shows_queue_workers_and_load_balancer(dev: Synth) -> None:
         "HTTPCode_Target_5XX_Count",
     ):
         assert needle in body, needle
-    worker_id, _ = service_for(dev, "worker")
+    worker_id, _ = service_for(dev_insights, "worker")
     assert worker_id in body
 
 
 def test_without_a_topic_arn_the_stack_makes_an_encrypted_topic(
-    dev: Synth, prod_spot_email: Synth
+    dev_insights: Synth, prod_spot_email: Synth
 ) -> None:
     """Alarms notify somebody by default: the stack's topic, KMS-encrypted, TLS only."""
-    topics = dev.resources("AWS::SNS::Topic")
+    topics = dev_insights.resources("AWS::SNS::Topic")
     topic_ref = ref_to(topics)
     _, topic = only(topics)
-    keys = dev.resources("AWS::KMS::Key")
+    keys = dev_insights.resources("AWS::KMS::Key")
     assert topic["Properties"]["KmsMasterKeyId"] == get_att(keys, "Arn")
     _, key = only(keys)
     assert key["Properties"]["EnableKeyRotation"] is True
@@ -196,7 +196,7 @@ def test_without_a_topic_arn_the_stack_makes_an_encrypted_topic(
         if set(statement["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
     }
     assert publishers == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
-    dev.template.has_resource_properties(
+    dev_insights.template.has_resource_properties(
         "AWS::SNS::TopicPolicy",
         {
             "Topics": [topic_ref],
@@ -214,15 +214,15 @@ def test_without_a_topic_arn_the_stack_makes_an_encrypted_topic(
             },
         },
     )
-    alarms = dev.resources("AWS::CloudWatch::Alarm")
-    notifying = dev.template.find_resources(
+    alarms = dev_insights.resources("AWS::CloudWatch::Alarm")
+    notifying = dev_insights.template.find_resources(
         "AWS::CloudWatch::Alarm",
         {"Properties": {"AlarmActions": [topic_ref], "OKActions": [topic_ref]}},
     )
     # All but the wake-up alarms, one per worker service.
-    assert len(notifying) == len(alarms) - len(dev.stack.queues)
-    assert dev.json["Outputs"]["AlarmTopicArn"]["Value"] == topic_ref
-    dev.template.resource_count_is("AWS::SNS::Subscription", 0)
+    assert len(notifying) == len(alarms) - len(dev_insights.stack.queues)
+    assert dev_insights.json["Outputs"]["AlarmTopicArn"]["Value"] == topic_ref
+    dev_insights.template.resource_count_is("AWS::SNS::Subscription", 0)
     prod_spot_email.template.has_resource_properties(
         "AWS::SNS::Subscription",
         {

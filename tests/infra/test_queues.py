@@ -116,9 +116,9 @@ def test_each_worker_service_logs_to_the_workers_group_under_its_own_prefix(dev:
 
 
 def test_each_worker_service_scales_on_its_own_queue_with_its_own_bounds(
-    dev: Synth, prod: Synth
+    dev_insights: Synth, prod: Synth
 ) -> None:
-    for synth in (dev, prod):
+    for synth in (dev_insights, prod):
         policies = synth.resources("AWS::ApplicationAutoScaling::ScalingPolicy")
         for name in QUEUES:
             cfg = synth.stack.config.queue_config(name)
@@ -144,9 +144,9 @@ def test_each_worker_service_scales_on_its_own_queue_with_its_own_bounds(
             others = [q for q in QUEUES if q != name]
             assert not any(f'"{queue_ids(synth, q)[0]}"' in text for q in others)
     # cdk.json: reports takes one message at a time, 60 s each, 300 s acceptable: 1 x (5 + 1).
-    assert dev.stack.config.queue_config(SECOND_QUEUE).backlog_per_task_target == 6
+    assert dev_insights.stack.config.queue_config(SECOND_QUEUE).backlog_per_task_target == 6
     # dev's block bounds reports to 2 tasks; prod's has none: the prod worker's own bounds.
-    assert dev.stack.config.queue_config(SECOND_QUEUE).worker_counts.maximum == 2
+    assert dev_insights.stack.config.queue_config(SECOND_QUEUE).worker_counts.maximum == 2
     assert prod.stack.config.queue_config(SECOND_QUEUE).worker_counts == (
         prod.stack.config.worker_counts
     )
@@ -168,18 +168,19 @@ def alarms_naming(synth: Synth, logical: str) -> dict[str, dict[str, Any]]:
     return found
 
 
-def test_each_queue_has_its_own_set_of_alarms(dev: Synth) -> None:
+def test_each_queue_has_its_own_set_of_alarms(dev_insights: Synth) -> None:
     """DLQ not empty, oldest message, backlog without workers, and the wake-up, per queue."""
     for name in QUEUES:
-        queue_id, dlq_id = queue_ids(dev, name)
-        service_id, _ = service_for(dev, worker_container_name(name))
-        on_dlq = alarms_naming(dev, dlq_id)["ApproximateNumberOfMessagesVisible"]
+        queue_id, dlq_id = queue_ids(dev_insights, name)
+        service_id, _ = service_for(dev_insights, worker_container_name(name))
+        on_dlq = alarms_naming(dev_insights, dlq_id)["ApproximateNumberOfMessagesVisible"]
         (dead_letters,) = on_dlq.values()
         assert dead_letters["Threshold"] == 0
-        on_queue = alarms_naming(dev, queue_id)
+        on_queue = alarms_naming(dev_insights, queue_id)
         (oldest,) = on_queue["ApproximateAgeOfOldestMessage"].values()
         assert (
-            oldest["Threshold"] == dev.stack.config.queue_config(name).oldest_message_alarm_seconds
+            oldest["Threshold"]
+            == dev_insights.stack.config.queue_config(name).oldest_message_alarm_seconds
         )
         waiting = on_queue["ApproximateNumberOfMessagesVisible"]
         # Backlog without workers, and the wake-up, each on this queue and its own service.
@@ -189,18 +190,18 @@ def test_each_queue_has_its_own_set_of_alarms(dev: Synth) -> None:
     # Every queue's alarms notify (all alarms but the wake-ups, which scale).
     notifying = [
         a
-        for a in dev.resources("AWS::CloudWatch::Alarm").values()
+        for a in dev_insights.resources("AWS::CloudWatch::Alarm").values()
         if "OKActions" in a["Properties"]
     ]
-    assert len(notifying) == len(dev.resources("AWS::CloudWatch::Alarm")) - len(QUEUES)
+    assert len(notifying) == len(dev_insights.resources("AWS::CloudWatch::Alarm")) - len(QUEUES)
 
 
-def test_the_dashboard_has_a_row_per_queue(dev: Synth) -> None:
-    (dashboard,) = dev.resources("AWS::CloudWatch::Dashboard").values()
+def test_the_dashboard_has_a_row_per_queue(dev_insights: Synth) -> None:
+    (dashboard,) = dev_insights.resources("AWS::CloudWatch::Dashboard").values()
     body = resolved(dashboard["Properties"]["DashboardBody"])
     for name in QUEUES:
-        queue_id, dlq_id = queue_ids(dev, name)
-        service_id, _ = service_for(dev, worker_container_name(name))
+        queue_id, dlq_id = queue_ids(dev_insights, name)
+        service_id, _ = service_for(dev_insights, worker_container_name(name))
         for logical in (queue_id, dlq_id, service_id):
             assert f"<{logical}." in body
     for title in ("Queue depth", "Age of oldest message (s)", "Running tasks"):

@@ -47,14 +47,16 @@ EVERY_STACK = {
 }
 OWN_TOPIC = {KEY_USE}
 """The stack's alarm topic is encrypted with its own key, which CloudWatch and EventBridge use."""
+DEV_SPOT = {SERVICE_TO_CAPACITY}
+"""dev's web runs on Fargate Spot (webCapacity): its service names the capacity providers."""
 KINDS = {
-    "dev": EVERY_STACK | OWN_TOPIC,
+    "dev": EVERY_STACK | OWN_TOPIC | DEV_SPOT,
     "prod": EVERY_STACK | OWN_TOPIC,
     "prod_spot_email": EVERY_STACK | OWN_TOPIC | {SERVICE_TO_CAPACITY},
     "prod_endpoints": EVERY_STACK,  # an existing alarm topic: its key is not the stack's
     "prod_endpoints_secrets": EVERY_STACK | OWN_TOPIC | {TASK_TO_SECRET},
-    "dev_arm64": EVERY_STACK | OWN_TOPIC,
-    "dev_edge": EVERY_STACK | OWN_TOPIC | {TASK_TO_SECRET, WEB_ACL_TO_LOAD_BALANCER},
+    "dev_arm64": EVERY_STACK | OWN_TOPIC | DEV_SPOT,
+    "dev_edge": EVERY_STACK | OWN_TOPIC | DEV_SPOT | {TASK_TO_SECRET, WEB_ACL_TO_LOAD_BALANCER},
 }
 """The kinds of integration each variant holds: dev, prod, Spot, e-mail, an existing topic,
 endpoints + secrets, ARM64, WAF (with HTTPS and secrets)."""

@@ -6,6 +6,8 @@ A schedule's fire is a message on the task queue, which wakes a worker service a
 its scale-in alarm's 15 one-minute datapoints below target (the alarm Application Auto Scaling
 makes for a target tracking policy; aws/copilot-cli#4233). A schedule firing at least that
 often keeps the service from ever reaching zero, so it costs a running task all month.
+Without Container Insights (dev) the backlog steps' idle alarm sets the minimum after the
+scale-in cooldown (5 minutes), so the 15 minutes checked here are the stricter bound.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def shortest_gap(expression: str, timezone: str) -> timedelta:
 
 
 def queues_drained_from_zero(synth: Synth) -> set[str]:
-    """Logical ids of the queues whose backlog scales a service whose minimum is 0."""
+    """Logical ids of the queues whose backlog scales a service whose minimum is 0: through
+    target tracking, or (without Container Insights) the alarms of its step policies."""
     targets = {
         logical_id
         for logical_id, target in synth.resources(
@@ -53,6 +56,23 @@ def queues_drained_from_zero(synth: Synth) -> set[str]:
         if target["Properties"]["MinCapacity"] == 0
     }
     queues = set()
+    steps = {
+        policy_id
+        for policy_id, policy in synth.resources(
+            "AWS::ApplicationAutoScaling::ScalingPolicy"
+        ).items()
+        if policy["Properties"]["ScalingTargetId"] in [{"Ref": t} for t in targets]
+        and policy["Properties"]["PolicyType"] == "StepScaling"
+    }
+    for alarm in synth.resources("AWS::CloudWatch::Alarm").values():
+        if any(
+            action.get("Ref") in steps for action in alarm["Properties"].get("AlarmActions", [])
+        ):
+            for query in alarm["Properties"].get("Metrics", []):
+                metric = query.get("MetricStat", {}).get("Metric", {})
+                for dimension in metric.get("Dimensions", []):
+                    if dimension["Name"] == "QueueName":
+                        queues.add(dimension["Value"]["Fn::GetAtt"][0])
     for policy in synth.resources("AWS::ApplicationAutoScaling::ScalingPolicy").values():
         properties = policy["Properties"]
         tracking = properties.get("TargetTrackingScalingPolicyConfiguration")

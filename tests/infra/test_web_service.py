@@ -20,6 +20,7 @@ from tests.infra.conftest import (
     ref_to,
     resolved,
     scalable_target_of,
+    service_for,
 )
 
 pytestmark = pytest.mark.timeout(300)
@@ -76,8 +77,8 @@ def test_target_group_checks_healthz_on_port_8000(dev: Synth) -> None:
     )
 
 
-def test_web_service_rolls_back_failed_deployments(dev: Synth) -> None:
-    dev.template.has_resource_properties(
+def test_web_service_rolls_back_failed_deployments(dev_insights: Synth) -> None:
+    dev_insights.template.has_resource_properties(
         "AWS::ECS::Service",
         {
             "LaunchType": "FARGATE",
@@ -241,3 +242,22 @@ def test_gunicorn_keeps_idle_connections_open_longer_than_the_load_balancer(
         timeout=60,
     ).stdout
     assert int(keepalive) > idle_timeout
+
+
+def test_devs_web_runs_on_fargate_spot_and_prods_on_fargate(dev: Synth, prod: Synth) -> None:
+    """webCapacity: dev's one web task on Spot, after the cluster offers the providers."""
+    _, web = service_for(dev, "web")
+    assert "LaunchType" not in web["Properties"]
+    assert web["Properties"]["CapacityProviderStrategy"] == [
+        {"CapacityProvider": "FARGATE_SPOT", "Weight": 1}
+    ]
+    (association,) = dev.resources("AWS::ECS::ClusterCapacityProviderAssociations")
+    assert association in web["DependsOn"]
+    # The same rollback and counts as before: only the capacity differs.
+    assert web["Properties"]["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {
+        "Enable": True,
+        "Rollback": True,
+    }
+    _, prod_web = service_for(prod, "web")
+    assert prod_web["Properties"]["LaunchType"] == "FARGATE"
+    assert "CapacityProviderStrategy" not in prod_web["Properties"]

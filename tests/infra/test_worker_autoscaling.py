@@ -28,20 +28,20 @@ def test_scalable_target_uses_the_worker_counts_from_context(dev: Synth, prod: S
     assert dev.stack.config.worker_counts.minimum == 0
 
 
-def test_backlog_per_task_target_tracking_uses_metric_math(dev: Synth) -> None:
-    cfg = dev.stack.config
-    target_id, _ = worker_target(dev)
-    service_id, _ = service_for(dev, "worker")
-    main_queue = task_queue_pair(dev, {"RedrivePolicy": Match.any_value()})
+def test_backlog_per_task_target_tracking_uses_metric_math(dev_insights: Synth) -> None:
+    cfg = dev_insights.stack.config
+    target_id, _ = worker_target(dev_insights)
+    service_id, _ = service_for(dev_insights, "worker")
+    main_queue = task_queue_pair(dev_insights, {"RedrivePolicy": Match.any_value()})
     (queue_id,) = main_queue
-    cluster_ids = list(dev.resources("AWS::ECS::Cluster"))
+    cluster_ids = list(dev_insights.resources("AWS::ECS::Cluster"))
     assert len(cluster_ids) == 1
     # cdk.json: 60 s acceptable latency, 2 s a message, 2 processes a worker task: one
     # process starts 30 waiting messages in 60 s, a worker task 60, with 2 more in flight.
     assert (cfg.acceptable_latency_seconds, cfg.average_processing_seconds) == (60, 2)
     assert cfg.runtime.worker_concurrency == 2
     expected_target = 62
-    dev.template.has_resource_properties(
+    dev_insights.template.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalingPolicy",
         {
             "PolicyType": "TargetTrackingScaling",
@@ -128,9 +128,9 @@ def test_the_target_grows_with_the_worker_concurrency(dev_concurrency4: Synth) -
     )
 
 
-def test_one_visible_message_wakes_a_service_at_zero_tasks(dev: Synth) -> None:
-    target_id, _ = worker_target(dev)
-    step = dev.template.find_resources(
+def test_one_visible_message_wakes_a_service_at_zero_tasks(dev_insights: Synth) -> None:
+    target_id, _ = worker_target(dev_insights)
+    step = dev_insights.template.find_resources(
         "AWS::ApplicationAutoScaling::ScalingPolicy",
         {
             "Properties": {
@@ -147,7 +147,7 @@ def test_one_visible_message_wakes_a_service_at_zero_tasks(dev: Synth) -> None:
     )
     assert len(step) == 1
     (step_id,) = step
-    dev.template.has_resource_properties(
+    dev_insights.template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
             "AlarmActions": [{"Ref": step_id}],
@@ -185,19 +185,19 @@ def test_one_visible_message_wakes_a_service_at_zero_tasks(dev: Synth) -> None:
     )
 
 
-def test_the_wake_up_watches_the_desired_count_not_the_running_one(dev: Synth) -> None:
+def test_the_wake_up_watches_the_desired_count_not_the_running_one(dev_insights: Synth) -> None:
     """Auto Scaling runs an alarm's action again every minute while it stays in ALARM: a
     wake-up on no *running* task would set the count back to 1 whenever running drops to 0
     under a higher desired count (no Spot capacity, a crash loop), against target tracking.
     It wakes only a service whose *desired* count is 0: the worker service's
     DesiredTaskCount (Container Insights), its highest in the minute."""
-    target_id, _ = worker_target(dev)
-    service_id, _ = service_for(dev, "worker")
-    (step_id,) = dev.template.find_resources(
+    target_id, _ = worker_target(dev_insights)
+    service_id, _ = service_for(dev_insights, "worker")
+    (step_id,) = dev_insights.template.find_resources(
         "AWS::ApplicationAutoScaling::ScalingPolicy",
         {"Properties": {"PolicyType": "StepScaling", "ScalingTargetId": {"Ref": target_id}}},
     )
-    wake = dev.template.find_resources(
+    wake = dev_insights.template.find_resources(
         "AWS::CloudWatch::Alarm", {"Properties": {"AlarmActions": [{"Ref": step_id}]}}
     )
     assert len(wake) == 1
@@ -217,8 +217,8 @@ def test_the_wake_up_watches_the_desired_count_not_the_running_one(dev: Synth) -
     assert set(dimensions) == {"ClusterName", "ServiceName"}
 
 
-def test_cluster_has_container_insights(dev: Synth) -> None:
-    dev.template.has_resource_properties(
+def test_cluster_has_container_insights(dev_insights: Synth) -> None:
+    dev_insights.template.has_resource_properties(
         "AWS::ECS::Cluster",
         {"ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}]},
     )

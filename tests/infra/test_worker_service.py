@@ -57,10 +57,10 @@ def test_worker_service_leaves_the_count_to_autoscaling_and_rolls_back(
 
 
 def test_worker_max_count_from_context_changes_the_worker_scalable_target_only(
-    dev: Synth, dev_worker_max15: Synth
+    dev_insights: Synth, dev_worker_max15: Synth
 ) -> None:
     """`cdk deploy -c workerMaxCount=15`: one property of one resource differs."""
-    before = dev.json["Resources"]
+    before = dev_insights.json["Resources"]
     after = dev_worker_max15.json["Resources"]
     assert before.keys() == after.keys()
     changed = {key for key in before if before[key] != after[key]}
@@ -69,7 +69,7 @@ def test_worker_max_count_from_context_changes_the_worker_scalable_target_only(
     assert after[key]["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget"
     assert after[key]["Properties"]["MaxCapacity"] == 15
     assert {**after[key]["Properties"], "MaxCapacity": 10} == before[key]["Properties"]
-    assert dev.json["Outputs"] == dev_worker_max15.json["Outputs"]
+    assert dev_insights.json["Outputs"] == dev_worker_max15.json["Outputs"]
 
 
 def test_spot_workers_keep_an_on_demand_base(prod: Synth, prod_spot_email: Synth) -> None:
