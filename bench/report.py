@@ -332,8 +332,8 @@ def pools_markdown(pools: dict[str, Any]) -> str:
     lines += [
         "",
         f"Each drain: {pools['tasks']} `{pools['io_task']}` tasks ({params}: a "
-        f"{pools['io_params']['every']:g} s wait, then one PROGRESS write) queued, then one worker of the project's app drains "
-        f"them ({pools['network']} network); RSS and PSS of its main and pool processes "
-        "after the drain.",
+        f"{pools['io_params']['every']:g} s wait, then one PROGRESS write) queued, then one "
+        f"worker of the project's app drains them ({pools['network']} network); RSS and PSS "
+        "of its main and pool processes after the drain.",
     ]
     return "\n".join(lines) + "\n"
