@@ -14,6 +14,7 @@ processes) after the drain.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -108,7 +109,8 @@ def measure_pools(stack: LocalStack, plan: Plan, work_dir: Path, net: Network) -
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run this phase alone on a local stack of its own, print the figures."""
+    """Run this phase alone on a local stack of its own; print the table, keep the figures
+    in the work directory's pools.json."""
     parser = argparse.ArgumentParser(prog="python -m bench.pools", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="the QUICK run's sizes")
     args = parser.parse_args(argv)
@@ -126,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
             figures = measure_pools(stack, plan, work_dir, network)
     finally:
         stack.stop()
+    (work_dir / "pools.json").write_text(json.dumps(figures, indent=2) + "\n")
     print(pools_markdown(figures), end="")
 
 
