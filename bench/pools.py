@@ -1,6 +1,6 @@
 """Prefork or threads for I/O-bound tasks, under the latency model (issue 24).
 
-`python -m bench.pools [--quick]` runs this phase alone on a stack of its own;
+`python -m bench.pools [--quick]` runs this phase alone on a stack of its own (bench.part);
 `bench.run` calls `measure_pools` inside its modelled network.
 
 Each drain: N `frequent_progress` tasks (sleep `IO_WAIT_S`, then one PROGRESS write: a
@@ -13,9 +13,6 @@ processes) after the drain.
 
 from __future__ import annotations
 
-import argparse
-import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +22,12 @@ from taskqueue_cli.api import TaskApi
 from bench.drain import worker_drain
 from bench.load import run_load
 from bench.network import Network, modelled
-from bench.plan import FULL, QUICK, Plan
+from bench.part import part_main
+from bench.plan import Plan
 from bench.report import pools_markdown
 from bench.resources import tree_pss_mb, tree_rss_mb
 from bench.stackops import empty_queue, require_all, say
 from bench.workers import PROJECT, WorkerConfig
-from harness.processes import exit_on_signals
 from harness.stack import LocalStack
 
 IO_WAIT_S = 0.3
@@ -108,28 +105,13 @@ def measure_pools(stack: LocalStack, plan: Plan, work_dir: Path, net: Network) -
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run this phase alone on a local stack of its own; print the table, keep the figures
-    in the work directory's pools.json."""
-    parser = argparse.ArgumentParser(prog="python -m bench.pools", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="the QUICK run's sizes")
-    args = parser.parse_args(argv)
-    exit_on_signals()
-    plan = QUICK if args.quick else FULL
-    work_dir = Path(__file__).resolve().parent / "tmp" / "pools"
-    shutil.rmtree(work_dir, ignore_errors=True)
-    work_dir.mkdir(parents=True)
-    stack = LocalStack(work_dir=work_dir)
-    stack.env["MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR"] = "false"
-    try:
-        stack.start_aws()
-        stack.start_web()
-        with modelled(stack) as network:
-            figures = measure_pools(stack, plan, work_dir, network)
-    finally:
-        stack.stop()
-    (work_dir / "pools.json").write_text(json.dumps(figures, indent=2) + "\n")
-    print(pools_markdown(figures), end="")
+def measure_alone(stack: LocalStack, plan: Plan, work_dir: Path) -> dict[str, Any]:
+    """This phase on a stack of its own: the model's network opened for it."""
+    with modelled(stack) as network:
+        return measure_pools(stack, plan, work_dir, network)
+
+
+main = part_main("bench.pools", "pools", measure_alone, pools_markdown, __doc__)
 
 
 if __name__ == "__main__":
