@@ -35,6 +35,10 @@ class Plan:
     rate_limit_pickup_gap_s: tuple[float, float] = (0.5, 1.5)
     """Gaps between those pickups: all of them fall within the backlog's 20 s."""
     deadline_s: float = 600.0
+    pools_tasks: int = 120
+    """I/O-bound tasks of each drain of bench.pools (prefork or threads)."""
+    pools_high_concurrency: int = 8
+    """bench.pools' higher concurrency: threads that fit in prefork's memory at the worker's."""
 
 
 # Pickup gaps per configuration: the seed's up to 10 s, so that arrivals land anywhere in its
@@ -77,4 +81,5 @@ QUICK = Plan(
     rate_limit_pickups=3,
     rate_limit_pickup_gap_s=(0.3, 0.8),
     deadline_s=120.0,
+    pools_tasks=24,
 )

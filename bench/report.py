@@ -175,6 +175,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["", isolation_markdown(results["isolation"]).rstrip("\n")]
     if "rate_limit" in results:
         lines += ["", rate_limit_markdown(results["rate_limit"]).rstrip("\n")]
+    if "pools" in results:
+        lines += ["", pools_markdown(results["pools"]).rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 
@@ -317,3 +319,29 @@ def write(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
     json_path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
     md_path.write_text(markdown(results))
     return json_path, md_path
+
+
+def pools_markdown(pools: dict[str, Any]) -> str:
+    """Prefork against threads on I/O-bound tasks under the latency model (bench.pools)."""
+    lines = [
+        "### Worker pool: prefork or threads, I/O-bound tasks under the model",
+        "",
+        "| pool | concurrency | tasks/s | worker CPU per task (ms) | worker RSS (MB) "
+        "| worker PSS (MB) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for drain in pools["drains"]:
+        lines.append(
+            f"| {drain['pool']} | {drain['concurrency']} | {drain['tasks_per_s']:.1f} "
+            f"| {drain['worker_cpu_ms_per_task']:.1f} | {drain['rss_worker_mb']:.0f} "
+            f"| {_cell(drain['pss_worker_mb'], 0)} |"
+        )
+    params = ", ".join(f"{name} {value:g}" for name, value in pools["io_params"].items())
+    lines += [
+        "",
+        f"Each drain: {pools['tasks']} `{pools['io_task']}` tasks ({params}: a "
+        f"{pools['io_params']['every']:g} s wait, then one PROGRESS write) queued, then one "
+        f"worker of the project's app drains them ({pools['network']} network); RSS and PSS "
+        "of its main and pool processes after the drain.",
+    ]
+    return "\n".join(lines) + "\n"

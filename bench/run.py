@@ -23,6 +23,7 @@ from bench.measure import measure_config
 from bench.metrics_cost import measure_metrics_cost
 from bench.network import modelled
 from bench.plan import FULL, QUICK, Plan
+from bench.pools import measure_pools
 from bench.rate_limit import measure_rate_limit
 from bench.stackops import say
 from bench.workers import PROJECT, SEED
@@ -52,6 +53,7 @@ def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
         with modelled(stack) as network:
             ours = measure_config(stack, PROJECT, plan, work_dir, network, model)
             baseline = measure_config(stack, SEED, plan, work_dir, network, model)
+            pools = measure_pools(stack, plan, work_dir, network)
         metrics_cost = measure_metrics_cost(stack, plan, work_dir)
         isolation = measure_isolation(stack, plan, work_dir)
         rate_limit = measure_rate_limit(stack, plan, work_dir)
@@ -64,6 +66,7 @@ def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
         "metrics_cost": metrics_cost,
         "isolation": isolation,
         "rate_limit": rate_limit,
+        "pools": pools,
         "run": {
             "quick": plan.quick,
             "started_at": started.strftime("%Y-%m-%d %H:%M UTC"),

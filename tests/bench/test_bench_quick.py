@@ -112,7 +112,20 @@ def test_quick_bench_reports_every_figure_for_both_configurations(tmp_path: Path
         assert math.isfinite(isolation[key]), isolation
     assert isolation["details"]["pickup_tasks"] > 0
 
+    # Prefork against threads on I/O-bound tasks under the model (issue 24): every drain's figures.
+    pools = results["pools"]
+    assert [(d["pool"], d["concurrency"]) for d in pools["drains"]] == [
+        ("prefork", 2),
+        ("threads", 2),
+        ("threads", 8),
+        ("prefork", 8),
+    ]
+    for drain in pools["drains"]:
+        for key in ("tasks_per_s", "worker_cpu_ms_per_task", "rss_worker_mb", "pss_worker_mb"):
+            assert math.isfinite(drain[key]), drain
+
     table = (tmp_path / "results.md").read_text()
+    assert "### Worker pool: prefork or threads, I/O-bound tasks under the model" in table
     assert "### Rate limit shared by 3 workers" in table
     assert "### Queue isolation: pickup on the default queue behind a reports backlog" in table
     assert "| Metric | This project, loopback | under the model | Seed baseline, loopback" in table

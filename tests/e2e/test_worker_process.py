@@ -54,6 +54,19 @@ def test_a_heartbeat_that_does_not_fit_the_visibility_timeout_refuses_to_start(
     assert "must fit twice inside QUEUE_VISIBILITY_TIMEOUT" in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("flags", [["--pool=threads"], ["-P", "solo"]], ids=["threads", "solo"])
+def test_a_pool_other_than_prefork_refuses_to_start(stack: LocalStack, flags: list[str]) -> None:
+    stack.start_aws()
+
+    result = subprocess.run(
+        [*WORKER_ARGV, *flags], env=stack.env, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode != 0
+    assert "runs Celery's prefork pool only, not" in result.stdout + result.stderr
+    assert not Path(stack.env["WORKER_HEARTBEAT_FILE"]).exists()
+
+
 def test_bootstrap_command_creates_the_resources_and_prints_their_urls(stack: LocalStack) -> None:
     stack.start_aws()
 

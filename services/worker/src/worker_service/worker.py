@@ -19,6 +19,7 @@ from taskqueue.runtime.logs import configure_logging, log_queue
 
 from worker_service.dead_letter_sweep import DeadLetterSweep
 from worker_service.liveness_file import LivenessFile
+from worker_service.pool_choice import refusal
 from worker_service.presence_writer import Presence
 from worker_service.protection import ScaleInProtection
 from worker_service.run_metrics import RunMetrics
@@ -49,6 +50,18 @@ if settings_of(app).task_metrics:
 def _json_logging(**_: Any) -> None:
     """Keep the project's JSON logging instead of Celery's own handlers."""
     configure_logging(settings_of(app).log_level)
+
+
+@signals.worker_init.connect
+def refuse_other_pools(sender: Any = None, **_: Any) -> None:
+    """Refuse to start on a pool other than prefork (`--pool`, `worker_pool`): the worker's
+    guarantees need a process per task (worker_service.pool_choice)."""
+    reason = refusal(sender.pool_cls)
+    if reason is not None:
+        logger.error("refusing to start: %s", reason)
+        raise SystemExit(
+            f"taskqueue-worker: {reason}"
+        )  # a signal receiver's Exception is only logged
 
 
 @signals.worker_init.connect
