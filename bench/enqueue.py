@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 from taskqueue_cli.api import TaskApi
 
@@ -9,12 +11,20 @@ from bench.load import LoadResult, run_load
 
 
 def web_enqueue(
-    web_url: str, total: int, concurrency: int, deadline_s: float, *, api_key: str
+    web_url: str,
+    total: int,
+    concurrency: int,
+    deadline_s: float,
+    *,
+    api_key: str,
+    task: str = "noop",
+    params: dict[str, Any] | None = None,
 ) -> LoadResult:
-    """`total` noop tasks queued through the web, `concurrency` keep-alive sessions at once."""
+    """`total` tasks (noop unless `task` says) queued through the web, `concurrency`
+    keep-alive sessions at once."""
 
     def post(api: TaskApi, _: int) -> None:
-        api.enqueue("noop")
+        api.enqueue(task, params)
 
     def connect() -> TaskApi:
         return TaskApi(web_url, session=requests.Session(), api_key=api_key)

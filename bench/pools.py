@@ -16,11 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import requests
-from taskqueue_cli.api import TaskApi
-
 from bench.drain import worker_drain
-from bench.load import run_load
+from bench.enqueue import web_enqueue
 from bench.network import Network, modelled
 from bench.part import part_main
 from bench.plan import Plan
@@ -47,14 +44,15 @@ POOLS = {"prefork": PROJECT, "threads": THREADS}
 
 def io_fill(stack: LocalStack, total: int, deadline_s: float) -> None:
     """Queue `total` I/O-bound tasks through the stack's own web (loopback: not timed)."""
-
-    def post(api: TaskApi, _: int) -> None:
-        api.enqueue(IO_TASK, IO_PARAMS)
-
-    def connect() -> TaskApi:
-        return TaskApi(stack.web_url, session=requests.Session(), api_key=stack.api_key)
-
-    result = run_load(total, FILL_CONCURRENCY, connect, post, deadline_s)
+    result = web_enqueue(
+        stack.web_url,
+        total,
+        FILL_CONCURRENCY,
+        deadline_s,
+        api_key=stack.api_key,
+        task=IO_TASK,
+        params=IO_PARAMS,
+    )
     require_all(result, total, "I/O-bound fill")
 
 

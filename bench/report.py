@@ -190,10 +190,10 @@ def model_markdown(results: dict[str, Any]) -> str:
     )
     receive = model.get("sqs:ReceiveMessage", model.get("sqs", model["default"]))
     goal = receive["median"] / 1000 + PICKUP_MODEL_MARGIN_S
-    pickup = results["modelled"]["queue_pickup_p50_s"]
+    from_queue = results["modelled"]["queue_pickup_p50_s"]
     from_post = results["modelled"]["pickup_p50_s"]
     post = results["modelled"]["details"]["post_round_trip_p50_s"]
-    verdict = "met" if pickup <= goal else "**missed**"
+    verdict = "met" if from_queue <= goal else "**missed**"
     per_task = ", ".join(
         f"{action} {count:g}"
         for action, count in results["modelled"]["details"]["endpoint_requests_per_task"].items()
@@ -204,7 +204,7 @@ def model_markdown(results: dict[str, Any]) -> str:
         f"{model['default']['median']:g} (p99 {model['default']['p99']:g}) "
         "(bench/latency_model.toml, sources in bench/README.md). Pickup p50 under the model, "
         f"from the message's arrival in the queue (SQS's SentTimestamp) to the start: "
-        f"{pickup:.3f} s, goal ≤ ReceiveMessage's median round trip + "
+        f"{from_queue:.3f} s, goal ≤ ReceiveMessage's median round trip + "
         f"{PICKUP_MODEL_MARGIN_S * 1000:g} ms = {goal:.3f} s: {verdict}. From the POST leaving "
         f"the client it is {from_post:.3f} s: the POST's own round trip (p50 {post:.3f} s) "
         "holds the web's requests before its SendMessage, each a modelled round trip. "

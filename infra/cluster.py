@@ -50,7 +50,7 @@ class ServiceCluster(Construct):
         *,
         vpc: ec2.IVpc,
         fargate_capacity_providers: bool = False,
-        container_insights: bool = True,
+        container_insights: bool,
     ) -> None:
         super().__init__(scope, construct_id)
         self.cluster = ecs.Cluster(

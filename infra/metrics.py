@@ -168,7 +168,7 @@ def backlog_without_workers(
     *,
     cluster_name: str,
     service_name: str,
-    container_insights: bool = True,
+    container_insights: bool,
     period: Duration = ONE_MINUTE,
 ) -> cloudwatch.MathExpression:
     """Visible messages while the worker service runs no task, else 0."""

@@ -100,7 +100,7 @@ class Monitoring(Construct):
         target_group: elbv2.ApplicationTargetGroup,
         cluster_name: str,
         web_service_name: str,
-        container_insights: bool = True,
+        container_insights: bool,
         services: list[ecs.IBaseService],
         alb_5xx_threshold: int,
         backlog_without_workers_minutes: int,
@@ -324,7 +324,7 @@ def _queue_widgets(
     watched: WatchedQueue,
     cluster_name: str,
     web_service_name: str | None,
-    container_insights: bool = True,
+    container_insights: bool,
 ) -> list[cloudwatch.IWidget]:
     """One dashboard row for one queue: its depth and DLQ, its oldest message, its workers
     (and the web's tasks, when `web_service_name` is given): their running tasks, or their

@@ -66,7 +66,7 @@ class WebService(Construct):
         size: TaskSize,
         counts: ServiceCounts,
         cpu_target_percent: int,
-        capacity: WebCapacity = "FARGATE",
+        capacity: WebCapacity,
         runtime_platform: ecs.RuntimePlatform,
         idle_timeout: Duration,
         task_subnets: ec2.SubnetSelection,

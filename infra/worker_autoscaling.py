@@ -119,7 +119,7 @@ class WorkerAutoscaling(Construct):
         target_backlog_per_task: float,
         scale_out_cooldown: Duration,
         scale_in_cooldown: Duration,
-        container_insights: bool = True,
+        container_insights: bool,
     ) -> None:
         super().__init__(scope, construct_id)
         self.target_backlog_per_task = target_backlog_per_task

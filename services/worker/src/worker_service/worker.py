@@ -59,9 +59,8 @@ def refuse_other_pools(sender: Any = None, **_: Any) -> None:
     reason = refusal(sender.pool_cls)
     if reason is not None:
         logger.error("refusing to start: %s", reason)
-        raise SystemExit(
-            f"taskqueue-worker: {reason}"
-        )  # a signal receiver's Exception is only logged
+        # SystemExit, not an Exception: Celery only logs what a signal receiver raises.
+        raise SystemExit(f"taskqueue-worker: {reason}")
 
 
 @signals.worker_init.connect
